@@ -1,0 +1,192 @@
+//! The Setup payload (`SimpleRemoteEPCExecutorInfo`) and the bootstrap symbol names of LLVM 22.1.
+//!
+//! Layout from `SimpleRemoteEPCUtils.h` (`SPSSimpleRemoteEPCExecutorInfo`); names from
+//! `OrcRTBridge.h`/`OrcRTBridge.cpp` and `SimpleRemoteEPCServer` (LLVM 22.1), checked against
+//! the Setup frames of the 22.1.8 executor in `shared/captures/`.
+
+use crate::ExecutorAddr;
+use crate::sps::{DecodeError, SpsDecode, SpsEncode, SpsReader};
+use crate::types::sps_struct;
+
+/// The Setup message: what the executor is and where its services are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutorInfo {
+    /// The executor process's target triple, e.g. `x86_64-pc-linux-gnu`.
+    pub target_triple: String,
+    /// Page size in bytes.
+    pub page_size: u64,
+    /// Bootstrap values: named byte strings (`darwin-use-ehframes-only`, and our `orcbridge.*`
+    /// extension announcements).
+    pub bootstrap_map: Vec<(String, Vec<u8>)>,
+    /// Bootstrap symbols: named executor addresses of service instances and wrapper functions.
+    pub bootstrap_symbols: Vec<(String, ExecutorAddr)>,
+}
+
+sps_struct!(ExecutorInfo {
+    target_triple: String,
+    page_size: u64,
+    bootstrap_map: Vec<(String, Vec<u8>)>,
+    bootstrap_symbols: Vec<(String, ExecutorAddr)>,
+});
+
+impl ExecutorInfo {
+    /// The address of bootstrap symbol `name`, if the executor sent it.
+    pub fn symbol(&self, name: &str) -> Option<ExecutorAddr> {
+        self.bootstrap_symbols.iter().find(|(n, _)| n == name).map(|&(_, a)| a)
+    }
+
+    /// The bootstrap value `key`, if the executor sent it.
+    pub fn value(&self, key: &str) -> Option<&[u8]> {
+        self.bootstrap_map.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Bootstrap symbol names as LLVM 22.1 spells them.
+pub mod names {
+    /// Context pointer passed as the first argument of [`DISPATCH_FN`].
+    pub const DISPATCH_CTX: &str = "__llvm_orc_SimpleRemoteEPC_dispatch_ctx";
+    /// The jit-dispatch entry JIT'd code calls to reach the controller:
+    /// `CWrapperFunctionBuffer fn(void *ctx, const void *tag, const char *data, size_t size)`.
+    pub const DISPATCH_FN: &str = "__llvm_orc_SimpleRemoteEPC_dispatch_fn";
+
+    /// Memory manager instance (first argument of its wrappers).
+    pub const MEMORY_MANAGER_INSTANCE: &str = "__llvm_orc_SimpleExecutorMemoryManager_Instance";
+    /// `reserve` wrapper.
+    pub const MEMORY_MANAGER_RESERVE: &str = "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper";
+    /// `initialize` wrapper.
+    pub const MEMORY_MANAGER_INITIALIZE: &str = "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper";
+    /// `deinitialize` wrapper.
+    pub const MEMORY_MANAGER_DEINITIALIZE: &str =
+        "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper";
+    /// `release` wrapper.
+    pub const MEMORY_MANAGER_RELEASE: &str = "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper";
+
+    /// Dylib manager instance.
+    pub const DYLIB_MANAGER_INSTANCE: &str = "__llvm_orc_SimpleExecutorDylibManager_Instance";
+    /// `open` wrapper.
+    pub const DYLIB_MANAGER_OPEN: &str = "__llvm_orc_SimpleExecutorDylibManager_open_wrapper";
+    /// `resolve` wrapper.
+    pub const DYLIB_MANAGER_RESOLVE: &str = "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper";
+
+    /// Shared-memory mapper instance.
+    pub const SHM_INSTANCE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Instance";
+    /// Shared-memory `Reserve`.
+    pub const SHM_RESERVE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve";
+    /// Shared-memory `Initialize`.
+    pub const SHM_INITIALIZE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize";
+    /// Shared-memory `Deinitialize`.
+    pub const SHM_DEINITIALIZE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize";
+    /// Shared-memory `Release`.
+    pub const SHM_RELEASE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Release";
+
+    /// `run_as_main`.
+    pub const RUN_AS_MAIN: &str = "__llvm_orc_bootstrap_run_as_main_wrapper";
+    /// `run_as_void_function`.
+    pub const RUN_AS_VOID_FUNCTION: &str = "__llvm_orc_bootstrap_run_as_void_function_wrapper";
+    /// `run_as_int_function`.
+    pub const RUN_AS_INT_FUNCTION: &str = "__llvm_orc_bootstrap_run_as_int_function_wrapper";
+
+    /// Memory writes.
+    pub const MEM_WRITE_UINT8S: &str = "__llvm_orc_bootstrap_mem_write_uint8s_wrapper";
+    /// Memory writes.
+    pub const MEM_WRITE_UINT16S: &str = "__llvm_orc_bootstrap_mem_write_uint16s_wrapper";
+    /// Memory writes.
+    pub const MEM_WRITE_UINT32S: &str = "__llvm_orc_bootstrap_mem_write_uint32s_wrapper";
+    /// Memory writes.
+    pub const MEM_WRITE_UINT64S: &str = "__llvm_orc_bootstrap_mem_write_uint64s_wrapper";
+    /// Memory writes.
+    pub const MEM_WRITE_POINTERS: &str = "__llvm_orc_bootstrap_mem_write_pointers_wrapper";
+    /// Memory writes.
+    pub const MEM_WRITE_BUFFERS: &str = "__llvm_orc_bootstrap_mem_write_buffers_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_UINT8S: &str = "__llvm_orc_bootstrap_mem_read_uint8s_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_UINT16S: &str = "__llvm_orc_bootstrap_mem_read_uint16s_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_UINT32S: &str = "__llvm_orc_bootstrap_mem_read_uint32s_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_UINT64S: &str = "__llvm_orc_bootstrap_mem_read_uint64s_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_POINTERS: &str = "__llvm_orc_bootstrap_mem_read_pointers_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_BUFFERS: &str = "__llvm_orc_bootstrap_mem_read_buffers_wrapper";
+    /// Memory reads.
+    pub const MEM_READ_STRINGS: &str = "__llvm_orc_bootstrap_mem_read_strings_wrapper";
+
+    /// EH-frame registration alloc action (the key differs from LLVM's C symbol name
+    /// `llvm_orc_registerEHFrameSectionAllocAction`).
+    pub const REGISTER_EH_FRAME: &str = "llvm_orc_registerEHFrameAllocAction";
+    /// EH-frame deregistration alloc action.
+    pub const DEREGISTER_EH_FRAME: &str = "llvm_orc_deregisterEHFrameAllocAction";
+    /// GDB JIT interface registration alloc action.
+    pub const REGISTER_JIT_LOADER_GDB: &str = "llvm_orc_registerJITLoaderGDBAllocAction";
+
+    /// Every bootstrap symbol `llvm-jitlink-executor` 22.1.8 sends on Linux (34 names).
+    pub const LLVM22_EXECUTOR_SYMBOLS: [&str; 34] = [
+        DISPATCH_CTX,
+        DISPATCH_FN,
+        MEMORY_MANAGER_INSTANCE,
+        MEMORY_MANAGER_RESERVE,
+        MEMORY_MANAGER_INITIALIZE,
+        MEMORY_MANAGER_DEINITIALIZE,
+        MEMORY_MANAGER_RELEASE,
+        DYLIB_MANAGER_INSTANCE,
+        DYLIB_MANAGER_OPEN,
+        DYLIB_MANAGER_RESOLVE,
+        SHM_INSTANCE,
+        SHM_RESERVE,
+        SHM_INITIALIZE,
+        SHM_DEINITIALIZE,
+        SHM_RELEASE,
+        RUN_AS_MAIN,
+        RUN_AS_VOID_FUNCTION,
+        RUN_AS_INT_FUNCTION,
+        MEM_WRITE_UINT8S,
+        MEM_WRITE_UINT16S,
+        MEM_WRITE_UINT32S,
+        MEM_WRITE_UINT64S,
+        MEM_WRITE_POINTERS,
+        MEM_WRITE_BUFFERS,
+        MEM_READ_UINT8S,
+        MEM_READ_UINT16S,
+        MEM_READ_UINT32S,
+        MEM_READ_UINT64S,
+        MEM_READ_POINTERS,
+        MEM_READ_BUFFERS,
+        MEM_READ_STRINGS,
+        REGISTER_EH_FRAME,
+        DEREGISTER_EH_FRAME,
+        REGISTER_JIT_LOADER_GDB,
+    ];
+
+    /// The subset `llvm-jitlink` 22.1 refuses to start without ("Symbol … not found in bootstrap
+    /// symbols map"; found by dropping each one in turn, `docs/protocol.md` §6.1).
+    pub const LLVM22_CONTROLLER_REQUIRED: [&str; 26] = [
+        DISPATCH_CTX,
+        DISPATCH_FN,
+        MEMORY_MANAGER_INSTANCE,
+        MEMORY_MANAGER_RESERVE,
+        MEMORY_MANAGER_INITIALIZE,
+        MEMORY_MANAGER_RELEASE,
+        DYLIB_MANAGER_INSTANCE,
+        DYLIB_MANAGER_OPEN,
+        DYLIB_MANAGER_RESOLVE,
+        RUN_AS_MAIN,
+        RUN_AS_VOID_FUNCTION,
+        RUN_AS_INT_FUNCTION,
+        MEM_WRITE_UINT8S,
+        MEM_WRITE_UINT16S,
+        MEM_WRITE_UINT32S,
+        MEM_WRITE_UINT64S,
+        MEM_WRITE_POINTERS,
+        MEM_WRITE_BUFFERS,
+        MEM_READ_UINT8S,
+        MEM_READ_UINT16S,
+        MEM_READ_UINT32S,
+        MEM_READ_UINT64S,
+        MEM_READ_BUFFERS,
+        MEM_READ_STRINGS,
+        REGISTER_EH_FRAME,
+        DEREGISTER_EH_FRAME,
+    ];
+}

@@ -1,0 +1,241 @@
+//! Typed descriptors of the wrapper functions LLVM 22.1 uses on this protocol.
+//!
+//! Each descriptor names a function and fixes its SPS signature `Ret(Args…)`: a CallWrapper
+//! payload is the SPS encoding of [`WrapperFunction::Args`] (an argument list is encoded like a
+//! tuple), and the Result payload is the encoding of [`WrapperFunction::Ret`]. Both the
+//! controller and the executor use these types, so the two sides cannot disagree.
+//!
+//! Signatures come from `llvm/include/llvm/ExecutionEngine/Orc/Shared/OrcRTBridge.h` (the
+//! `SPS…Signature` aliases) and `TargetProcess/SimpleExecutorMemoryManager.h` etc. of LLVM
+//! 22.1; ORC-runtime signatures from `compiler-rt/lib/orc/` as observed on 22.1.8
+//! (`docs/protocol.md` §7, §10).
+
+use std::borrow::Cow;
+
+use crate::addr::{ExecutorAddr, ExecutorAddrRange};
+use crate::info::names;
+use crate::sps::{SpsDecode, SpsEncode, SpsError, SpsExpected};
+use crate::types::{
+    ExecutorSymbolDef, FinalizeRequest, RemoteSymbolLookupSetElement, SharedMemoryFinalizeRequest,
+};
+
+/// A wrapper function with a fixed SPS signature.
+pub trait WrapperFunction {
+    /// The symbol name (a bootstrap symbol for executor services, a JIT symbol for ORC-runtime
+    /// functions, a jit-dispatch tag name for controller handlers).
+    const NAME: &'static str;
+    /// The argument list.
+    type Args<'a>: SpsEncode + SpsDecode<'a>;
+    /// The result.
+    type Ret<'a>: SpsEncode + SpsDecode<'a>;
+}
+
+macro_rules! wrapper_fn {
+    ($(#[$doc:meta])* $ty:ident = $name:expr, ($($args:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $ty;
+        impl WrapperFunction for $ty {
+            const NAME: &'static str = $name;
+            type Args<'a> = ($($args,)*);
+            type Ret<'a> = $ret;
+        }
+    };
+}
+
+// --- SimpleExecutorMemoryManager --------------------------------------------------------------
+
+wrapper_fn!(
+    /// `reserve(inst, size) -> Expected<base>`: map `size` bytes (rounded up to pages) read-write
+    /// as a new slab.
+    MemReserve = names::MEMORY_MANAGER_RESERVE, (ExecutorAddr, u64) -> SpsExpected<ExecutorAddr>
+);
+wrapper_fn!(
+    /// `initialize(inst, FinalizeRequest) -> Expected<key>`: copy segments into a reserved slab,
+    /// protect them, run the finalize actions. The key is the lowest segment address.
+    MemInitialize = names::MEMORY_MANAGER_INITIALIZE,
+        (ExecutorAddr, FinalizeRequest<'a>) -> SpsExpected<ExecutorAddr>
+);
+wrapper_fn!(
+    /// `deinitialize(inst, keys) -> Error`: run the dealloc actions of the regions (keys taken in
+    /// reverse order).
+    MemDeinitialize = names::MEMORY_MANAGER_DEINITIALIZE, (ExecutorAddr, Vec<ExecutorAddr>) -> SpsError
+);
+wrapper_fn!(
+    /// `release(inst, bases) -> Error`: deinitialize what is left in the slabs, then unmap them.
+    MemRelease = names::MEMORY_MANAGER_RELEASE, (ExecutorAddr, Vec<ExecutorAddr>) -> SpsError
+);
+
+// --- SimpleExecutorDylibManager ---------------------------------------------------------------
+
+wrapper_fn!(
+    /// `open(inst, path, mode) -> Expected<handle>`; `""` is the executor process itself; mode
+    /// must be 0.
+    DylibOpen = names::DYLIB_MANAGER_OPEN, (ExecutorAddr, String, u64) -> SpsExpected<ExecutorAddr>
+);
+wrapper_fn!(
+    /// `resolve(handle, [(name, required)]) -> Expected<[Optional<ExecutorSymbolDef>]>`, one
+    /// entry per name in order. Note: no instance argument.
+    DylibResolve = names::DYLIB_MANAGER_RESOLVE,
+        (ExecutorAddr, Vec<RemoteSymbolLookupSetElement<'a>>)
+            -> SpsExpected<Vec<Option<ExecutorSymbolDef>>>
+);
+
+// --- Running code ------------------------------------------------------------------------------
+
+wrapper_fn!(
+    /// `run_as_main(main, args) -> int64`: calls `int main(int, char**)` with `args` as argv
+    /// (no program name is added).
+    RunAsMain = names::RUN_AS_MAIN, (ExecutorAddr, Vec<String>) -> i64
+);
+wrapper_fn!(
+    /// `run_as_void_function(fn) -> int32`: calls `int32_t (*)(void)` (sic, as LLVM does).
+    RunAsVoidFunction = names::RUN_AS_VOID_FUNCTION, (ExecutorAddr) -> i32
+);
+wrapper_fn!(
+    /// `run_as_int_function(fn, arg) -> int32`: calls `int32_t (*)(int32_t)`.
+    RunAsIntFunction = names::RUN_AS_INT_FUNCTION, (ExecutorAddr, i32) -> i32
+);
+
+// --- Memory access -----------------------------------------------------------------------------
+
+wrapper_fn!(
+    /// Writes bytes.
+    MemWriteUInt8s = names::MEM_WRITE_UINT8S, (Vec<(ExecutorAddr, u8)>) -> ()
+);
+wrapper_fn!(
+    /// Writes 16-bit values (native byte order of the executor).
+    MemWriteUInt16s = names::MEM_WRITE_UINT16S, (Vec<(ExecutorAddr, u16)>) -> ()
+);
+wrapper_fn!(
+    /// Writes 32-bit values.
+    MemWriteUInt32s = names::MEM_WRITE_UINT32S, (Vec<(ExecutorAddr, u32)>) -> ()
+);
+wrapper_fn!(
+    /// Writes 64-bit values.
+    MemWriteUInt64s = names::MEM_WRITE_UINT64S, (Vec<(ExecutorAddr, u64)>) -> ()
+);
+wrapper_fn!(
+    /// Writes pointers.
+    MemWritePointers = names::MEM_WRITE_POINTERS, (Vec<(ExecutorAddr, ExecutorAddr)>) -> ()
+);
+wrapper_fn!(
+    /// Writes byte buffers.
+    MemWriteBuffers = names::MEM_WRITE_BUFFERS, (Vec<(ExecutorAddr, Cow<'a, [u8]>)>) -> ()
+);
+wrapper_fn!(
+    /// Reads bytes.
+    MemReadUInt8s = names::MEM_READ_UINT8S, (Vec<ExecutorAddr>) -> Vec<u8>
+);
+wrapper_fn!(
+    /// Reads 16-bit values.
+    MemReadUInt16s = names::MEM_READ_UINT16S, (Vec<ExecutorAddr>) -> Vec<u16>
+);
+wrapper_fn!(
+    /// Reads 32-bit values.
+    MemReadUInt32s = names::MEM_READ_UINT32S, (Vec<ExecutorAddr>) -> Vec<u32>
+);
+wrapper_fn!(
+    /// Reads 64-bit values.
+    MemReadUInt64s = names::MEM_READ_UINT64S, (Vec<ExecutorAddr>) -> Vec<u64>
+);
+wrapper_fn!(
+    /// Reads pointers.
+    MemReadPointers = names::MEM_READ_POINTERS, (Vec<ExecutorAddr>) -> Vec<ExecutorAddr>
+);
+wrapper_fn!(
+    /// Reads the bytes of each range.
+    MemReadBuffers = names::MEM_READ_BUFFERS, (Vec<ExecutorAddrRange>) -> Vec<Cow<'a, [u8]>>
+);
+wrapper_fn!(
+    /// Reads a NUL-terminated string at each address (the NUL is not included).
+    MemReadStrings = names::MEM_READ_STRINGS, (Vec<ExecutorAddr>) -> Vec<Cow<'a, [u8]>>
+);
+
+// --- Alloc actions -----------------------------------------------------------------------------
+
+wrapper_fn!(
+    /// Registers an `.eh_frame` section with the unwinder.
+    RegisterEhFrame = names::REGISTER_EH_FRAME, (ExecutorAddrRange) -> SpsError
+);
+wrapper_fn!(
+    /// Deregisters an `.eh_frame` section.
+    DeregisterEhFrame = names::DEREGISTER_EH_FRAME, (ExecutorAddrRange) -> SpsError
+);
+wrapper_fn!(
+    /// Adds a debug object to the GDB JIT interface (`__jit_debug_descriptor`) and, when the
+    /// flag is set, calls `__jit_debug_register_code`.
+    RegisterJitLoaderGdb = names::REGISTER_JIT_LOADER_GDB, (ExecutorAddrRange, bool) -> SpsError
+);
+
+// --- ExecutorSharedMemoryMapperService ---------------------------------------------------------
+
+wrapper_fn!(
+    /// `Reserve(inst, size) -> Expected<(base, shm object name)>`.
+    ShmReserve = names::SHM_RESERVE, (ExecutorAddr, u64) -> SpsExpected<(ExecutorAddr, String)>
+);
+wrapper_fn!(
+    /// `Initialize(inst, reservation, request) -> Expected<key>`.
+    ShmInitialize = names::SHM_INITIALIZE,
+        (ExecutorAddr, ExecutorAddr, SharedMemoryFinalizeRequest<'a>) -> SpsExpected<ExecutorAddr>
+);
+wrapper_fn!(
+    /// `Deinitialize(inst, keys) -> Error`.
+    ShmDeinitialize = names::SHM_DEINITIALIZE, (ExecutorAddr, Vec<ExecutorAddr>) -> SpsError
+);
+wrapper_fn!(
+    /// `Release(inst, bases) -> Error`.
+    ShmRelease = names::SHM_RELEASE, (ExecutorAddr, Vec<ExecutorAddr>) -> SpsError
+);
+
+// --- ORC runtime (liborc_rt) -------------------------------------------------------------------
+
+wrapper_fn!(
+    /// `__orc_rt_run_program_wrapper(jit_dylib, entry, args) -> int64`.
+    OrcRtRunProgram = "__orc_rt_run_program_wrapper", (String, String, Vec<String>) -> i64
+);
+wrapper_fn!(
+    /// `__orc_rt_jit_dlopen_wrapper(name, mode) -> dso handle`.
+    OrcRtJitDlopen = "__orc_rt_jit_dlopen_wrapper", (String, i32) -> ExecutorAddr
+);
+wrapper_fn!(
+    /// `__orc_rt_jit_dlupdate_wrapper(dso) -> int32` (runs new initializers).
+    OrcRtJitDlupdate = "__orc_rt_jit_dlupdate_wrapper", (ExecutorAddr) -> i32
+);
+wrapper_fn!(
+    /// `__orc_rt_jit_dlclose_wrapper(dso) -> int32`.
+    OrcRtJitDlclose = "__orc_rt_jit_dlclose_wrapper", (ExecutorAddr) -> i32
+);
+wrapper_fn!(
+    /// Controller handler (jit-dispatch tag) for the ELFNix runtime:
+    /// `push_initializers(dso) -> Expected<[(dso, [dep dso])]>`.
+    ElfNixPushInitializers = "__orc_rt_elfnix_push_initializers_tag",
+        (ExecutorAddr) -> SpsExpected<Vec<(ExecutorAddr, Vec<ExecutorAddr>)>>
+);
+wrapper_fn!(
+    /// Controller handler (jit-dispatch tag) for the ELFNix runtime:
+    /// `symbol_lookup(dso, name) -> Expected<addr>`.
+    ElfNixSymbolLookup = "__orc_rt_elfnix_symbol_lookup_tag", (ExecutorAddr, String) -> SpsExpected<ExecutorAddr>
+);
+
+/// Encodes the CallWrapper payload for `F`.
+pub fn encode_args<F: WrapperFunction>(args: &F::Args<'_>) -> Vec<u8> {
+    crate::sps::to_bytes(args)
+}
+
+/// Decodes a CallWrapper payload for `F`.
+///
+/// # Errors
+/// [`crate::sps::DecodeError`] if the bytes are not exactly one argument list of `F`.
+pub fn decode_args<'a, F: WrapperFunction>(bytes: &'a [u8]) -> Result<F::Args<'a>, crate::sps::DecodeError> {
+    crate::sps::from_bytes(bytes)
+}
+
+/// Decodes a Result payload for `F`.
+///
+/// # Errors
+/// [`crate::sps::DecodeError`]; note that an empty payload is how an LLVM peer transmits an
+/// out-of-band error (the message is lost on the wire), so it fails here for any non-void `F`.
+pub fn decode_ret<'a, F: WrapperFunction>(bytes: &'a [u8]) -> Result<F::Ret<'a>, crate::sps::DecodeError> {
+    crate::sps::from_bytes(bytes)
+}
