@@ -1,0 +1,153 @@
+//! `orc-executor`: a drop-in for LLVM 22.1's `llvm-jitlink-executor`.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use orc_executor::{Executor, SessionEnd};
+
+/// An ORC executor that LLVM 22.1's controllers (llvm-jitlink, clang-repl) and orcbridge's
+/// repl can drive. Takes the same mode words as llvm-jitlink-executor.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "\
+MODES (as llvm-jitlink-executor):
+  listen=HOST:PORT     accept controllers on HOST:PORT (HOST defaults to 127.0.0.1; PORT 0 picks a
+                       free port). Serves one controller after another unless --once.
+  filedescs=IN,OUT     serve one controller on inherited descriptors: read IN, write OUT
+                       (what `llvm-jitlink -oop-executor=orc-executor` and
+                       `clang-repl --oop-executor=orc-executor` pass).
+
+EXAMPLES:
+  orc-executor listen=127.0.0.1:20000
+  llvm-jitlink -oop-executor-connect=127.0.0.1:20000 hello.o
+  llvm-jitlink -oop-executor=orc-executor hello.o -args a b
+  clang-repl --oop-executor=orc-executor --orc-runtime=/usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a"
+)]
+struct Cli {
+    /// Mode words: `listen=HOST:PORT` or `filedescs=IN,OUT`. The words `debug` and `test-*`
+    /// that llvm-jitlink-executor accepts are ignored.
+    #[arg(required = true, value_name = "MODE")]
+    words: Vec<String>,
+
+    /// Log the protocol (each frame and call); repeat for more detail. RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// With listen=, exit after the first session instead of waiting for the next controller.
+    #[arg(long)]
+    once: bool,
+
+    /// Milliseconds a TCP session may stay idle after its controller released all memory
+    /// before it is closed (LLVM 22.1 controllers never close TCP sessions themselves).
+    #[arg(long, value_name = "MS", default_value_t = orc_executor::DEFAULT_IDLE_CLOSE.as_millis() as u64, conflicts_with = "no_idle_close")]
+    idle_close_ms: u64,
+
+    /// Never close an idle TCP session; wait for the controller.
+    #[arg(long)]
+    no_idle_close: bool,
+
+    /// Largest frame accepted or sent, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = orc_rpc::DEFAULT_MAX_FRAME_SIZE)]
+    max_frame_size: u64,
+}
+
+enum Mode {
+    Listen(String),
+    Fds(RawFd, RawFd),
+}
+
+fn parse_mode(words: &[String]) -> Result<Mode> {
+    let mut mode = None;
+    for w in words {
+        if let Some(addr) = w.strip_prefix("listen=") {
+            mode = Some(Mode::Listen(addr.to_owned()));
+        } else if let Some(fds) = w.strip_prefix("filedescs=") {
+            let (i, o) = fds.split_once(',').with_context(|| format!("{w}: expected filedescs=IN,OUT"))?;
+            let parse = |s: &str| {
+                s.trim().parse::<RawFd>().with_context(|| format!("{w}: {s:?} is not a descriptor"))
+            };
+            mode = Some(Mode::Fds(parse(i)?, parse(o)?));
+        } else if w == "debug" || w.starts_with("test-") {
+            tracing::debug!("ignoring llvm-jitlink-executor word {w:?}");
+        } else {
+            bail!("unknown argument {w:?} (expected listen=HOST:PORT or filedescs=IN,OUT)");
+        }
+    }
+    mode.context("no mode given: expected listen=HOST:PORT or filedescs=IN,OUT")
+}
+
+fn listen_addr(spec: &str) -> Result<SocketAddr> {
+    let (host, port) = spec.rsplit_once(':').with_context(|| format!("listen={spec}: expected HOST:PORT"))?;
+    let host = match host.trim_start_matches('[').trim_end_matches(']') {
+        "" => "127.0.0.1",
+        h => h,
+    };
+    let port: u16 = port.parse().with_context(|| format!("listen={spec}: {port:?} is not a port"))?;
+    (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("listen={spec}: cannot resolve {host}"))?
+        .next()
+        .with_context(|| format!("listen={spec}: {host} has no address"))
+}
+
+fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: fcntl(F_GETFD) only queries the descriptor.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        bail!("descriptor {fd} is not open");
+    }
+    // SAFETY: the descriptor is open and was handed to this process to own for the session.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let executor = Executor::builder()
+        .idle_close((!cli.no_idle_close).then(|| Duration::from_millis(cli.idle_close_ms)))
+        .max_frame_size(cli.max_frame_size)
+        .build();
+    match parse_mode(&cli.words)? {
+        Mode::Fds(i, o) => {
+            let report = executor.serve_fds(owned_fd(i)?, owned_fd(o)?);
+            Ok(match report.end {
+                SessionEnd::ProtocolError(_) | SessionEnd::TransportError(_) => ExitCode::FAILURE,
+                _ => ExitCode::SUCCESS,
+            })
+        }
+        Mode::Listen(spec) => {
+            let addr = listen_addr(&spec)?;
+            let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+            let bound = listener.local_addr()?;
+            if !bound.ip().is_loopback() {
+                tracing::warn!(
+                    "listening on {bound}, which is reachable from other hosts; anyone who connects can run code here"
+                );
+            }
+            eprintln!("orc-executor: listening on {bound}");
+            executor.serve_listener(&listener, cli.once.then_some(1))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("orc_executor={default},warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("orc-executor: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
