@@ -11,7 +11,11 @@ use crate::registry;
 impl Builtin for DylibOpen {
     fn handle((inst, path, mode): (ExecutorAddr, String, u64)) -> Result<SpsExpected<ExecutorAddr>, String> {
         let r = registry::by_dylib_instance(inst)
-            .ok_or_else(|| format!("{inst} is not a dylib manager instance of a live session"))
+            .ok_or_else(|| {
+                let e = format!("{inst} is not a dylib manager instance of a live session");
+                tracing::warn!("{e}");
+                e
+            })
             .and_then(|s| s.dylibs.open(&path, mode));
         Ok(r.into())
     }
@@ -25,7 +29,11 @@ impl Builtin for DylibResolve {
         let r = registry::all()
             .into_iter()
             .find(|s| s.dylibs.owns(handle))
-            .ok_or_else(|| format!("resolve: {handle} is not a handle returned by open"))
+            .ok_or_else(|| {
+                let e = format!("resolve: {handle} is not a handle returned by open");
+                tracing::warn!("{e}");
+                e
+            })
             .and_then(|s| s.dylibs.resolve(handle, &names));
         Ok(r.into())
     }

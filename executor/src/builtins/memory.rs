@@ -14,7 +14,11 @@ use crate::services::SessionServices;
 
 fn session(inst: ExecutorAddr, shm: bool) -> Result<std::sync::Arc<SessionServices>, String> {
     let found = if shm { registry::by_shm_instance(inst) } else { registry::by_memory_instance(inst) };
-    found.ok_or_else(|| format!("{inst} is not a memory manager instance of a live session"))
+    found.ok_or_else(|| {
+        let e = format!("{inst} is not a memory manager instance of a live session");
+        tracing::warn!("{e}");
+        e
+    })
 }
 
 impl Builtin for MemReserve {

@@ -107,7 +107,7 @@ impl MemoryManager {
     /// A zero or unrepresentable size, or the `mmap` error text.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, String> {
         let len = self.slab_len(size)?;
-        let base = sys_unix::map_anonymous(len).map_err(|e| e.to_string())?;
+        let base = sys_unix::map_anonymous(len).map_err(|e| sys_unix::errno_text(&e))?;
         self.insert_slab(base, len, Backing::Anonymous);
         Ok(ExecutorAddr(base as u64))
     }
@@ -187,7 +187,7 @@ impl MemoryManager {
 
     /// Validates, copies and protects the segments; records the region (not yet live).
     fn place_segments(&self, segments: &[Segment<'_>]) -> Result<ExecutorAddr, String> {
-        let first = segments.first().ok_or("finalization request is empty")?;
+        let first = segments.first().ok_or("Finalization request is empty")?;
         let mut slabs = self.lock();
         let slab_base = slabs
             .range(..=first.addr.0)
@@ -317,7 +317,9 @@ impl MemoryManager {
                         std::mem::take(&mut r.dealloc)
                     }
                     None => {
-                        errors.push(format!("in deinitialize, {key} is not the key of any allocation"));
+                        errors.push(format!(
+                            "In deinitialize, address {key} is not part of any reserved address range"
+                        ));
                         continue;
                     }
                 }
@@ -345,9 +347,10 @@ impl MemoryManager {
     fn release_one(&self, base: ExecutorAddr, run: &ActionRunner<'_>) -> Result<(), String> {
         let actions: Vec<Vec<WrapperFunctionCall<'static>>> = {
             let mut slabs = self.lock();
-            let slab = slabs.get_mut(&base.0).filter(|s| !s.releasing).ok_or_else(|| {
-                format!("in release, {base} is not the base of memory reserved in this session")
-            })?;
+            let slab = slabs
+                .get_mut(&base.0)
+                .filter(|s| !s.releasing)
+                .ok_or_else(|| format!("In release, {base} is not part of any reserved address range"))?;
             slab.releasing = true;
             // Newest region first, each region's actions in reverse.
             slab.regions
@@ -508,7 +511,7 @@ mod tests {
         let m = mm();
         let ps = sys_unix::page_size() as u64;
         let base = m.reserve(ps).unwrap();
-        assert!(m.initialize(&[], &[], &|_| Ok(())).unwrap_err().contains("empty"));
+        assert_eq!(m.initialize(&[], &[], &|_| Ok(())).unwrap_err(), "Finalization request is empty");
         let outside =
             Segment { ag: RemoteAllocGroup::RW, addr: ExecutorAddr(base.0 + ps), size: 8, content: None };
         assert!(m.initialize(&[outside], &[], &|_| Ok(())).unwrap_err().contains("not inside"));
@@ -516,10 +519,16 @@ mod tests {
         assert!(m.initialize(&[straddle], &[], &|_| Ok(())).unwrap_err().contains("not inside"));
         let long = Segment { ag: RemoteAllocGroup::RW, addr: base, size: 2, content: Some(&[1, 2, 3]) };
         assert!(m.initialize(&[long], &[], &|_| Ok(())).unwrap_err().contains("content"));
-        assert!(m.release(&[ExecutorAddr(0x1000)], &|_| Ok(())).unwrap_err().contains("not the base"));
-        assert!(m.deinitialize(&[ExecutorAddr(0x1000)], &|_| Ok(())).unwrap_err().contains("not the key"));
+        assert_eq!(
+            m.release(&[ExecutorAddr(0x1000)], &|_| Ok(())).unwrap_err(),
+            "In release, 0x1000 is not part of any reserved address range"
+        );
+        assert_eq!(
+            m.deinitialize(&[ExecutorAddr(0x1000)], &|_| Ok(())).unwrap_err(),
+            "In deinitialize, address 0x1000 is not part of any reserved address range"
+        );
         assert!(m.reserve(0).is_err());
-        assert!(m.reserve(1 << 62).is_err());
+        assert_eq!(m.reserve(1 << 62).unwrap_err(), "Cannot allocate memory");
         m.release_all(&|_| Ok(())).unwrap();
     }
 

@@ -13,6 +13,16 @@ pub fn page_size() -> usize {
     if n > 0 { n as usize } else { 4096 }
 }
 
+/// The system's text for an OS error, without Rust's " (os error N)" suffix, as LLVM reports
+/// it (e.g. `Cannot allocate memory`).
+pub fn errno_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
 /// Maps `len` bytes (a multiple of the page size) of zeroed, private, read-write memory.
 ///
 /// # Errors

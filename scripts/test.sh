@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, then every test (unit tests and the integration tests
+# against the real LLVM 22 peers). Installs missing dependencies first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo test --workspace
