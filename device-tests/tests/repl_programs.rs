@@ -1,0 +1,210 @@
+//! The program corpus in `programs/repl/` (see its MANIFEST) run through `repl`: each program,
+//! at -O0 and -O2, must print the same stdout and exit with the same status as the same
+//! sources built natively with clang 22 — in orc-executor (launched over pipes, and over TCP)
+//! and in LLVM's llvm-jitlink-executor (`filedescs=` launched by repl, and `listen=`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use device_tests::*;
+
+#[derive(Debug, Clone)]
+struct Program {
+    name: String,
+    sources: Vec<PathBuf>,
+    args: Vec<String>,
+    exit: i32,
+    cxx: bool,
+    threads: bool,
+    archive: Vec<PathBuf>,
+}
+
+fn manifest() -> Vec<Program> {
+    let dir = programs_dir().join("repl");
+    let text = std::fs::read_to_string(dir.join("MANIFEST")).expect("MANIFEST");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let sources: Vec<PathBuf> = c[1].split(',').map(|s| dir.join(s)).collect();
+            let flags: Vec<&str> = c[4].split(',').collect();
+            let archive = flags
+                .iter()
+                .find_map(|f| f.strip_prefix("archive:"))
+                .map(|m| {
+                    let base = sources[0].parent().expect("dir").to_path_buf();
+                    m.split('+').map(|x| base.join(x)).collect()
+                })
+                .unwrap_or_default();
+            Program {
+                name: c[0].to_owned(),
+                args: if c[2] == "-" { vec![] } else { c[2].split(' ').map(str::to_owned).collect() },
+                exit: c[3].parse().expect("exit status"),
+                cxx: flags.contains(&"cxx"),
+                threads: flags.contains(&"threads"),
+                sources,
+                archive,
+            }
+        })
+        .collect()
+}
+
+fn clang(p: &Program) -> PathBuf {
+    llvm_tool(if p.cxx { "clang++" } else { "clang" })
+}
+
+fn std_flag(p: &Program) -> &'static [&'static str] {
+    if p.cxx { &["-std=c++17"] } else { &[] }
+}
+
+/// Objects (and the archive) for `p` at `opt`, compiled as repl compiles: -fPIC.
+fn build_objects(p: &Program, opt: &str, dir: &Path) -> Vec<PathBuf> {
+    let compile = |src: &Path| {
+        let out = dir.join(format!("{}.o", src.file_stem().unwrap().to_string_lossy()));
+        let o = run(
+            Command::new(clang(p)).args(["-c", "-fPIC", opt]).args(std_flag(p)).arg(src).arg("-o").arg(&out),
+            120,
+        );
+        assert!(o.status.success(), "{}: {}", p.name, String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let mut objs: Vec<PathBuf> = p.sources.iter().map(|s| compile(s)).collect();
+    if !p.archive.is_empty() {
+        let members: Vec<PathBuf> = p.archive.iter().map(|s| compile(s)).collect();
+        let lib = dir.join("libmembers.a");
+        let o = run(Command::new(llvm_tool("llvm-ar")).arg("rcs").arg(&lib).args(&members), 60);
+        assert!(o.status.success());
+        objs.push(lib);
+    }
+    objs
+}
+
+fn native(p: &Program, opt: &str, objs: &[PathBuf], dir: &Path) -> Output {
+    let exe = dir.join("native");
+    let mut cmd = Command::new(clang(p));
+    cmd.args(objs).arg("-lm").arg("-o").arg(&exe);
+    if p.threads {
+        cmd.arg("-pthread");
+    }
+    let o = run(&mut cmd, 120);
+    assert!(o.status.success(), "{} {opt}: native link: {}", p.name, String::from_utf8_lossy(&o.stderr));
+    run(Command::new(&exe).args(&p.args), 60)
+}
+
+fn repl(args: &[String], files: &[PathBuf], prog_args: &[String]) -> Output {
+    run(Command::new(our_bin("repl")).args(args).args(files).arg("--").args(prog_args), 120)
+}
+
+/// A free loopback port (bound and released; good enough for a test).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs `p` in every executor mode and returns the differences from native.
+fn check(p: &Program) -> Vec<String> {
+    let mut problems = Vec::new();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    for opt in ["-O0", "-O2"] {
+        let dir = scratch();
+        let objs = build_objects(p, opt, dir.path());
+        let want = native(p, opt, &objs, dir.path());
+        if want.status.code() != Some(p.exit) {
+            problems.push(format!(
+                "{} {opt}: native exit {:?} != MANIFEST {}",
+                p.name,
+                want.status.code(),
+                p.exit
+            ));
+            continue;
+        }
+        let mut compare = |mode: &str, stdout: String, status: Option<i32>, stderr: String| {
+            if stdout != text(&want.stdout) || status != want.status.code() {
+                problems.push(format!(
+                    "{} {opt} [{mode}]: status {status:?} (native {:?})\n--- stdout\n{stdout}--- native\n{}--- stderr\n{stderr}",
+                    p.name,
+                    want.status.code(),
+                    text(&want.stdout),
+                ));
+            }
+        };
+        // orc-executor launched over pipes, from the sources (repl compiles them) …
+        let mut xcc: Vec<String> = vec!["-Xcc".into(), opt.into()];
+        if p.cxx {
+            xcc.extend(["-Xcc".into(), "-std=c++17".into()]);
+        }
+        let mut inputs = p.sources.clone();
+        if !p.archive.is_empty() {
+            inputs.push(objs.last().unwrap().clone());
+        }
+        let o = repl(&xcc, &inputs, &p.args);
+        compare("orc-executor, pipes, sources", text(&o.stdout), o.status.code(), text(&o.stderr));
+        // … and from the objects.
+        let o = repl(&[], &objs, &p.args);
+        compare("orc-executor, pipes", text(&o.stdout), o.status.code(), text(&o.stderr));
+        // LLVM's executor, launched by repl with filedescs=.
+        let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+        let o = repl(&[llvm], &objs, &p.args);
+        compare("llvm-jitlink-executor, pipes", text(&o.stdout), o.status.code(), text(&o.stderr));
+        // orc-executor listening on TCP: the program's output is on the executor's stdout.
+        let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
+        let (exe, port) = start_listening_executor(&["--once"], &out, &err);
+        let o = repl(&[format!("--oop-executor-connect=127.0.0.1:{port}")], &objs, &p.args);
+        let _ = wait_output(exe.into_child(), std::time::Duration::from_secs(30), "orc-executor");
+        compare(
+            "orc-executor, tcp",
+            std::fs::read_to_string(&out).unwrap_or_default(),
+            o.status.code(),
+            text(&o.stderr),
+        );
+        // LLVM's executor listening on TCP.
+        let port = free_port();
+        let exe = KillOnDrop::new(
+            Command::new(llvm_tool("llvm-jitlink-executor"))
+                .arg(format!("listen=127.0.0.1:{port}"))
+                .stdout(std::fs::File::create(&out).unwrap())
+                .stderr(std::fs::File::create(&err).unwrap())
+                .spawn()
+                .expect("llvm-jitlink-executor"),
+        );
+        let addr = format!("--oop-executor-connect=127.0.0.1:{port}");
+        let mut o = repl(std::slice::from_ref(&addr), &objs, &p.args);
+        for _ in 0..50 {
+            // The executor may not be listening yet.
+            if !String::from_utf8_lossy(&o.stderr).contains("Connection refused") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            o = repl(std::slice::from_ref(&addr), &objs, &p.args);
+        }
+        let _ = wait_output(exe.into_child(), std::time::Duration::from_secs(30), "llvm-jitlink-executor");
+        compare(
+            "llvm-jitlink-executor, tcp",
+            std::fs::read_to_string(&out).unwrap_or_default(),
+            o.status.code(),
+            text(&o.stderr),
+        );
+    }
+    problems
+}
+
+#[test]
+fn corpus_matches_native_in_every_executor() {
+    let programs = manifest();
+    assert!(programs.len() >= 30, "the corpus has {} programs", programs.len());
+    let queue = Mutex::new(programs.clone());
+    let problems = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(p) = queue.lock().unwrap().pop() {
+                    let found = check(&p);
+                    problems.lock().unwrap().extend(found);
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap();
+    assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
+}

@@ -1,0 +1,31 @@
+//! `repl`: see `repl --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // clang-repl spells its clang pass-through `-Xcc` with one dash; clap wants two.
+    let args = std::env::args_os().map(|a| if a == "-Xcc" { "--Xcc".into() } else { a });
+    let cli = host_repl::cli::Cli::parse_from(args);
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info,host_repl=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    match host_repl::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("repl: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Front ends: turning sources into relocatable objects for the executor's target.
+//!
+//! C and C++ files go through clang; LLVM IR through LLVM's code generator. Objects and
+//! archives are taken as they are. The input kind is decided by the file extension.
+
+pub mod clang;
+pub mod ir;
+
+use std::path::Path;
+
+/// Source languages the C front end accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// C (C17 with GNU extensions, clang's default).
+    C,
+    /// C++ (C++17 with GNU extensions, clang's default).
+    #[value(name = "c++", alias = "cxx", alias = "cpp")]
+    Cxx,
+}
+
+/// What a file on the command line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// C or C++ source.
+    Source(Lang),
+    /// LLVM IR, text (`.ll`) or bitcode (`.bc`).
+    Ir,
+    /// A relocatable object.
+    Object,
+    /// A static archive.
+    Archive,
+}
+
+impl FileKind {
+    /// Classifies `path` by extension (`lang` overrides the language of sources).
+    pub fn of(path: &Path, lang: Option<Lang>) -> Option<FileKind> {
+        let ext = path.extension()?.to_str()?;
+        Some(match ext {
+            "c" => FileKind::Source(lang.unwrap_or(Lang::C)),
+            "cc" | "cpp" | "cxx" | "c++" | "C" => FileKind::Source(lang.unwrap_or(Lang::Cxx)),
+            "ll" | "bc" => FileKind::Ir,
+            "o" | "obj" => FileKind::Object,
+            "a" => FileKind::Archive,
+            _ => return None,
+        })
+    }
+}

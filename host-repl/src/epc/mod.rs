@@ -1,0 +1,290 @@
+//! The controller side of SimpleRemoteEPC (LLVM's `SimpleRemoteEPC`): one session with one
+//! executor, over TCP or over pipes to an executor we launched.
+//!
+//! After the executor's Setup, calls go out as CallWrapper frames numbered from 0 and their
+//! Results come back in any order, matched by sequence number, so any number of calls can be
+//! in flight. Calls from the executor (jit-dispatch) are answered by registered handlers; an
+//! unknown tag gets an empty Result, as LLVM's controller answers. Frames are written whole
+//! (one write each) and TCP sockets get `TCP_NODELAY`.
+
+mod transport;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use orc_rpc::services::{WrapperFunction, decode_ret};
+use orc_rpc::sps::{DecodeError, SpsError};
+use orc_rpc::{EncodedFrame, ExecutorAddr, ExecutorInfo, FrameCodec, Opcode, Raw};
+use tokio::sync::oneshot;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+pub use transport::{ExecutorProcess, Transport};
+
+/// Why a session or a call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The connection could not be made.
+    #[error("cannot reach the executor: {0}")]
+    Connect(String),
+    /// The executor's first message was not a valid Setup.
+    #[error("bad Setup from the executor: {0}")]
+    Setup(String),
+    /// The session ended (the executor went away or hung up) before the call was answered.
+    #[error("the executor disconnected: {0}")]
+    Disconnected(String),
+    /// The result did not decode for the called function (an empty result is how executors
+    /// transmit an out-of-band error, whose message stays in the executor's log).
+    #[error("the executor's answer to {function} does not decode: {error}")]
+    BadResult {
+        /// The function called.
+        function: String,
+        /// The decode error.
+        error: DecodeError,
+    },
+    /// A bootstrap symbol the host needs is missing from Setup.
+    #[error("the executor does not offer {0}")]
+    MissingSymbol(String),
+    /// The transport failed while sending.
+    #[error("sending to the executor failed: {0}")]
+    Send(String),
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Bytes, SessionError>>>>>;
+type Writer = Arc<tokio::sync::Mutex<FramedWrite<Box<dyn tokio::io::AsyncWrite + Send + Unpin>, FrameCodec>>>;
+
+/// Serves one jit-dispatch call: argument bytes in, result bytes out.
+pub type DispatchHandler = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
+/// A connected session.
+pub struct Session {
+    info: ExecutorInfo,
+    writer: Writer,
+    pending: Pending,
+    closed: Arc<Mutex<Option<String>>>,
+    next_seq: AtomicU64,
+    calls: AtomicU64,
+    process: Option<ExecutorProcess>,
+    reader: tokio::task::JoinHandle<()>,
+    handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("triple", &self.info.target_triple).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Starts a session on `transport`: reads Setup, then serves frames in the background.
+    ///
+    /// # Errors
+    /// [`SessionError::Setup`] if the first frame is not a valid Setup.
+    pub async fn start(transport: Transport) -> Result<Session, SessionError> {
+        let Transport { reader, writer, process } = transport;
+        let mut frames = FramedRead::new(reader, FrameCodec::default());
+        let setup = match frames.next().await {
+            Some(Ok(f)) if f.opcode == Opcode::Setup => f,
+            Some(Ok(f)) => {
+                return Err(SessionError::Setup(format!("first message was {:?}, not Setup", f.opcode)));
+            }
+            Some(Err(e)) => return Err(SessionError::Setup(e.to_string())),
+            None => {
+                let why = match &process {
+                    Some(p) => p.describe_exit().await,
+                    None => "the connection closed before Setup".to_owned(),
+                };
+                return Err(SessionError::Setup(why));
+            }
+        };
+        let info: ExecutorInfo =
+            orc_rpc::sps::from_bytes(&setup.payload).map_err(|e| SessionError::Setup(e.to_string()))?;
+        tracing::debug!(
+            "Setup: {} page {} with {} bootstrap symbols",
+            info.target_triple,
+            info.page_size,
+            info.bootstrap_symbols.len()
+        );
+        let pending: Pending = Arc::default();
+        let closed = Arc::new(Mutex::new(None));
+        let handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>> = Arc::default();
+        let writer: Writer =
+            Arc::new(tokio::sync::Mutex::new(FramedWrite::new(writer, FrameCodec::default())));
+        let reader = tokio::spawn(read_loop(
+            frames,
+            pending.clone(),
+            closed.clone(),
+            handlers.clone(),
+            writer.clone(),
+        ));
+        Ok(Session {
+            info,
+            writer,
+            pending,
+            closed,
+            next_seq: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            process,
+            reader,
+            handlers,
+        })
+    }
+
+    /// What the executor announced.
+    pub fn info(&self) -> &ExecutorInfo {
+        &self.info
+    }
+
+    /// The bootstrap symbol `name`.
+    ///
+    /// # Errors
+    /// [`SessionError::MissingSymbol`].
+    pub fn symbol(&self, name: &str) -> Result<ExecutorAddr, SessionError> {
+        self.info.symbol(name).ok_or_else(|| SessionError::MissingSymbol(name.to_owned()))
+    }
+
+    /// Calls made to the executor so far (concurrent calls share a round trip).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Registers `handler` for jit-dispatch calls with tag `tag`.
+    pub fn on_dispatch(&self, tag: ExecutorAddr, handler: DispatchHandler) {
+        self.handlers.lock().unwrap_or_else(|e| e.into_inner()).insert(tag.0, handler);
+    }
+
+    /// Calls the wrapper function at `tag` with SPS-encoded `args`; returns the result bytes.
+    ///
+    /// # Errors
+    /// [`SessionError::Disconnected`] or [`SessionError::Send`].
+    pub async fn call_raw(&self, tag: ExecutorAddr, args: &[u8]) -> Result<Bytes, SessionError> {
+        if let Some(why) = self.closed.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(SessionError::Disconnected(why));
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(seq, tx);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, &Raw(args));
+        if let Err(e) = self.writer.lock().await.send(frame).await {
+            self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&seq);
+            return Err(SessionError::Send(e.to_string()));
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(SessionError::Disconnected(self.why_closed())),
+        }
+    }
+
+    /// Calls `F` at `tag` and decodes its result with `f`.
+    ///
+    /// # Errors
+    /// As [`call_raw`](Self::call_raw), or [`SessionError::BadResult`].
+    pub async fn call<F: WrapperFunction, R>(
+        &self,
+        tag: ExecutorAddr,
+        args: &F::Args<'_>,
+        f: impl FnOnce(F::Ret<'_>) -> R,
+    ) -> Result<R, SessionError> {
+        let bytes = self.call_raw(tag, &orc_rpc::sps::to_bytes(args)).await?;
+        let ret = decode_ret::<F>(&bytes)
+            .map_err(|error| SessionError::BadResult { function: F::NAME.to_owned(), error })?;
+        Ok(f(ret))
+    }
+
+    fn why_closed(&self) -> String {
+        self.closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "session closed".into())
+    }
+
+    /// Why the session ended, if it has; for a launched executor, with its exit status.
+    pub async fn end_reason(&self) -> Option<String> {
+        let why = self.closed.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        match &self.process {
+            Some(p) => Some(format!("{why}; {}", p.describe_exit().await)),
+            None => Some(why),
+        }
+    }
+
+    /// The launched executor's exit code once it has exited (waits up to `limit`).
+    pub async fn executor_exit_code(&self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        self.process.as_ref()?.wait_exit(limit).await
+    }
+
+    /// Ends the session: sends Hangup (success), then waits briefly for the executor to close.
+    pub async fn close(self) {
+        let frame = EncodedFrame::new(Opcode::Hangup, 0, ExecutorAddr::NULL, &SpsError::SUCCESS);
+        let _ = self.writer.lock().await.send(frame).await;
+        let _ = SinkExt::<EncodedFrame>::close(&mut *self.writer.lock().await).await;
+        if let Some(p) = &self.process {
+            p.wait_exit(std::time::Duration::from_secs(5)).await;
+        }
+        self.reader.abort();
+    }
+}
+
+async fn read_loop(
+    mut frames: FramedRead<Box<dyn tokio::io::AsyncRead + Send + Unpin>, FrameCodec>,
+    pending: Pending,
+    closed: Arc<Mutex<Option<String>>>,
+    handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>>,
+    writer: Writer,
+) {
+    let reason = loop {
+        let f = match frames.next().await {
+            Some(Ok(f)) => f,
+            Some(Err(e)) => break format!("protocol error from the executor: {e}"),
+            None => break "the executor closed the connection".to_owned(),
+        };
+        match f.opcode {
+            Opcode::Result => {
+                let tx = pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.seq_no);
+                match tx {
+                    Some(tx) => {
+                        let _ = tx.send(Ok(f.payload));
+                    }
+                    None => break format!("the executor answered call {}, which was not made", f.seq_no),
+                }
+            }
+            Opcode::CallWrapper => {
+                let handler = handlers.lock().unwrap_or_else(|e| e.into_inner()).get(&f.tag_addr.0).cloned();
+                let writer = writer.clone();
+                // Answer from a task of its own so a slow handler never holds up Results.
+                tokio::spawn(async move {
+                    let result = match handler {
+                        Some(h) => h(&f.payload),
+                        None => {
+                            tracing::warn!(
+                                "jit-dispatch to unknown tag {}; answering with an empty result",
+                                f.tag_addr
+                            );
+                            Vec::new()
+                        }
+                    };
+                    let frame =
+                        EncodedFrame::new(Opcode::Result, f.seq_no, ExecutorAddr::NULL, &Raw(&result));
+                    let _ = writer.lock().await.send(frame).await;
+                });
+            }
+            Opcode::Hangup => {
+                let msg = match orc_rpc::sps::from_bytes::<SpsError>(&f.payload) {
+                    Ok(SpsError(Err(m))) => m,
+                    _ => "no reason given".into(),
+                };
+                break format!("the executor hung up: {msg}");
+            }
+            Opcode::Setup => break "the executor sent a second Setup".to_owned(),
+        }
+    };
+    tracing::debug!("session ended: {reason}");
+    *closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+    for (_, tx) in pending.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        let _ = tx.send(Err(SessionError::Disconnected(reason.clone())));
+    }
+}

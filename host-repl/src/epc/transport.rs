@@ -1,0 +1,135 @@
+//! Connecting to an executor: over TCP, or by launching one with two pipes as
+//! `EXECUTOR filedescs=IN,OUT` (what `llvm-jitlink -oop-executor=` does). A launched executor
+//! inherits our stdin, stdout and stderr, so a program's output appears as for a native run.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use command_fds::{CommandFdExt, FdMapping};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::SessionError;
+
+/// The descriptors the launched executor reads and writes (as `filedescs=3,4`).
+const CHILD_IN: i32 = 3;
+const CHILD_OUT: i32 = 4;
+
+/// A byte stream to an executor, split in halves, and the executor process if we launched it.
+pub struct Transport {
+    pub(super) reader: Box<dyn AsyncRead + Send + Unpin>,
+    pub(super) writer: Box<dyn AsyncWrite + Send + Unpin>,
+    pub(super) process: Option<ExecutorProcess>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport").field("launched", &self.process.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// Connects to an executor listening at `addr` (`HOST:PORT`), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`SessionError::Connect`] with the address and the system's reason.
+    pub async fn connect(addr: &str, timeout: Duration) -> Result<Transport, SessionError> {
+        let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| SessionError::Connect(format!("{addr}: no answer within {timeout:?}")))?
+            .map_err(|e| SessionError::Connect(format!("{addr}: {e}")))?;
+        stream.set_nodelay(true).map_err(|e| SessionError::Connect(format!("{addr}: {e}")))?;
+        let (r, w) = stream.into_split();
+        Ok(Transport { reader: Box::new(r), writer: Box::new(w), process: None })
+    }
+
+    /// Launches `executor filedescs=3,4 ARGS…` connected to us by two pipes.
+    ///
+    /// # Errors
+    /// [`SessionError::Connect`] if the pipes or the process cannot be created.
+    pub fn launch(executor: &Path, args: &[String]) -> Result<Transport, SessionError> {
+        let err = |e: std::io::Error| SessionError::Connect(format!("{}: {e}", executor.display()));
+        let (child_in, to_child) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| err(e.into()))?;
+        let (from_child, child_out) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| err(e.into()))?;
+        let mut cmd = std::process::Command::new(executor);
+        cmd.arg(format!("filedescs={CHILD_IN},{CHILD_OUT}")).args(args);
+        cmd.fd_mappings(vec![
+            FdMapping { parent_fd: child_in, child_fd: CHILD_IN },
+            FdMapping { parent_fd: child_out, child_fd: CHILD_OUT },
+        ])
+        .map_err(|e| SessionError::Connect(format!("cannot pass pipes to the executor: {e}")))?;
+        let child = tokio::process::Command::from(cmd).kill_on_drop(true).spawn().map_err(err)?;
+        // `cmd` is gone with the spawn, closing our copies of the child's ends, so EOF is seen
+        // when the executor exits.
+        let reader = pipe_reader(from_child).map_err(err)?;
+        let writer = pipe_writer(to_child).map_err(err)?;
+        Ok(Transport {
+            reader: Box::new(reader),
+            writer: Box::new(writer),
+            process: Some(ExecutorProcess {
+                child: tokio::sync::Mutex::new(child),
+                path: executor.display().to_string(),
+            }),
+        })
+    }
+}
+
+fn pipe_reader(fd: OwnedFd) -> std::io::Result<tokio::net::unix::pipe::Receiver> {
+    rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::NONBLOCK)?;
+    tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+}
+
+fn pipe_writer(fd: OwnedFd) -> std::io::Result<tokio::net::unix::pipe::Sender> {
+    rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::NONBLOCK)?;
+    tokio::net::unix::pipe::Sender::from_owned_fd(fd)
+}
+
+/// An executor process we launched.
+#[derive(Debug)]
+pub struct ExecutorProcess {
+    child: tokio::sync::Mutex<tokio::process::Child>,
+    path: String,
+}
+
+impl ExecutorProcess {
+    /// Waits up to `limit` for the process to exit; its status if it did.
+    pub async fn wait_exit(&self, limit: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.lock().await;
+        tokio::time::timeout(limit, child.wait()).await.ok()?.ok()
+    }
+
+    /// A sentence on how the process ended (waiting up to a second for it).
+    pub async fn describe_exit(&self) -> String {
+        match self.wait_exit(Duration::from_secs(1)).await {
+            Some(st) => format!("{} {}", self.path, describe_status(st)),
+            None => format!("{} is still running", self.path),
+        }
+    }
+}
+
+/// "exited with status N" or "was killed by signal N (NAME)".
+pub fn describe_status(st: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was killed by signal {s} ({})", signal_name(s)),
+        _ => format!("ended ({st})"),
+    }
+}
+
+fn signal_name(s: i32) -> &'static str {
+    match s {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}

@@ -1,0 +1,381 @@
+//! A JIT session: an executor connection, the session's symbol table, its memory, and the
+//! runtime, put together to load units and run code with few round trips.
+//!
+//! Loading a unit: plan the link; look up the symbols it needs from the executor process (one
+//! batched `resolve`, only for names not seen before) at the same time as reserving a new slab
+//! (only when the existing ones are full); finish the link on the host; send one `initialize`
+//! carrying the segments and the alloc actions (EH-frame registration, and the unit's
+//! initializers through the runtime). Steady state: one round trip per unit.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use orc_rpc::info::names;
+use orc_rpc::services::{DylibOpen, DylibResolve, MemInitialize, MemReserve};
+use orc_rpc::sps::{SpsError, from_bytes};
+use orc_rpc::types::{
+    AllocActionCallPair, FinalizeRequest, RemoteAllocGroup, RemoteSymbolLookupSetElement, SegFinalizeRequest,
+    WrapperFunctionCall,
+};
+use orc_rpc::{ExecutorAddr, ExecutorAddrRange};
+use orcbridge_runtime as rt;
+
+use crate::epc::{Session, SessionError};
+use crate::link::graph::SegmentKind;
+use crate::link::{self, Input, JitDylib, LinkError, LinkOptions, LinkedUnit};
+use crate::memmgr::RemoteMemory;
+
+/// Slab size reserved at a time (bytes of executor address space, mapped read-write).
+const SLAB_SIZE: u64 = 64 << 20;
+
+/// Why loading or running failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JitError {
+    /// The link failed.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// Talking to the executor failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The executor refused a request.
+    #[error("the executor refused {what}: {message}")]
+    Executor {
+        /// The request.
+        what: &'static str,
+        /// Its error.
+        message: String,
+    },
+    /// The session's runtime is missing something the host needs.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// What one load did.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// The unit's number.
+    pub unit: u64,
+    /// Round trips the load waited for (concurrent calls count once).
+    pub round_trips: u64,
+    /// Calls made to the executor.
+    pub calls: u64,
+    /// Bytes of segment content sent.
+    pub bytes: usize,
+    /// Executor memory used (whole pages).
+    pub memory: u64,
+    /// Relocations applied, GOT slots, stubs.
+    pub stats: link::LinkStats,
+    /// Names looked up in the executor process.
+    pub lookups: usize,
+    /// Time spent, in milliseconds.
+    pub millis: f64,
+}
+
+/// The result of running `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MainResult {
+    /// `main`'s return value, or the argument of `exit()`.
+    pub status: i64,
+    /// The program called `exit()`.
+    pub called_exit: bool,
+}
+
+/// A JIT session.
+#[derive(Debug)]
+pub struct Jit {
+    session: Session,
+    dylib: JitDylib,
+    memory: RemoteMemory,
+    cache: HashMap<String, Option<u64>>,
+    process: ExecutorAddr,
+    runtime: Option<Input>,
+    page_size: u64,
+    units: Vec<LinkedUnit>,
+}
+
+impl Jit {
+    /// Starts on `session`; `runtime` (the compiled session runtime) is linked with the first
+    /// unit.
+    ///
+    /// # Errors
+    /// The executor lacks a required service or refuses to open its own process.
+    pub async fn new(session: Session, runtime: Vec<u8>) -> Result<Jit, JitError> {
+        let inst = session.symbol(names::DYLIB_MANAGER_INSTANCE)?;
+        let open = session.symbol(names::DYLIB_MANAGER_OPEN)?;
+        for name in
+            [names::MEMORY_MANAGER_RESERVE, names::MEMORY_MANAGER_INITIALIZE, names::DYLIB_MANAGER_RESOLVE]
+        {
+            session.symbol(name)?;
+        }
+        let process = session.call::<DylibOpen, _>(open, &(inst, String::new(), 0), |r| r.0).await?.map_err(
+            |message| JitError::Executor { what: "opening its own process for symbol lookup", message },
+        )?;
+        let page_size = session.info().page_size.max(1);
+        Ok(Jit {
+            session,
+            dylib: JitDylib::default(),
+            memory: RemoteMemory::default(),
+            cache: HashMap::new(),
+            process,
+            runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
+            page_size,
+            units: Vec::new(),
+        })
+    }
+
+    /// The executor session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The session's symbol table.
+    pub fn dylib(&self) -> &JitDylib {
+        &self.dylib
+    }
+
+    /// Address of a symbol defined by a loaded unit.
+    pub fn lookup(&self, name: &str) -> Option<u64> {
+        self.dylib.lookup(name).map(|s| s.addr)
+    }
+
+    /// Opens a shared library in the executor (its symbols become visible to later units).
+    ///
+    /// # Errors
+    /// The executor's loader error.
+    pub async fn open_library(&mut self, path: &str) -> Result<(), JitError> {
+        let inst = self.session.symbol(names::DYLIB_MANAGER_INSTANCE)?;
+        let open = self.session.symbol(names::DYLIB_MANAGER_OPEN)?;
+        self.session
+            .call::<DylibOpen, _>(open, &(inst, path.to_owned(), 0), |r| r.0)
+            .await?
+            .map_err(|message| JitError::Executor { what: "loading a library", message })?;
+        // Names that were missing may exist now.
+        self.cache.retain(|_, v| v.is_some());
+        Ok(())
+    }
+
+    /// Links `inputs` into a new unit and loads it, running its initializers.
+    ///
+    /// # Errors
+    /// Link errors (undefined symbols name the referencing input), executor errors.
+    pub async fn load(&mut self, mut inputs: Vec<Input>) -> Result<(LinkedUnit, LoadReport), JitError> {
+        let start = Instant::now();
+        let trips0 = self.session.calls();
+        if let Some(rt) = self.runtime.take() {
+            inputs.insert(0, rt);
+        }
+        let plan = match link::plan(&inputs, &mut self.dylib, LinkOptions { page_size: self.page_size }) {
+            Ok(p) => p,
+            Err(e) => {
+                self.restore_runtime(inputs);
+                return Err(e.into());
+            }
+        };
+        let wanted: Vec<String> =
+            plan.externals().iter().filter(|n| !self.cache.contains_key(*n)).cloned().collect();
+        let size = plan.size();
+        let base = if size == 0 { Some(0) } else { self.memory.alloc(size) };
+
+        // Look up and reserve concurrently: one round trip for both.
+        let resolve = self.resolve(&wanted);
+        let reserve = async {
+            match base {
+                Some(b) => Ok(b),
+                None => self.reserve(size.max(SLAB_SIZE)).await,
+            }
+        };
+        let mut round_trips = u64::from(!wanted.is_empty() || base.is_none());
+        let (found, reserved) = tokio::join!(resolve, reserve);
+        for (name, addr) in wanted.iter().zip(found?) {
+            self.cache.insert(name.clone(), addr);
+        }
+        let base = match base {
+            Some(b) => b,
+            None => {
+                let slab = reserved?;
+                self.memory.add_slab(slab, size.max(SLAB_SIZE));
+                self.memory.alloc(size).ok_or_else(|| JitError::Runtime("fresh slab too small".into()))?
+            }
+        };
+        let cache = &self.cache;
+        let unit = match plan.finish(base, &|n| cache.get(n).copied().flatten()) {
+            Ok(u) => u,
+            Err(e) => {
+                self.memory.free(base, size);
+                if inputs
+                    .first()
+                    .is_some_and(|i| matches!(i, Input::Object { name, .. } if name == rt::SOURCE_NAME))
+                {
+                    self.restore_runtime(inputs);
+                }
+                return Err(e.into());
+            }
+        };
+        if !unit.segments.is_empty() {
+            self.initialize(&unit).await.inspect_err(|_| self.memory.free(base, size))?;
+            round_trips += 1;
+        }
+        self.dylib.add_unit(&unit);
+        let report = LoadReport {
+            unit: unit.id,
+            round_trips,
+            calls: self.session.calls() - trips0,
+            bytes: unit.content_bytes(),
+            memory: size,
+            stats: unit.stats,
+            lookups: wanted.len(),
+            millis: start.elapsed().as_secs_f64() * 1e3,
+        };
+        tracing::info!(
+            "unit {}: {} round trip(s) ({} calls), {} bytes sent, {} relocations, {} GOT slots, {} stubs, {} lookups, {:.2} ms",
+            report.unit,
+            report.round_trips,
+            report.calls,
+            report.bytes,
+            report.stats.relocations,
+            report.stats.got_slots,
+            report.stats.stubs,
+            report.lookups,
+            report.millis
+        );
+        self.units.push(unit.clone());
+        Ok((unit, report))
+    }
+
+    /// Puts the runtime back so the next load links it (the first load failed).
+    fn restore_runtime(&mut self, mut inputs: Vec<Input>) {
+        if self.units.is_empty() && !inputs.is_empty() {
+            self.runtime = Some(inputs.swap_remove(0));
+        }
+    }
+
+    async fn resolve(&self, wanted: &[String]) -> Result<Vec<Option<u64>>, JitError> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let resolve = self.session.symbol(names::DYLIB_MANAGER_RESOLVE)?;
+        let set: Vec<RemoteSymbolLookupSetElement<'_>> = wanted
+            .iter()
+            .map(|n| RemoteSymbolLookupSetElement {
+                name: n.strip_prefix(rt::LIBC_ALIAS_PREFIX).unwrap_or(n).as_bytes().into(),
+                required: false,
+            })
+            .collect();
+        let defs = self
+            .session
+            .call::<DylibResolve, _>(resolve, &(self.process, set), |r| r.0)
+            .await?
+            .map_err(|message| JitError::Executor { what: "a symbol lookup", message })?;
+        if defs.len() != wanted.len() {
+            return Err(JitError::Executor {
+                what: "a symbol lookup",
+                message: "wrong number of answers".into(),
+            });
+        }
+        // LLVM 22.1 executors answer a missing non-required name with address 0.
+        Ok(defs.into_iter().map(|d| d.map(|d| d.addr.0).filter(|&a| a != 0)).collect())
+    }
+
+    async fn reserve(&self, size: u64) -> Result<u64, JitError> {
+        let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+        let f = self.session.symbol(names::MEMORY_MANAGER_RESERVE)?;
+        let base = self
+            .session
+            .call::<MemReserve, _>(f, &(inst, size), |r| r.0)
+            .await?
+            .map_err(|message| JitError::Executor { what: "reserving memory", message })?;
+        Ok(base.0)
+    }
+
+    async fn initialize(&self, unit: &LinkedUnit) -> Result<(), JitError> {
+        let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+        let f = self.session.symbol(names::MEMORY_MANAGER_INITIALIZE)?;
+        let segments = unit
+            .segments
+            .iter()
+            .map(|s| SegFinalizeRequest {
+                ag: match s.kind {
+                    SegmentKind::R => RemoteAllocGroup::R,
+                    SegmentKind::RW => RemoteAllocGroup::RW,
+                    SegmentKind::RX => RemoteAllocGroup::RX,
+                },
+                addr: ExecutorAddr(s.addr),
+                size: s.size,
+                content: s.content.as_slice().into(),
+            })
+            .collect();
+        let mut actions = Vec::new();
+        if let Some((start, end)) = unit.eh_frame {
+            let range = ExecutorAddrRange { start: ExecutorAddr(start), end: ExecutorAddr(end) };
+            let args = orc_rpc::sps::to_bytes(&(range,));
+            actions.push(AllocActionCallPair {
+                finalize: WrapperFunctionCall {
+                    fn_addr: self.session.symbol(names::REGISTER_EH_FRAME)?,
+                    arg_data: args.clone().into(),
+                },
+                dealloc: WrapperFunctionCall {
+                    fn_addr: self.session.symbol(names::DEREGISTER_EH_FRAME)?,
+                    arg_data: args.into(),
+                },
+            });
+        }
+        if !unit.initializers.is_empty() || !unit.finalizers.is_empty() {
+            let run = self.runtime_symbol(unit, rt::RUN_INITIALIZERS)?;
+            let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
+            let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
+            actions.push(AllocActionCallPair {
+                finalize: WrapperFunctionCall { fn_addr: ExecutorAddr(run), arg_data: args.into() },
+                dealloc: WrapperFunctionCall::default(),
+            });
+        }
+        let req = FinalizeRequest { segments, actions };
+        self.session
+            .call::<MemInitialize, _>(f, &(inst, req), |r| r.0)
+            .await?
+            .map_err(|message| JitError::Executor { what: "loading code", message })?;
+        Ok(())
+    }
+
+    /// A runtime entry point: from the unit being loaded (the first unit contains the
+    /// runtime) or from the session.
+    fn runtime_symbol(&self, unit: &LinkedUnit, name: &str) -> Result<u64, JitError> {
+        unit.symbol(name)
+            .or_else(|| self.lookup(name))
+            .ok_or_else(|| JitError::Runtime(format!("the session runtime does not define {name}")))
+    }
+
+    /// Runs `int main(int, char**)` of the loaded units with `argv` (the program name first),
+    /// then the program's exit-time work (atexit handlers, static destructors).
+    ///
+    /// # Errors
+    /// No `main`, or the executor went away (a crash in the program).
+    pub async fn run_main(&self, argv: &[String]) -> Result<MainResult, JitError> {
+        let main =
+            self.lookup("main").ok_or_else(|| JitError::Runtime("no function main is defined".into()))?;
+        let run =
+            self.lookup(rt::RUN_MAIN).ok_or_else(|| JitError::Runtime("the runtime is not loaded".into()))?;
+        let args = orc_rpc::sps::to_bytes(&(ExecutorAddr(main), argv.to_vec()));
+        let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
+        let (status, called_exit): (i64, bool) = from_bytes(&bytes)
+            .map_err(|error| SessionError::BadResult { function: rt::RUN_MAIN.to_owned(), error })?;
+        Ok(MainResult { status, called_exit })
+    }
+
+    /// Runs exit-time work registered so far (atexit handlers, static destructors).
+    ///
+    /// # Errors
+    /// The executor went away.
+    pub async fn run_exit(&self) -> Result<(), JitError> {
+        let Some(run) = self.lookup(rt::RUN_EXIT) else { return Ok(()) };
+        let bytes = self.session.call_raw(ExecutorAddr(run), &[]).await?;
+        let SpsError(r) = from_bytes(&bytes)
+            .map_err(|error| SessionError::BadResult { function: rt::RUN_EXIT.to_owned(), error })?;
+        r.map_err(|message| JitError::Executor { what: "running exit handlers", message })
+    }
+
+    /// Ends the session (Hangup); a launched executor exits.
+    pub async fn close(self) {
+        self.session.close().await;
+    }
+}

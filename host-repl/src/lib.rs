@@ -1,0 +1,17 @@
+//! orcbridge's host: the controller side of an out-of-process JIT.
+//!
+//! * [`epc`]: the SimpleRemoteEPC controller (one session with one executor).
+//! * [`link`]: the JIT linker (objects and archives → finalized segments), with per-arch
+//!   relocation code in [`arch`].
+//! * [`memmgr`]: executor memory as the host hands it out.
+//! * [`jit`]: a session put together: load units, run code, few round trips.
+//! * [`compile`]: front ends (C/C++, LLVM IR).
+//! * [`cli`]: the `repl` command line.
+
+pub mod arch;
+pub mod cli;
+pub mod compile;
+pub mod epc;
+pub mod jit;
+pub mod link;
+pub mod memmgr;

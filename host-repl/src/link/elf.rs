@@ -1,0 +1,240 @@
+//! Reading ELF relocatable objects (x86-64) into the link graph.
+//!
+//! Loads the allocated sections, classifies them (code, data, zero-fill, thread-local,
+//! `.eh_frame`, initializer and finalizer arrays), merges global symbols by name with the usual
+//! static-linking rules (strong over common over weak), drops duplicate COMDAT groups, and turns
+//! relocations into edges. Non-allocated sections (debug info, notes, `.comment`) are skipped.
+
+use std::collections::{HashMap, HashSet};
+
+use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_TLS, SHF_WRITE};
+use object::{
+    Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolKind,
+    SymbolSection,
+};
+
+use super::LinkError;
+use super::graph::{Def, Edge, Graph, Role, Section, SegmentKind, Symbol, SymbolId};
+use crate::arch::x86_64;
+
+/// Adds the object `data` named `name` to `g`. COMDAT groups whose signature is in `g.comdats`
+/// or `earlier_comdats` (groups kept by earlier links of the session) are discarded.
+///
+/// # Errors
+/// Unreadable objects, other formats or architectures, duplicate strong definitions, and
+/// relocations that are unsupported or point outside their section.
+pub fn add_object(
+    g: &mut Graph,
+    name: &str,
+    data: &[u8],
+    earlier_comdats: &HashSet<String>,
+) -> Result<(), LinkError> {
+    let bad = |message: String| LinkError::BadInput { input: name.to_owned(), message };
+    let file = object::File::parse(data).map_err(|e| bad(format!("not an object file: {e}")))?;
+    if file.format() != object::BinaryFormat::Elf || file.kind() != object::ObjectKind::Relocatable {
+        return Err(bad(format!(
+            "expected an ELF relocatable object, found {:?} {:?}",
+            file.format(),
+            file.kind()
+        )));
+    }
+    if file.architecture() != object::Architecture::X86_64 {
+        return Err(bad(format!("{:?} objects are not supported yet (x86-64 only)", file.architecture())));
+    }
+    let input = g.inputs.len();
+    g.inputs.push(name.to_owned());
+
+    let mut discard = HashSet::new();
+    for comdat in file.comdats() {
+        let sig = comdat.name().map_err(|e| bad(e.to_string()))?.to_owned();
+        if g.comdats.contains(&sig) || earlier_comdats.contains(&sig) {
+            discard.extend(comdat.sections().map(|s| s.0));
+        } else {
+            g.comdats.insert(sig);
+        }
+    }
+
+    let mut sections = HashMap::new();
+    for sec in file.sections() {
+        let object::SectionFlags::Elf { sh_flags, .. } = sec.flags() else { continue };
+        if !sh_flags.contains(SHF_ALLOC) {
+            continue;
+        }
+        let sec_name = sec.name().map_err(|e| bad(e.to_string()))?.to_owned();
+        let nobits = matches!(
+            sec.kind(),
+            object::SectionKind::UninitializedData | object::SectionKind::UninitializedTls
+        );
+        let data = if nobits {
+            None
+        } else {
+            Some(sec.data().map_err(|e| bad(format!("{sec_name}: {e}")))?.to_vec())
+        };
+        let segment = if sh_flags.contains(SHF_EXECINSTR) {
+            SegmentKind::RX
+        } else if sh_flags.contains(SHF_WRITE) {
+            SegmentKind::RW
+        } else {
+            SegmentKind::R
+        };
+        let role = if sh_flags.contains(SHF_TLS) { Role::Tls } else { role_of(&sec_name) };
+        sections.insert(sec.index().0, g.sections.len());
+        g.sections.push(Section {
+            name: sec_name,
+            input,
+            segment,
+            role,
+            align: sec.align().max(1),
+            size: sec.size(),
+            data,
+            edges: Vec::new(),
+            live: !discard.contains(&sec.index().0),
+            addr: 0,
+        });
+    }
+
+    let mut symbols: HashMap<usize, SymbolId> = HashMap::new();
+    for sym in file.symbols() {
+        if sym.kind() == SymbolKind::File {
+            continue;
+        }
+        let sym_name = sym.name().map_err(|e| bad(e.to_string()))?;
+        let def = match sym.section() {
+            SymbolSection::Section(i) => match sections.get(&i.0) {
+                Some(&section) => Def::Section { section, offset: sym.address() },
+                // A symbol in a section we do not load (debug info).
+                None => Def::Absolute(0),
+            },
+            SymbolSection::Absolute => Def::Absolute(sym.address()),
+            SymbolSection::Common => Def::Common { size: sym.size(), align: sym.address().max(1) },
+            _ => Def::Undefined,
+        };
+        let tls = sym.kind() == SymbolKind::Tls;
+        if sym.is_local() || sym.kind() == SymbolKind::Section {
+            symbols.insert(sym.index().0, g.symbols.len());
+            g.symbols.push(Symbol {
+                name: sym_name.to_owned(),
+                global: false,
+                weak: false,
+                def,
+                input,
+                size: sym.size(),
+                tls,
+            });
+            continue;
+        }
+        let in_discarded = matches!(def, Def::Section { section, .. } if !g.sections[section].live);
+        let def = if in_discarded { Def::Undefined } else { def };
+        let new = Symbol {
+            name: sym_name.to_owned(),
+            global: true,
+            weak: sym.is_weak(),
+            def,
+            input,
+            size: sym.size(),
+            tls,
+        };
+        let id = match g.globals.get(sym_name) {
+            Some(&id) => {
+                merge(g, id, new)?;
+                id
+            }
+            None => {
+                g.globals.insert(sym_name.to_owned(), g.symbols.len());
+                g.symbols.push(new);
+                g.symbols.len() - 1
+            }
+        };
+        symbols.insert(sym.index().0, id);
+    }
+
+    for sec in file.sections() {
+        let Some(&sid) = sections.get(&sec.index().0) else { continue };
+        if !g.sections[sid].live {
+            continue;
+        }
+        for (offset, rel) in sec.relocations() {
+            let RelocationFlags::Elf { r_type } = rel.flags() else {
+                return Err(bad("relocation without ELF type".into()));
+            };
+            if r_type == object::elf::R_X86_64_NONE {
+                continue;
+            }
+            let kind = x86_64::from_elf(r_type).map_err(|u| LinkError::UnsupportedRelocation {
+                input: name.to_owned(),
+                section: g.sections[sid].name.clone(),
+                offset,
+                detail: u.to_string(),
+            })?;
+            let RelocationTarget::Symbol(si) = rel.target() else {
+                return Err(bad(format!(
+                    "relocation at {:#x} in {} has no symbol",
+                    offset, g.sections[sid].name
+                )));
+            };
+            let target = *symbols
+                .get(&si.0)
+                .ok_or_else(|| bad(format!("relocation against unknown symbol {}", si.0)))?;
+            let s = &g.sections[sid];
+            if s.data.is_none() || offset.checked_add(kind.width() as u64).is_none_or(|end| end > s.size) {
+                return Err(bad(format!("relocation at {offset:#x} lies outside section {}", s.name)));
+            }
+            g.sections[sid].edges.push(Edge { offset, kind, r_type, target, addend: rel.addend() });
+        }
+    }
+    Ok(())
+}
+
+/// Classifies special sections by name (System V gABI: `.init_array`/`.fini_array` with
+/// optional `.PRIORITY` suffixes; `.ctors`/`.dtors` whose suffix is 65535 - priority).
+fn role_of(name: &str) -> Role {
+    let prio = |suffix: &str| suffix.strip_prefix('.').and_then(|p| p.parse::<u32>().ok());
+    if name == ".eh_frame" {
+        Role::EhFrame
+    } else if let Some(rest) = name.strip_prefix(".init_array") {
+        Role::Init { priority: prio(rest).unwrap_or(65535), reverse: false }
+    } else if name.starts_with(".preinit_array") {
+        Role::Init { priority: 0, reverse: false }
+    } else if let Some(rest) = name.strip_prefix(".ctors") {
+        Role::Init { priority: prio(rest).map_or(65535, |p| 65535 - p.min(65535)), reverse: true }
+    } else if let Some(rest) = name.strip_prefix(".fini_array") {
+        Role::Fini { priority: prio(rest).unwrap_or(65535), reverse: false }
+    } else if let Some(rest) = name.strip_prefix(".dtors") {
+        Role::Fini { priority: prio(rest).map_or(65535, |p| 65535 - p.min(65535)), reverse: true }
+    } else {
+        Role::Normal
+    }
+}
+
+/// Merges a new occurrence of a global into its symbol: strong definitions beat commons, which
+/// beat weak definitions; references stay weak only while every reference is weak.
+fn merge(g: &mut Graph, id: SymbolId, new: Symbol) -> Result<(), LinkError> {
+    let old = &mut g.symbols[id];
+    let strong = |s: &Symbol| matches!(s.def, Def::Section { .. } | Def::Absolute(_)) && !s.weak;
+    match (old.def, new.def) {
+        (Def::Undefined, Def::Undefined) => {
+            old.weak &= new.weak;
+            old.tls |= new.tls;
+        }
+        (_, Def::Undefined) => {}
+        (Def::Undefined, _) => {
+            *old = new;
+        }
+        (Def::Common { size: s1, align: a1 }, Def::Common { size: s2, align: a2 }) => {
+            old.def = Def::Common { size: s1.max(s2), align: a1.max(a2) };
+            old.size = s1.max(s2);
+        }
+        (Def::Common { .. }, _) if strong(&new) => *old = new,
+        (_, Def::Common { .. }) if old.weak => *old = new,
+        _ if strong(old) && strong(&new) => {
+            return Err(LinkError::DuplicateSymbol {
+                name: new.name,
+                first: g.inputs[old.input].clone(),
+                second: g.inputs[new.input].clone(),
+            });
+        }
+        _ if old.weak && strong(&new) => *old = new,
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+/*
+ * orcbridge's target-side runtime.
+ *
+ * The host compiles this file for the executor's target triple and links it into every JIT
+ * session before any user code, so it works in any executor that speaks the protocol
+ * (orc-executor or LLVM's llvm-jitlink-executor): it is just JIT'd code. It supplies what a
+ * native program gets from the static linker, crt files and libc_nonshared.a, and what the
+ * host needs to run code and collect values with few round trips:
+ *
+ *  - __dso_handle, atexit, at_quick_exit, pthread_atfork: registered against this session's
+ *    DSO handle so that the host can run them when the program ends (__cxa_finalize);
+ *  - exit: ends the running program, not the executor process (it unwinds to run_main);
+ *  - __tls_get_addr: thread-local storage for JIT'd code, on top of libgcc's emutls;
+ *  - wrapper functions (LLVM's wrapper ABI, SPS arguments) the host calls: run initializers,
+ *    run main, run one REPL input and return its value, run exit-time finalizers;
+ *  - the value-capture functions the REPL's rewritten code calls.
+ *
+ * Freestanding: no headers, so it compiles for targets without a sysroot. Names starting with
+ * __orcbridge_libc_ are resolved by the host to the libc function without the prefix; that is
+ * how this file reaches functions it overrides (exit).
+ */
+
+typedef __UINT8_TYPE__ u8;
+typedef __UINT64_TYPE__ u64;
+typedef __INT64_TYPE__ i64;
+typedef __SIZE_TYPE__ size_t;
+typedef __UINTPTR_TYPE__ uintptr_t;
+
+/* ---- what we need from libc (declared by hand: no sysroot needed) ---- */
+void *malloc(size_t);
+void *realloc(void *, size_t);
+void free(void *);
+void *memcpy(void *, const void *, size_t);
+size_t strlen(const char *);
+int fflush(void *);
+int __cxa_atexit(void (*)(void *), void *, void *);
+void __cxa_finalize(void *);
+void *__emutls_get_address(void *);
+uintptr_t pthread_self(void);
+int pthread_create(uintptr_t *thread, const void *attr, void *(*start)(void *), void *arg);
+int pthread_join(uintptr_t thread, void **result);
+__attribute__((noreturn)) void __orcbridge_libc_exit(int);
+/* The jmp_buf is opaque here: 512 bytes covers glibc x86-64 (200) and AArch64 (312) and Darwin. */
+int _setjmp(void *) __attribute__((returns_twice));
+__attribute__((noreturn)) void _longjmp(void *, int);
+
+/* ---- the wrapper-function ABI (LLVM's CWrapperFunctionBuffer) ---- */
+typedef struct {
+  union {
+    char *ValuePtr;
+    char Value[8];
+  } Data;
+  size_t Size;
+} WrapperBuffer;
+
+static WrapperBuffer wb_bytes(const void *p, size_t n) {
+  WrapperBuffer r;
+  r.Size = n;
+  if (n <= 8) {
+    for (size_t i = 0; i < 8; i++) r.Data.Value[i] = i < n ? ((const char *)p)[i] : 0;
+  } else {
+    r.Data.ValuePtr = (char *)malloc(n);
+    if (r.Data.ValuePtr) memcpy(r.Data.ValuePtr, p, n);
+    else r.Size = 0;
+  }
+  return r;
+}
+
+static WrapperBuffer wb_error_success(void) {
+  u8 zero = 0; /* SPS Error: 00 = success */
+  return wb_bytes(&zero, 1);
+}
+
+/* ---- SPS reading (little-endian; all supported targets are) ---- */
+typedef struct {
+  const u8 *p, *end;
+  int bad;
+} Reader;
+
+static u64 rd_u64(Reader *r) {
+  if (r->end - r->p < 8) {
+    r->bad = 1;
+    return 0;
+  }
+  u64 v;
+  memcpy(&v, r->p, 8);
+  r->p += 8;
+  return v;
+}
+
+/* ---- SPS writing into a growing buffer ---- */
+typedef struct {
+  u8 *p;
+  size_t len, cap;
+} Buf;
+
+static void buf_put(Buf *b, const void *src, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 64;
+    while (cap < b->len + n) cap *= 2;
+    u8 *p = (u8 *)realloc(b->p, cap);
+    if (!p) return;
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, src, n);
+  b->len += n;
+}
+static void buf_u8(Buf *b, u8 v) { buf_put(b, &v, 1); }
+static void buf_u64(Buf *b, u64 v) { buf_put(b, &v, 8); }
+
+static WrapperBuffer buf_finish(Buf *b) {
+  WrapperBuffer r = wb_bytes(b->p, b->len);
+  free(b->p);
+  return r;
+}
+
+/* ---- DSO handle and exit-time registration ---- */
+void *__dso_handle = &__dso_handle;
+
+int atexit(void (*fn)(void)) { return __cxa_atexit((void (*)(void *))fn, 0, &__dso_handle); }
+
+int __cxa_at_quick_exit(void (*)(void), void *);
+int at_quick_exit(void (*fn)(void)) { return __cxa_at_quick_exit(fn, &__dso_handle); }
+
+int __register_atfork(void (*)(void), void (*)(void), void (*)(void), void *);
+int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+  return __register_atfork(prepare, parent, child, &__dso_handle);
+}
+
+/* ---- thread-local storage: a TLS block per linked unit, kept by libgcc's emutls ----
+ * The host gives each unit with thread-locals an emutls control object
+ * { size, align, 0, template } and points each general-dynamic GOT pair at
+ * { control object, offset in block }. */
+typedef struct {
+  void *emutls_object;
+  u64 offset;
+} TlsIndex;
+
+void *__tls_get_addr(TlsIndex *ti) { return (char *)__emutls_get_address(ti->emutls_object) + ti->offset; }
+
+/* ---- initializers and finalizers ---- */
+typedef void (*Fn)(void);
+
+typedef struct FiniList {
+  struct FiniList *next;
+  u64 count;
+  u64 fns[];
+} FiniList;
+
+static FiniList *fini_lists; /* newest first */
+
+static int run_fn_list(Reader *r, int record_fini) {
+  u64 n = rd_u64(r);
+  if (r->bad || n > (u64)(r->end - r->p) / 8) return 0;
+  if (record_fini) {
+    if (n == 0) return 1;
+    FiniList *l = (FiniList *)malloc(sizeof(FiniList) + n * 8);
+    if (!l) return 0;
+    l->count = n;
+    memcpy(l->fns, r->p, n * 8);
+    r->p += n * 8;
+    l->next = fini_lists;
+    fini_lists = l;
+    return 1;
+  }
+  for (u64 i = 0; i < n; i++) {
+    Fn f = (Fn)(uintptr_t)rd_u64(r);
+    f();
+  }
+  return 1;
+}
+
+static void run_finalizers(void) {
+  __cxa_finalize(&__dso_handle);
+  while (fini_lists) {
+    FiniList *l = fini_lists;
+    fini_lists = l->next;
+    for (u64 i = l->count; i > 0; i--) ((Fn)(uintptr_t)l->fns[i - 1])();
+    free(l);
+  }
+  fflush(0);
+}
+
+/* Wrapper: (Sequence<Addr> initializers, Sequence<Addr> finalizers) -> Error.
+ * Runs the initializers in order and records the finalizers for exit time. */
+WrapperBuffer __orcbridge_run_initializers_wrapper(const char *data, size_t size) {
+  Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
+  run_fn_list(&r, 0);
+  run_fn_list(&r, 1);
+  fflush(0);
+  return wb_error_success();
+}
+
+/* Wrapper: () -> Error. Runs exit-time work: atexit handlers and static destructors registered
+ * with this session's DSO handle (newest first), then recorded finalizers, then flushes stdio. */
+WrapperBuffer __orcbridge_run_exit_wrapper(const char *data, size_t size) {
+  (void)data;
+  (void)size;
+  run_finalizers();
+  return wb_error_success();
+}
+
+/* ---- running main with exit() support ---- */
+static _Alignas(16) char exit_buf[512];
+static uintptr_t exit_thread;
+static int exit_armed;
+static int exit_code;
+static int exited_via_exit;
+
+__attribute__((noreturn)) void exit(int code) {
+  if (exit_armed && pthread_self() == exit_thread) {
+    exit_code = code;
+    _longjmp(exit_buf, 1);
+  }
+  run_finalizers();
+  __orcbridge_libc_exit(code);
+}
+
+typedef int (*MainFn)(int, char **);
+
+typedef struct {
+  MainFn main;
+  int argc;
+  char **argv;
+  int status;
+} MainCall;
+
+static __attribute__((noinline)) int call_main(MainFn m, int argc, char **argv) {
+  exit_thread = pthread_self();
+  exited_via_exit = 0;
+  if (_setjmp(exit_buf) == 0) {
+    exit_armed = 1;
+    int rc = m(argc, argv);
+    exit_armed = 0;
+    return rc;
+  }
+  exit_armed = 0;
+  exited_via_exit = 1;
+  return exit_code;
+}
+
+/* main runs on a thread of its own, so that when it ends the thread's C++ thread_local
+ * destructors run, as they do at a native exit (the executor's own threads may live on). */
+static void *main_thread(void *arg) {
+  MainCall *c = (MainCall *)arg;
+  c->status = call_main(c->main, c->argc, c->argv);
+  return 0;
+}
+
+/* Wrapper: (Addr main, Sequence<String> argv) -> SPS (int64 status, bool exited).
+ * argv is passed as given (the host puts the program name first). A call to exit() from the
+ * thread running main returns here with its status (exited = true) instead of ending the
+ * process. Then, as after a native main, the exit-time work runs (atexit handlers, static
+ * destructors, finalizers) and stdio is flushed. */
+WrapperBuffer __orcbridge_run_main_wrapper(const char *data, size_t size) {
+  Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
+  MainFn m = (MainFn)(uintptr_t)rd_u64(&r);
+  u64 argc = rd_u64(&r);
+  if (r.bad || argc > (u64)(r.end - r.p) / 8) return wb_bytes(0, 0);
+  char **argv = (char **)malloc((argc + 1) * sizeof(char *));
+  for (u64 i = 0; argv && i < argc; i++) {
+    u64 len = rd_u64(&r);
+    if (r.bad || len > (u64)(r.end - r.p)) {
+      argv[i] = 0;
+      argc = i;
+      break;
+    }
+    argv[i] = (char *)malloc(len + 1);
+    memcpy(argv[i], r.p, len);
+    argv[i][len] = 0;
+    r.p += len;
+  }
+  if (!argv) return wb_bytes(0, 0);
+  argv[argc] = 0;
+  MainCall call = {m, (int)argc, argv, 0};
+  uintptr_t thread;
+  if (pthread_create(&thread, 0, main_thread, &call) == 0) {
+    pthread_join(thread, 0);
+  } else {
+    main_thread(&call);
+  }
+  int rc = call.status;
+  for (u64 i = 0; i < argc; i++) free(argv[i]);
+  free(argv);
+  run_finalizers();
+  Buf b = {0, 0, 0};
+  buf_u64(&b, (u64)(i64)rc);
+  buf_u8(&b, (u8)exited_via_exit);
+  return buf_finish(&b);
+}

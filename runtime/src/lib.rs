@@ -1,0 +1,43 @@
+//! orcbridge's target-side runtime: C source that the host compiles for the executor's target
+//! triple and JIT-links into every session before user code.
+//!
+//! Because it is ordinary JIT'd code, it works in any ORC executor, ours or LLVM's
+//! `llvm-jitlink-executor`. The source (`c/orcbridge_rt.c`) is freestanding (no headers), so it
+//! compiles for targets without a sysroot. What it provides, and why, is described at the top
+//! of that file; the names the host calls or resolves are below.
+
+/// The runtime's C source.
+pub const SOURCE: &str = include_str!("../c/orcbridge_rt.c");
+
+/// File name to compile [`SOURCE`] under (appears in diagnostics).
+pub const SOURCE_NAME: &str = "orcbridge_rt.c";
+
+/// Wrapper `(Sequence<Addr> initializers, Sequence<Addr> finalizers) -> Error`: runs the
+/// initializers in order and records the finalizers for exit time.
+pub const RUN_INITIALIZERS: &str = "__orcbridge_run_initializers_wrapper";
+
+/// Wrapper `(Addr main, Sequence<String> argv) -> (int64 status, bool called_exit)`: runs
+/// `main`; an `exit()` on its thread returns here instead of ending the process; then runs the
+/// exit-time work as a native program would.
+pub const RUN_MAIN: &str = "__orcbridge_run_main_wrapper";
+
+/// Wrapper `() -> Error`: runs exit-time work (atexit handlers, static destructors, recorded
+/// finalizers, newest first) and flushes stdio.
+pub const RUN_EXIT: &str = "__orcbridge_run_exit_wrapper";
+
+/// Prefix of undefined names the host resolves in the executor process without the prefix,
+/// so the runtime can reach libc functions it overrides (e.g. `__orcbridge_libc_exit` →
+/// `exit`).
+pub const LIBC_ALIAS_PREFIX: &str = "__orcbridge_libc_";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn source_defines_every_entry_point() {
+        for name in
+            [super::RUN_INITIALIZERS, super::RUN_MAIN, super::RUN_EXIT, "__tls_get_addr", "__dso_handle"]
+        {
+            assert!(super::SOURCE.contains(name), "{name}");
+        }
+    }
+}
