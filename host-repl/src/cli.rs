@@ -128,9 +128,9 @@ async fn run_async(cli: Cli) -> Result<ExitCode> {
     }
     let session = connect(&cli).await?;
     let triple = session.info().target_triple.clone();
-    let runtime = compile::clang::compile(
-        Path::new(orcbridge_runtime::SOURCE_NAME),
-        Some(orcbridge_runtime::SOURCE),
+    let runtime = compile::clang::compile_cached(
+        orcbridge_runtime::SOURCE_NAME,
+        orcbridge_runtime::SOURCE,
         Lang::C,
         &triple,
         &["-O2".into(), "-ffreestanding".into()],

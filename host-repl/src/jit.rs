@@ -87,6 +87,8 @@ pub struct Jit {
     session: Session,
     dylib: JitDylib,
     memory: RemoteMemory,
+    /// Slabs in the low 2 GiB, for code built without -fPIC (orcbridge extension).
+    low_memory: RemoteMemory,
     cache: HashMap<String, Option<u64>>,
     process: ExecutorAddr,
     runtime: Option<Input>,
@@ -116,6 +118,7 @@ impl Jit {
             session,
             dylib: JitDylib::default(),
             memory: RemoteMemory::default(),
+            low_memory: RemoteMemory::default(),
             cache: HashMap::new(),
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
@@ -175,14 +178,16 @@ impl Jit {
         let wanted: Vec<String> =
             plan.externals().iter().filter(|n| !self.cache.contains_key(*n)).cloned().collect();
         let size = plan.size();
-        let base = if size == 0 { Some(0) } else { self.memory.alloc(size) };
+        let low =
+            plan.needs_low_memory() && self.session.info().symbol(names::ORCBRIDGE_RESERVE_LOW).is_some();
+        let base = if size == 0 { Some(0) } else { self.pool(low).alloc(size) };
 
         // Look up and reserve concurrently: one round trip for both.
         let resolve = self.resolve(&wanted);
         let reserve = async {
             match base {
                 Some(b) => Ok(b),
-                None => self.reserve(size.max(SLAB_SIZE)).await,
+                None => self.reserve(size.max(SLAB_SIZE), low).await,
             }
         };
         let mut round_trips = u64::from(!wanted.is_empty() || base.is_none());
@@ -194,15 +199,16 @@ impl Jit {
             Some(b) => b,
             None => {
                 let slab = reserved?;
-                self.memory.add_slab(slab, size.max(SLAB_SIZE));
-                self.memory.alloc(size).ok_or_else(|| JitError::Runtime("fresh slab too small".into()))?
+                let pool = self.pool(low);
+                pool.add_slab(slab, size.max(SLAB_SIZE));
+                pool.alloc(size).ok_or_else(|| JitError::Runtime("fresh slab too small".into()))?
             }
         };
         let cache = &self.cache;
         let unit = match plan.finish(base, &|n| cache.get(n).copied().flatten()) {
             Ok(u) => u,
             Err(e) => {
-                self.memory.free(base, size);
+                self.pool(low).free(base, size);
                 if inputs
                     .first()
                     .is_some_and(|i| matches!(i, Input::Object { name, .. } if name == rt::SOURCE_NAME))
@@ -212,8 +218,12 @@ impl Jit {
                 return Err(e.into());
             }
         };
+        tracing::debug!("linked in {:.2} ms", start.elapsed().as_secs_f64() * 1e3);
         if !unit.segments.is_empty() {
-            self.initialize(&unit).await.inspect_err(|_| self.memory.free(base, size))?;
+            if let Err(e) = self.initialize(&unit).await {
+                self.pool(low).free(base, size);
+                return Err(e);
+            }
             round_trips += 1;
         }
         self.dylib.add_unit(&unit);
@@ -277,9 +287,17 @@ impl Jit {
         Ok(defs.into_iter().map(|d| d.map(|d| d.addr.0).filter(|&a| a != 0)).collect())
     }
 
-    async fn reserve(&self, size: u64) -> Result<u64, JitError> {
+    fn pool(&mut self, low: bool) -> &mut RemoteMemory {
+        if low { &mut self.low_memory } else { &mut self.memory }
+    }
+
+    async fn reserve(&self, size: u64, low: bool) -> Result<u64, JitError> {
         let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
-        let f = self.session.symbol(names::MEMORY_MANAGER_RESERVE)?;
+        let f = self.session.symbol(if low {
+            names::ORCBRIDGE_RESERVE_LOW
+        } else {
+            names::MEMORY_MANAGER_RESERVE
+        })?;
         let base = self
             .session
             .call::<MemReserve, _>(f, &(inst, size), |r| r.0)

@@ -174,6 +174,9 @@ impl EncodedFrame {
     }
 }
 
+/// Largest payload buffer [`FrameReader`] allocates before the data arrives.
+const PREALLOCATE_MAX: usize = 64 << 20;
+
 /// Reads frames from a blocking byte stream (a socket or a pipe).
 #[derive(Debug)]
 pub struct FrameReader<R> {
@@ -217,8 +220,10 @@ impl<R: Read> FrameReader<R> {
         }
         let h = FrameHeader::parse(&hdr);
         let len = h.payload_len(self.max_frame_size)?;
-        // Grow with the data actually received rather than trusting the size field up front.
-        let mut payload = Vec::with_capacity(len.min(1 << 20));
+        // Up to 64 MiB the buffer is allocated at once (untouched capacity costs address space
+        // only); beyond, it grows with the data actually received rather than trusting the
+        // size field up front.
+        let mut payload = Vec::with_capacity(len.min(PREALLOCATE_MAX));
         let n = (&mut self.inner).take(len as u64).read_to_end(&mut payload)?;
         if n < len {
             return Err(FrameError::Truncated { expected: h.size, got: (FRAME_HEADER_SIZE + n) as u64 });

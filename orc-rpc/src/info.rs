@@ -121,6 +121,11 @@ pub mod names {
     /// GDB JIT interface registration alloc action.
     pub const REGISTER_JIT_LOADER_GDB: &str = "llvm_orc_registerJITLoaderGDBAllocAction";
 
+    /// orcbridge extension (not in LLVM): like `reserve`, but the slab lies in the low 2 GiB
+    /// of the address space, for code built without `-fPIC` whose 32-bit absolute relocations
+    /// (`R_X86_64_32`/`32S`) must reach its own data. Only offered where the OS can do it.
+    pub const ORCBRIDGE_RESERVE_LOW: &str = "__orcbridge_SimpleExecutorMemoryManager_reserve_low_wrapper";
+
     /// Every bootstrap symbol `llvm-jitlink-executor` 22.1.8 sends on Linux (34 names).
     pub const LLVM22_EXECUTOR_SYMBOLS: [&str; 34] = [
         DISPATCH_CTX,

@@ -51,6 +51,10 @@ wrapper_fn!(
     MemReserve = names::MEMORY_MANAGER_RESERVE, (ExecutorAddr, u64) -> SpsExpected<ExecutorAddr>
 );
 wrapper_fn!(
+    /// orcbridge extension: `reserve_low(inst, size) -> Expected<base>`, a slab in the low 2 GiB.
+    MemReserveLow = names::ORCBRIDGE_RESERVE_LOW, (ExecutorAddr, u64) -> SpsExpected<ExecutorAddr>
+);
+wrapper_fn!(
     /// `initialize(inst, FinalizeRequest) -> Expected<key>`: copy segments into a reserved slab,
     /// protect them, run the finalize actions. The key is the lowest segment address.
     MemInitialize = names::MEMORY_MANAGER_INITIALIZE,

@@ -1,8 +1,8 @@
 //! `SimpleExecutorMemoryManager` and `ExecutorSharedMemoryMapperService` wrappers.
 
 use orc_rpc::services::{
-    MemDeinitialize, MemInitialize, MemRelease, MemReserve, ShmDeinitialize, ShmInitialize, ShmRelease,
-    ShmReserve,
+    MemDeinitialize, MemInitialize, MemRelease, MemReserve, MemReserveLow, ShmDeinitialize, ShmInitialize,
+    ShmRelease, ShmReserve,
 };
 use orc_rpc::sps::{SpsError, SpsExpected};
 use orc_rpc::{ExecutorAddr, ExecutorAddrRange};
@@ -24,6 +24,12 @@ fn session(inst: ExecutorAddr, shm: bool) -> Result<std::sync::Arc<SessionServic
 impl Builtin for MemReserve {
     fn handle((inst, size): (ExecutorAddr, u64)) -> Result<SpsExpected<ExecutorAddr>, String> {
         Ok(session(inst, false).and_then(|s| s.memory.reserve(size)).into())
+    }
+}
+
+impl Builtin for MemReserveLow {
+    fn handle((inst, size): (ExecutorAddr, u64)) -> Result<SpsExpected<ExecutorAddr>, String> {
+        Ok(session(inst, false).and_then(|s| s.memory.reserve_in(size, true)).into())
     }
 }
 

@@ -106,8 +106,16 @@ impl MemoryManager {
     /// # Errors
     /// A zero or unrepresentable size, or the `mmap` error text.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, String> {
+        self.reserve_in(size, false)
+    }
+
+    /// As [`reserve`](Self::reserve), in the low 2 GiB of the address space when `low`.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve); `low` where the OS cannot place memory there.
+    pub fn reserve_in(&self, size: u64, low: bool) -> Result<ExecutorAddr, String> {
         let len = self.slab_len(size)?;
-        let base = sys_unix::map_anonymous(len).map_err(|e| sys_unix::errno_text(&e))?;
+        let base = sys_unix::map_anonymous(len, low).map_err(|e| sys_unix::errno_text(&e))?;
         self.insert_slab(base, len, Backing::Anonymous);
         Ok(ExecutorAddr(base as u64))
     }

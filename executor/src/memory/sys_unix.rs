@@ -23,11 +23,24 @@ pub fn errno_text(e: &io::Error) -> String {
     }
 }
 
-/// Maps `len` bytes (a multiple of the page size) of zeroed, private, read-write memory.
+/// True if [`map_anonymous`] can place memory in the low 2 GiB (`MAP_32BIT`, x86-64 Linux).
+pub const CAN_MAP_LOW: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
+
+/// Maps `len` bytes (a multiple of the page size) of zeroed, private, read-write memory;
+/// with `low`, in the low 2 GiB of the address space (only where [`CAN_MAP_LOW`]).
 ///
 /// # Errors
 /// The `mmap` errno, e.g. `Cannot allocate memory`.
-pub fn map_anonymous(len: usize) -> io::Result<usize> {
+pub fn map_anonymous(len: usize, low: bool) -> io::Result<usize> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    let extra = if low { libc::MAP_32BIT } else { 0 };
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    let extra = {
+        if low {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
+        0
+    };
     // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing touches no
     // existing memory.
     let p = unsafe {
@@ -35,7 +48,7 @@ pub fn map_anonymous(len: usize) -> io::Result<usize> {
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra,
             -1,
             0,
         )

@@ -24,6 +24,41 @@ pub struct CompileError {
     pub diagnostics: String,
 }
 
+/// Identity of the compiler binary for cache keys: its path, size and modification time.
+fn compiler_identity() -> String {
+    let p = clang_path();
+    let meta = std::fs::metadata(&p).ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    format!("{}:{}:{:?}", p.display(), meta.map_or(0, |m| m.len()), mtime)
+}
+
+/// As [`compile`] for source text, through the object cache: an unchanged input compiles once.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_cached(
+    name: &str,
+    code: &str,
+    lang: Lang,
+    triple: &str,
+    args: &[String],
+) -> Result<Vec<u8>, CompileError> {
+    let id = compiler_identity();
+    let lang_tag = format!("{lang:?}");
+    let joined = args.join("\0");
+    let key = super::cache::key(&[
+        id.as_bytes(),
+        triple.as_bytes(),
+        lang_tag.as_bytes(),
+        joined.as_bytes(),
+        code.as_bytes(),
+    ]);
+    super::cache::get_or_insert(&key, || compile(Path::new(name), Some(code), lang, triple, args))
+}
+
 /// Compiles `source` (a file, or the text `code` under the name `source`) for `triple` with
 /// extra clang arguments `args` and returns the object bytes.
 ///

@@ -3,6 +3,7 @@
 //! C and C++ files go through clang; LLVM IR through LLVM's code generator. Objects and
 //! archives are taken as they are. The input kind is decided by the file extension.
 
+pub mod cache;
 pub mod clang;
 pub mod ir;
 

@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use orc_rpc::services::{WrapperFunction, decode_ret};
 use orc_rpc::sps::{DecodeError, SpsError};
 use orc_rpc::{EncodedFrame, ExecutorAddr, ExecutorInfo, FrameCodec, Opcode, Raw};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 
 pub use transport::{ExecutorProcess, Transport};
 
@@ -54,7 +55,14 @@ pub enum SessionError {
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Bytes, SessionError>>>>>;
-type Writer = Arc<tokio::sync::Mutex<FramedWrite<Box<dyn tokio::io::AsyncWrite + Send + Unpin>, FrameCodec>>>;
+/// Frames are written whole with one `write_all` each; the mutex keeps them from interleaving.
+type Writer = Arc<tokio::sync::Mutex<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>>;
+
+async fn send(writer: &Writer, frame: &EncodedFrame) -> std::io::Result<()> {
+    let mut w = writer.lock().await;
+    w.write_all(frame.as_bytes()).await?;
+    w.flush().await
+}
 
 /// Serves one jit-dispatch call: argument bytes in, result bytes out.
 pub type DispatchHandler = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
@@ -111,8 +119,7 @@ impl Session {
         let pending: Pending = Arc::default();
         let closed = Arc::new(Mutex::new(None));
         let handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>> = Arc::default();
-        let writer: Writer =
-            Arc::new(tokio::sync::Mutex::new(FramedWrite::new(writer, FrameCodec::default())));
+        let writer: Writer = Arc::new(tokio::sync::Mutex::new(writer));
         let reader = tokio::spawn(read_loop(
             frames,
             pending.clone(),
@@ -161,6 +168,15 @@ impl Session {
     /// # Errors
     /// [`SessionError::Disconnected`] or [`SessionError::Send`].
     pub async fn call_raw(&self, tag: ExecutorAddr, args: &[u8]) -> Result<Bytes, SessionError> {
+        self.call_encoded(tag, &Raw(args)).await
+    }
+
+    /// Calls the wrapper function at `tag`, encoding `args` straight into the frame.
+    async fn call_encoded(
+        &self,
+        tag: ExecutorAddr,
+        args: &impl orc_rpc::SpsEncode,
+    ) -> Result<Bytes, SessionError> {
         if let Some(why) = self.closed.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Err(SessionError::Disconnected(why));
         }
@@ -168,8 +184,13 @@ impl Session {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(seq, tx);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, &Raw(args));
-        if let Err(e) = self.writer.lock().await.send(frame).await {
+        let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, args);
+        tracing::trace!(
+            "call seq={seq} tag={tag} ({}) payload={}B",
+            self.tag_name(tag),
+            frame.payload().len()
+        );
+        if let Err(e) = send(&self.writer, &frame).await {
             self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&seq);
             return Err(SessionError::Send(e.to_string()));
         }
@@ -189,10 +210,15 @@ impl Session {
         args: &F::Args<'_>,
         f: impl FnOnce(F::Ret<'_>) -> R,
     ) -> Result<R, SessionError> {
-        let bytes = self.call_raw(tag, &orc_rpc::sps::to_bytes(args)).await?;
+        let bytes = self.call_encoded(tag, args).await?;
         let ret = decode_ret::<F>(&bytes)
             .map_err(|error| SessionError::BadResult { function: F::NAME.to_owned(), error })?;
         Ok(f(ret))
+    }
+
+    /// The bootstrap name of `tag`, for logs.
+    fn tag_name(&self, tag: ExecutorAddr) -> &str {
+        self.info.bootstrap_symbols.iter().find(|(_, a)| *a == tag).map_or("JIT'd code", |(n, _)| n.as_str())
     }
 
     fn why_closed(&self) -> String {
@@ -220,8 +246,8 @@ impl Session {
     /// Ends the session: sends Hangup (success), then waits briefly for the executor to close.
     pub async fn close(self) {
         let frame = EncodedFrame::new(Opcode::Hangup, 0, ExecutorAddr::NULL, &SpsError::SUCCESS);
-        let _ = self.writer.lock().await.send(frame).await;
-        let _ = SinkExt::<EncodedFrame>::close(&mut *self.writer.lock().await).await;
+        let _ = send(&self.writer, &frame).await;
+        let _ = self.writer.lock().await.shutdown().await;
         if let Some(p) = &self.process {
             p.wait_exit(std::time::Duration::from_secs(5)).await;
         }
@@ -244,6 +270,7 @@ async fn read_loop(
         };
         match f.opcode {
             Opcode::Result => {
+                tracing::trace!("result seq={} payload={}B", f.seq_no, f.payload.len());
                 let tx = pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.seq_no);
                 match tx {
                     Some(tx) => {
@@ -269,7 +296,7 @@ async fn read_loop(
                     };
                     let frame =
                         EncodedFrame::new(Opcode::Result, f.seq_no, ExecutorAddr::NULL, &Raw(&result));
-                    let _ = writer.lock().await.send(frame).await;
+                    let _ = send(&writer, &frame).await;
                 });
             }
             Opcode::Hangup => {

@@ -77,12 +77,20 @@ impl Transport {
     }
 }
 
+/// Pipe capacity we ask for: large segments then move in fewer, larger writes (the kernel may
+/// give less; a failure only costs speed).
+const PIPE_SIZE: usize = 1 << 20;
+
 fn pipe_reader(fd: OwnedFd) -> std::io::Result<tokio::net::unix::pipe::Receiver> {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::pipe::fcntl_setpipe_size(&fd, PIPE_SIZE);
     rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::NONBLOCK)?;
     tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
 }
 
 fn pipe_writer(fd: OwnedFd) -> std::io::Result<tokio::net::unix::pipe::Sender> {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::pipe::fcntl_setpipe_size(&fd, PIPE_SIZE);
     rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::NONBLOCK)?;
     tokio::net::unix::pipe::Sender::from_owned_fd(fd)
 }

@@ -289,6 +289,16 @@ impl LinkPlan {
         })
     }
 
+    /// True if the code has 32-bit absolute references (`R_X86_64_32`/`32S`, code built
+    /// without `-fPIC`) to its own or the session's symbols, so its memory must lie in the
+    /// low 2 GiB of the executor's address space.
+    pub fn needs_low_memory(&self) -> bool {
+        self.g.sections.iter().filter(|s| s.live).flat_map(|s| &s.edges).any(|e| {
+            matches!(e.kind, Reloc::Abs32 | Reloc::Abs32S)
+                && (self.g.is_defined(e.target) || self.dylib.contains_key(&self.g.symbols[e.target].name))
+        })
+    }
+
     /// Names to look up in the executor process (not defined in this link or earlier ones).
     pub fn externals(&self) -> &[String] {
         &self.externals
@@ -616,6 +626,7 @@ impl Resolver<'_> {
             let place = &mut data[edge.offset as usize..];
             arch::write(edge.kind, place, value).map_err(|e| {
                 let far = !g.is_defined(t) && matches!(edge.kind, Reloc::Pc32 | Reloc::Abs32 | Reloc::Abs32S);
+                let low = g.is_defined(t) && matches!(edge.kind, Reloc::Abs32 | Reloc::Abs32S);
                 LinkError::OutOfRange(Box::new(super::RelocOutOfRange {
                     input: g.inputs[sec.input].clone(),
                     section: sec.name.clone(),
@@ -626,6 +637,10 @@ impl Resolver<'_> {
                     hint: if far {
                         "; the symbol is outside the ±2 GiB reach of this code: compile with -fPIC so the \
                          access goes through the GOT"
+                            .into()
+                    } else if low {
+                        "; code built without -fPIC needs its memory in the low 2 GiB, which this executor \
+                         cannot provide (orc-executor can on x86-64 Linux): compile with -fPIC"
                             .into()
                     } else {
                         String::new()

@@ -220,3 +220,6 @@ pub fn plan(inputs: &[Input], dylib: &mut JitDylib, opts: LinkOptions) -> Result
     let unit = dylib.next_unit_id();
     LinkPlan::new(g, dylib, unit, opts)
 }
+
+#[cfg(test)]
+mod tests;

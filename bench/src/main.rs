@@ -1,0 +1,42 @@
+//! `bench`: orcbridge measured against LLVM 22.1's own tools in the same run, on this machine.
+//!
+//! ```text
+//! cargo run --release -p orcbridge-bench -- link     # repl + orc-executor vs llvm-jitlink + llvm-jitlink-executor
+//! ```
+//! Times are wall-clock medians of several runs of whole commands (process start-up included);
+//! round trips are counted on the wire by a relay between controller and executor (this same
+//! binary, started by the controller as its executor).
+
+mod link;
+mod tap;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks orcbridge against LLVM 22.1's tools in the same run")]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Link and run the same objects with `repl` + orc-executor and with `llvm-jitlink` +
+    /// `llvm-jitlink-executor` (pipes), including a large (> 20 MB) input.
+    Link {
+        /// Runs per measurement (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    // Started by a controller as its executor (`filedescs=IN,OUT`): relay and count.
+    if tap::is_tap_invocation() {
+        return tap::run();
+    }
+    match Cli::parse().what {
+        What::Link { runs } => link::run(runs),
+    }
+}

@@ -1,0 +1,145 @@
+//! `repl FILE…`: the bundled examples, the default executor, and the errors a user meets.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use device_tests::*;
+
+fn repl(args: &[&str]) -> std::process::Output {
+    run(Command::new(our_bin("repl")).args(args).current_dir(workspace_root()), 120)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn bundled_examples_run_in_the_bundled_executor() {
+    // No executor flag: repl launches the orc-executor next to it.
+    let o = repl(&["examples/scripts/hello.c", "--", "a", "b"]);
+    assert_eq!(text(&o.stdout), "hello from JIT'd code, 3 argument(s) [examples/scripts/hello.c] [a] [b]\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = repl(&["examples/scripts/hello.ll"]);
+    assert_eq!(text(&o.stdout), "hello from JIT'd LLVM IR!\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // -e with a language, and the program's exit status.
+    let o = repl(&["-x", "c", "-e", "#include <stdio.h>\nint main(void){puts(\"from -e\"); return 42;}"]);
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("from -e\n", Some(42)), "{}", text(&o.stderr));
+}
+
+#[test]
+fn undefined_symbols_name_the_symbol_and_the_referencing_input() {
+    let o =
+        repl(&["-x", "c", "-e", "int missing_function(void); int main(void){return missing_function();}"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("undefined symbol: missing_function (referenced from -e1)"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn unsupported_relocations_are_named() {
+    // Non-PIC thread-local access uses the local-exec model, which JIT'd code cannot use.
+    let dir = scratch();
+    let src = dir.path().join("tls.c");
+    std::fs::write(&src, "_Thread_local int t = 5;\nint main(void){ return t; }\n").unwrap();
+    let obj = dir.path().join("tls.o");
+    let c = run(Command::new(llvm_tool("clang")).args(["-c", "-fno-pic"]).arg(&src).arg("-o").arg(&obj), 60);
+    assert!(c.status.success());
+    let o = repl(&[obj.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("unsupported relocation R_X86_64_TPOFF32") && err.contains("-fPIC"), "{err}");
+}
+
+#[test]
+fn an_unreachable_executor_is_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = repl(&[&format!("--oop-executor-connect=127.0.0.1:{port}"), "examples/scripts/hello.c"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains(&format!("cannot reach the executor: 127.0.0.1:{port}: Connection refused")),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = repl(&["--oop-executor=/nonexistent/executor", "examples/scripts/hello.c"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("/nonexistent/executor"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn an_executor_dying_mid_run_is_reported_promptly() {
+    let crash = "#include <stdio.h>\nint main(void){ puts(\"before\"); fflush(stdout); volatile int *p = 0; *p = 1; return 0; }";
+    for executor in [our_bin("orc-executor"), llvm_tool("llvm-jitlink-executor")] {
+        let start = Instant::now();
+        let flag = format!("--oop-executor={}", executor.display());
+        let o = repl(&[&flag, "-x", "c", "-e", crash]);
+        let err = text(&o.stderr);
+        assert_eq!(text(&o.stdout), "before\n");
+        assert_eq!(o.status.code(), Some(128 + 11), "{err}");
+        assert!(err.contains("the program did not finish") && err.contains("SIGSEGV"), "{err}");
+        // Compilation and start-up included; the crash itself is reported at once.
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn code_built_without_pic_gets_low_memory_from_orc_executor_and_advice_elsewhere() {
+    let dir = scratch();
+    let obj = compile("cprog.c", dir.path(), &["-fno-pic", "-O2"]);
+    let o = repl(&[obj.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("ids 100 101 102"));
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    let o = repl(&[&llvm, obj.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("R_X86_64_32 against") && err.contains("compile with -fPIC"), "{err}");
+}
+
+#[test]
+fn libraries_from_dash_l_and_dlopen() {
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::write(
+        d.join("greet.c"),
+        "const char *greeting(void) { return \"hello from a shared library\"; }\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("twice.c"), "int twice(int x) { return 2 * x; }\n").unwrap();
+    std::fs::write(
+        d.join("main.c"),
+        "#include <stdio.h>\nconst char *greeting(void); int twice(int);\n\
+         int main(void) { puts(greeting()); return twice(21); }\n",
+    )
+    .unwrap();
+    let cc = |args: &[&str]| {
+        let o = run(Command::new(llvm_tool("clang")).args(args).current_dir(d), 60);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    cc(&["-shared", "-fPIC", "greet.c", "-o", "libgreet.so"]);
+    cc(&["-c", "-fPIC", "twice.c", "-o", "twice.o"]);
+    let ar =
+        run(Command::new(llvm_tool("llvm-ar")).args(["rcs", "libtwice.a", "twice.o"]).current_dir(d), 60);
+    assert!(ar.status.success());
+    let main = d.join("main.c");
+    let dir_arg = d.to_str().unwrap();
+    // -l finds the archive (linked on the host) and the shared library (loaded in the executor).
+    let o = repl(&["-L", dir_arg, "-lgreet", "-ltwice", main.to_str().unwrap()]);
+    assert_eq!(
+        (text(&o.stdout).as_str(), o.status.code()),
+        ("hello from a shared library\n", Some(42)),
+        "{}",
+        text(&o.stderr)
+    );
+    // --dlopen loads a library by path.
+    let lib = d.join("libgreet.so");
+    let o = repl(&["--dlopen", lib.to_str().unwrap(), "-L", dir_arg, "-ltwice", main.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(42), "{}", text(&o.stderr));
+    // A missing library is an error from the executor's loader.
+    let o = repl(&["--dlopen", "/nonexistent/libnope.so", main.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("libnope.so"), "{}", text(&o.stderr));
+}
