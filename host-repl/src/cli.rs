@@ -11,19 +11,24 @@ use crate::compile::{self, FileKind, Lang};
 use crate::epc::{Session, Transport};
 use crate::jit::Jit;
 use crate::link::Input;
+use crate::repl::{Outcome, Repl};
 
 /// orcbridge's REPL and runner: compiles and links C, C++, LLVM IR and objects on this host
 /// and runs them in an ORC executor (a local orc-executor by default, or any executor that
-/// speaks LLVM 22.1's protocol).
+/// speaks LLVM 22.1's protocol). Without FILEs it is an interactive C/C++ REPL (a script when
+/// stdin is not a terminal); with FILEs it links them and runs main.
 #[derive(Parser, Debug)]
 #[command(
     name = "repl",
     version,
     after_help = "\
 EXAMPLES:
+  repl                                  interactive C++ REPL in a local orc-executor
+  repl -x c                             interactive C REPL
+  repl -e 'int x = 6 * 7;' -e x         evaluate inputs, printing values: (int) 42
+  repl < script.txt                     one input per line (continued while brackets are open)
   repl hello.c                          run main of hello.c in a local orc-executor
   repl a.c b.o libfoo.a -- x y          link several inputs, run main with argv x y
-  repl -e 'int main(){return 3;}' -x c  code from the command line
   repl --oop-executor-connect=127.0.0.1:20000 prog.cpp
                                         run in an executor listening elsewhere
   repl --oop-executor=/usr/lib/llvm-22/bin/llvm-jitlink-executor prog.c
@@ -38,11 +43,13 @@ pub struct Cli {
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
 
-    /// Source code to compile (repeatable); combined with --lang.
+    /// An input to evaluate as in the REPL (repeatable, in order); with FILEs, a source
+    /// compiled with them instead.
     #[arg(short = 'e', value_name = "CODE")]
     pub code: Vec<String>,
 
-    /// Language of -e code and of sources whose extension does not say.
+    /// Language of the REPL, of -e code and of sources whose extension does not say
+    /// (default C++, as clang-repl).
     #[arg(short = 'x', long = "lang", value_enum)]
     pub lang: Option<Lang>,
 
@@ -86,7 +93,8 @@ pub struct Cli {
     pub verbose: u8,
 }
 
-/// Runs the command line; the exit code is the program's.
+/// Runs the command line; the exit code is the program's (files) or 0/1 (REPL: whether every
+/// input compiled and ran).
 ///
 /// # Errors
 /// Anything that stops the program from running, with context.
@@ -96,16 +104,37 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(cli))
+    if cli.files.is_empty() { run_repl(&runtime, cli) } else { runtime.block_on(run_files(cli)) }
 }
 
-async fn connect(cli: &Cli) -> Result<Session> {
+/// Connects to the executor the options name. `interactive`: a launched executor gets a
+/// process group of its own, so Ctrl-C at the terminal reaches only the REPL.
+async fn connect(cli: &Cli, interactive: bool) -> Result<Session> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => Transport::connect(addr, Duration::from_secs(10)).await?,
-        (None, Some(path)) if !path.is_empty() => Transport::launch(Path::new(path), &[])?,
-        _ => Transport::launch(&bundled_executor()?, &[])?,
+        (None, Some(path)) if !path.is_empty() => Transport::launch(Path::new(path), &[], interactive)?,
+        _ => Transport::launch(&bundled_executor()?, &[], interactive)?,
     };
     Ok(Session::start(transport).await?)
+}
+
+/// A JIT session with the runtime compiled for the executor's target.
+async fn start_jit(cli: &Cli, interactive: bool) -> Result<Jit> {
+    let session = connect(cli, interactive).await?;
+    let triple = session.info().target_triple.clone();
+    let runtime = compile::clang::compile_cached(
+        orcbridge_runtime::SOURCE_NAME,
+        orcbridge_runtime::SOURCE,
+        Lang::C,
+        &triple,
+        &["-O2".into(), "-ffreestanding".into()],
+    )
+    .map_err(|e| anyhow::anyhow!("compiling the session runtime failed:\n{e}"))?;
+    let mut jit = Jit::new(session, runtime).await?;
+    for lib in &cli.dlopen {
+        jit.open_library(lib).await.with_context(|| format!("--dlopen {lib}"))?;
+    }
+    Ok(jit)
 }
 
 /// The orc-executor installed next to this program.
@@ -122,25 +151,9 @@ fn bundled_executor() -> Result<PathBuf> {
     Ok(path)
 }
 
-async fn run_async(cli: Cli) -> Result<ExitCode> {
-    if cli.files.is_empty() && cli.code.is_empty() {
-        bail!("the interactive REPL is not available yet; give files to run or -e CODE (see --help)");
-    }
-    let session = connect(&cli).await?;
-    let triple = session.info().target_triple.clone();
-    let runtime = compile::clang::compile_cached(
-        orcbridge_runtime::SOURCE_NAME,
-        orcbridge_runtime::SOURCE,
-        Lang::C,
-        &triple,
-        &["-O2".into(), "-ffreestanding".into()],
-    )
-    .map_err(|e| anyhow::anyhow!("compiling the session runtime failed:\n{e}"))?;
-    let mut jit = Jit::new(session, runtime).await?;
-
-    for lib in &cli.dlopen {
-        jit.open_library(lib).await.with_context(|| format!("--dlopen {lib}"))?;
-    }
+async fn run_files(cli: Cli) -> Result<ExitCode> {
+    let mut jit = start_jit(&cli, false).await?;
+    let triple = jit.session().info().target_triple.clone();
     let mut inputs = Vec::new();
     for (i, code) in cli.code.iter().enumerate() {
         let lang = cli.lang.unwrap_or(Lang::Cxx);
@@ -249,4 +262,119 @@ fn find_archive(lib: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
 
 fn find_shared(lib: &str, dirs: &[PathBuf]) -> Option<String> {
     dirs.iter().map(|d| d.join(format!("lib{lib}.so"))).find(|p| p.exists()).map(|p| p.display().to_string())
+}
+
+/// The REPL: `-e` inputs, a script on stdin, or an interactive terminal.
+fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
+    let mut repl = rt.block_on(async {
+        let mut jit = start_jit(&cli, interactive).await?;
+        for lib in &cli.libs {
+            let shared = find_shared(lib, &cli.lib_dirs).unwrap_or_else(|| format!("lib{lib}.so"));
+            jit.open_library(&shared).await.with_context(|| format!("-l{lib}"))?;
+        }
+        Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await
+    })?;
+    let ok = if !cli.code.is_empty() {
+        let mut ok = true;
+        for code in &cli.code {
+            match rt.block_on(eval(&mut repl, code))? {
+                Outcome::Quit => break,
+                Outcome::Failed => ok = false,
+                Outcome::Done => {}
+            }
+        }
+        ok
+    } else if interactive {
+        interact(rt, &mut repl)?
+    } else {
+        script(rt, &mut repl, std::io::stdin().lock())?
+    };
+    rt.block_on(repl.close());
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Evaluates one input; Ctrl-C while it runs stops the waiting (the input goes on running in
+/// the executor) instead of killing the REPL.
+async fn eval(repl: &mut Repl, input: &str) -> Result<Outcome> {
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    tokio::select! {
+        r = repl.eval(input, &mut out, &mut err) => match r {
+            Ok(o) => Ok(o),
+            Err(e) => {
+                let why = repl.jit().session().end_reason().await.unwrap_or_else(|| e.to_string());
+                bail!("the executor is gone: {why}")
+            }
+        },
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("^C (stopped waiting; the input may still be running in the executor)");
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+/// Reads inputs from a non-terminal (one per line, continued while brackets are open).
+fn script(rt: &tokio::runtime::Runtime, repl: &mut Repl, input: impl std::io::BufRead) -> Result<bool> {
+    let mut ok = true;
+    let mut pending = String::new();
+    for line in input.lines() {
+        let line = line.context("reading stdin")?;
+        pending.push_str(&line);
+        pending.push('\n');
+        if pending.trim_start().starts_with('%') || !crate::repl::needs_more(&pending) {
+            let text = std::mem::take(&mut pending);
+            match rt.block_on(eval(repl, text.trim_end_matches('\n')))? {
+                Outcome::Quit => return Ok(ok),
+                Outcome::Failed => ok = false,
+                Outcome::Done => {}
+            }
+        }
+    }
+    if !pending.trim().is_empty() {
+        ok &= rt.block_on(eval(repl, &pending))? != Outcome::Failed;
+    }
+    Ok(ok)
+}
+
+/// Line editing with history (in the user's data directory).
+fn interact(rt: &tokio::runtime::Runtime, repl: &mut Repl) -> Result<bool> {
+    use rustyline::error::ReadlineError;
+    let mut editor = rustyline::DefaultEditor::new().context("cannot set up line editing")?;
+    let history = dirs::data_dir().map(|d| d.join("orcbridge").join("history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    let mut ok = true;
+    let mut pending = String::new();
+    loop {
+        let prompt = if pending.is_empty() { "repl> " } else { "  ...> " };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                pending.push_str(&line);
+                pending.push('\n');
+                if !pending.trim_start().starts_with('%') && crate::repl::needs_more(&pending) {
+                    continue;
+                }
+                let text = std::mem::take(&mut pending);
+                let text = text.trim_end_matches('\n');
+                if !text.trim().is_empty() {
+                    let _ = editor.add_history_entry(text);
+                }
+                match rt.block_on(eval(repl, text))? {
+                    Outcome::Quit => break,
+                    Outcome::Failed => ok = false,
+                    Outcome::Done => {}
+                }
+            }
+            Err(ReadlineError::Interrupted) => pending.clear(),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e).context("reading input"),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = h.parent().map(std::fs::create_dir_all);
+        let _ = editor.save_history(h);
+    }
+    Ok(ok)
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use orc_rpc::info::names;
-use orc_rpc::services::{DylibOpen, DylibResolve, MemInitialize, MemReserve};
+use orc_rpc::services::{DylibOpen, DylibResolve, MemDeinitialize, MemInitialize, MemReserve};
 use orc_rpc::sps::{SpsError, from_bytes};
 use orc_rpc::types::{
     AllocActionCallPair, FinalizeRequest, RemoteAllocGroup, RemoteSymbolLookupSetElement, SegFinalizeRequest,
@@ -70,6 +70,27 @@ pub struct LoadReport {
     pub lookups: usize,
     /// Time spent, in milliseconds.
     pub millis: f64,
+}
+
+/// When a unit's initializers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initializers {
+    /// Inside the initialize request, as an alloc action (no extra round trip).
+    AtLoad,
+    /// Later, by [`Jit::run_input`], which also returns the value the input produced.
+    Deferred,
+}
+
+/// A value captured by the runtime while a REPL input ran (see `orcbridge_runtime::RUN_INPUT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedValue {
+    /// Value kind (0 int, 1 double, 2 long double, 3 pointer, 4 C string, 5 record, 6 bytes,
+    /// 7 void).
+    pub kind: u8,
+    /// The host's type handle passed through the target.
+    pub ty: u64,
+    /// The value's bytes.
+    pub data: Vec<u8>,
 }
 
 /// The result of running `main`.
@@ -162,7 +183,19 @@ impl Jit {
     ///
     /// # Errors
     /// Link errors (undefined symbols name the referencing input), executor errors.
-    pub async fn load(&mut self, mut inputs: Vec<Input>) -> Result<(LinkedUnit, LoadReport), JitError> {
+    pub async fn load(&mut self, inputs: Vec<Input>) -> Result<(LinkedUnit, LoadReport), JitError> {
+        self.load_with(inputs, Initializers::AtLoad).await
+    }
+
+    /// As [`load`](Self::load), choosing when initializers run.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn load_with(
+        &mut self,
+        mut inputs: Vec<Input>,
+        init: Initializers,
+    ) -> Result<(LinkedUnit, LoadReport), JitError> {
         let start = Instant::now();
         let trips0 = self.session.calls();
         if let Some(rt) = self.runtime.take() {
@@ -220,7 +253,7 @@ impl Jit {
         };
         tracing::debug!("linked in {:.2} ms", start.elapsed().as_secs_f64() * 1e3);
         if !unit.segments.is_empty() {
-            if let Err(e) = self.initialize(&unit).await {
+            if let Err(e) = self.initialize(&unit, init).await {
                 self.pool(low).free(base, size);
                 return Err(e);
             }
@@ -306,7 +339,7 @@ impl Jit {
         Ok(base.0)
     }
 
-    async fn initialize(&self, unit: &LinkedUnit) -> Result<(), JitError> {
+    async fn initialize(&self, unit: &LinkedUnit, init: Initializers) -> Result<(), JitError> {
         let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
         let f = self.session.symbol(names::MEMORY_MANAGER_INITIALIZE)?;
         let segments = unit
@@ -338,7 +371,7 @@ impl Jit {
                 },
             });
         }
-        if !unit.initializers.is_empty() || !unit.finalizers.is_empty() {
+        if init == Initializers::AtLoad && (!unit.initializers.is_empty() || !unit.finalizers.is_empty()) {
             let run = self.runtime_symbol(unit, rt::RUN_INITIALIZERS)?;
             let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
             let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
@@ -361,6 +394,47 @@ impl Jit {
         unit.symbol(name)
             .or_else(|| self.lookup(name))
             .ok_or_else(|| JitError::Runtime(format!("the session runtime does not define {name}")))
+    }
+
+    /// Runs the initializers of `unit` (loaded with [`Initializers::Deferred`]): a REPL input's
+    /// top-level statements. Returns the value it captured, if any.
+    ///
+    /// # Errors
+    /// The executor went away, or the runtime's answer does not decode.
+    pub async fn run_input(&self, unit: &LinkedUnit) -> Result<Option<CapturedValue>, JitError> {
+        if unit.initializers.is_empty() && unit.finalizers.is_empty() {
+            return Ok(None);
+        }
+        let run = self.runtime_symbol(unit, rt::RUN_INPUT)?;
+        let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
+        let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
+        let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
+        let (has, kind, ty, data): (bool, u8, u64, Vec<u8>) = from_bytes(&bytes)
+            .map_err(|error| SessionError::BadResult { function: rt::RUN_INPUT.to_owned(), error })?;
+        Ok(has.then_some(CapturedValue { kind, ty, data }))
+    }
+
+    /// Unloads unit `id`: runs its dealloc actions in the executor (deinitialize), forgets
+    /// its symbols and reuses its memory.
+    ///
+    /// # Errors
+    /// The executor refused or went away.
+    pub async fn unload(&mut self, id: u64) -> Result<(), JitError> {
+        let Some(pos) = self.units.iter().position(|u| u.id == id) else { return Ok(()) };
+        let unit = self.units.remove(pos);
+        self.dylib.remove_unit(id);
+        let Some(first) = unit.segments.first() else { return Ok(()) };
+        let key = ExecutorAddr(first.addr);
+        let size: u64 = unit.segments.iter().map(|s| s.size).sum();
+        let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+        let f = self.session.symbol(names::MEMORY_MANAGER_DEINITIALIZE)?;
+        self.session
+            .call::<MemDeinitialize, _>(f, &(inst, vec![key]), |r| r.0)
+            .await?
+            .map_err(|message| JitError::Executor { what: "unloading code", message })?;
+        let low = self.low_memory.slabs().iter().any(|&(b, s)| b <= key.0 && key.0 < b + s);
+        self.pool(low).free(key.0, size);
+        Ok(())
     }
 
     /// Runs `int main(int, char**)` of the loaded units with `argv` (the program name first),

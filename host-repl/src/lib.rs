@@ -6,6 +6,7 @@
 //! * [`memmgr`]: executor memory as the host hands it out.
 //! * [`jit`]: a session put together: load units, run code, few round trips.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
+//! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
 //! * [`cli`]: the `repl` command line.
 
 pub mod arch;
@@ -15,3 +16,4 @@ pub mod epc;
 pub mod jit;
 pub mod link;
 pub mod memmgr;
+pub mod repl;

@@ -13,7 +13,9 @@
  *  - __tls_get_addr: thread-local storage for JIT'd code, on top of libgcc's emutls;
  *  - wrapper functions (LLVM's wrapper ABI, SPS arguments) the host calls: run initializers,
  *    run main, run one REPL input and return its value, run exit-time finalizers;
- *  - the value-capture functions the REPL's rewritten code calls.
+ *  - the value-capture functions the REPL's rewritten code calls (the host's clang shim turns
+ *    clang-repl's __clang_Interpreter_SetValue* calls into these): the last value is kept
+ *    here and returned by run_input, so a REPL input and its value cost one call.
  *
  * Freestanding: no headers, so it compiles for targets without a sysroot. Names starting with
  * __orcbridge_libc_ are resolved by the host to the libc function without the prefix; that is
@@ -287,5 +289,102 @@ WrapperBuffer __orcbridge_run_main_wrapper(const char *data, size_t size) {
   Buf b = {0, 0, 0};
   buf_u64(&b, (u64)(i64)rc);
   buf_u8(&b, (u8)exited_via_exit);
+  return buf_finish(&b);
+}
+
+/* ---- REPL values ----
+ * kind: 0 int (8 bytes), 1 double (8), 2 long double (16), 3 pointer (8), 4 C string (its
+ * bytes, at most VALUE_MAX), 5 record (8: the address of the object, kept alive), 6 bytes (an
+ * array copied by value, at most VALUE_MAX), 7 void. `ty` is the host's type handle, returned
+ * untouched for the host to render. */
+enum { V_INT, V_DOUBLE, V_LONG_DOUBLE, V_PTR, V_CSTR, V_RECORD, V_BYTES, V_VOID };
+#define VALUE_MAX 65536
+
+static struct {
+  int set;
+  u8 kind;
+  u64 ty;
+  Buf data;
+} value;
+
+static void value_begin(u8 kind, u64 ty) {
+  value.set = 1;
+  value.kind = kind;
+  value.ty = ty;
+  value.data.len = 0;
+}
+
+void __orcbridge_value_int(u64 ty, u64 bits) {
+  value_begin(V_INT, ty);
+  buf_u64(&value.data, bits);
+}
+
+void __orcbridge_value_double(u64 ty, double v) {
+  value_begin(V_DOUBLE, ty);
+  buf_put(&value.data, &v, 8);
+}
+
+void __orcbridge_value_long_double(u64 ty, long double v) {
+  value_begin(V_LONG_DOUBLE, ty);
+  u8 raw[16] = {0};
+  memcpy(raw, &v, sizeof v < 16 ? sizeof v : 16);
+  buf_put(&value.data, raw, 16);
+}
+
+void __orcbridge_value_ptr(u64 ty, const void *p) {
+  value_begin(V_PTR, ty);
+  buf_u64(&value.data, (u64)(uintptr_t)p);
+}
+
+void __orcbridge_value_cstr(u64 ty, const char *s) {
+  if (!s) {
+    __orcbridge_value_ptr(ty, s);
+    return;
+  }
+  value_begin(V_CSTR, ty);
+  size_t n = strlen(s);
+  buf_put(&value.data, s, n < VALUE_MAX ? n : VALUE_MAX);
+}
+
+void *__orcbridge_value_alloc(u64 ty, u64 size) {
+  void *p = malloc(size ? size : 1);
+  value_begin(V_RECORD, ty);
+  buf_u64(&value.data, (u64)(uintptr_t)p);
+  return p;
+}
+
+void __orcbridge_value_bytes(u64 ty, const void *p, u64 size) {
+  value_begin(V_BYTES, ty);
+  buf_put(&value.data, p, size < VALUE_MAX ? size : VALUE_MAX);
+}
+
+void __orcbridge_value_void(u64 ty) { value_begin(V_VOID, ty); }
+
+/* clang-repl's placement new for values of class type: construct at the storage given. */
+struct __clang_Interpreter_NewTag {
+  char unused;
+};
+void *_ZnwmPv26__clang_Interpreter_NewTag(size_t size, void *where, struct __clang_Interpreter_NewTag tag) {
+  (void)size;
+  (void)tag;
+  return where;
+}
+
+/* Wrapper: (Sequence<Addr> initializers, Sequence<Addr> finalizers)
+ *   -> SPS (bool has_value, u8 kind, u64 type, Sequence<u8> data).
+ * Runs one REPL input's initializers (its top-level statements) and returns the value it
+ * produced, if any. */
+WrapperBuffer __orcbridge_run_input_wrapper(const char *data, size_t size) {
+  Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
+  value.set = 0;
+  run_fn_list(&r, 0);
+  run_fn_list(&r, 1);
+  fflush(0);
+  Buf b = {0, 0, 0};
+  buf_u8(&b, (u8)value.set);
+  buf_u8(&b, value.set ? value.kind : 0);
+  buf_u64(&b, value.set ? value.ty : 0);
+  buf_u64(&b, value.set ? value.data.len : 0);
+  if (value.set) buf_put(&b, value.data.p, value.data.len);
   return buf_finish(&b);
 }

@@ -25,6 +25,11 @@ pub const RUN_MAIN: &str = "__orcbridge_run_main_wrapper";
 /// finalizers, newest first) and flushes stdio.
 pub const RUN_EXIT: &str = "__orcbridge_run_exit_wrapper";
 
+/// Wrapper `(Sequence<Addr> initializers, Sequence<Addr> finalizers) -> (bool has_value, u8
+/// kind, u64 type, Sequence<u8> data)`: runs one REPL input's top-level statements and returns
+/// the value it captured (kinds as `orcbridge_clang::ValueKind`).
+pub const RUN_INPUT: &str = "__orcbridge_run_input_wrapper";
+
 /// Prefix of undefined names the host resolves in the executor process without the prefix,
 /// so the runtime can reach libc functions it overrides (e.g. `__orcbridge_libc_exit` →
 /// `exit`).

@@ -44,11 +44,17 @@ impl Transport {
         Ok(Transport { reader: Box::new(r), writer: Box::new(w), process: None })
     }
 
-    /// Launches `executor filedescs=3,4 ARGS…` connected to us by two pipes.
+    /// Launches `executor filedescs=3,4 ARGS…` connected to us by two pipes. With
+    /// `own_process_group`, the executor does not get the terminal's Ctrl-C (an interactive
+    /// session survives an interrupt); otherwise it stops with us, like a native program.
     ///
     /// # Errors
     /// [`SessionError::Connect`] if the pipes or the process cannot be created.
-    pub fn launch(executor: &Path, args: &[String]) -> Result<Transport, SessionError> {
+    pub fn launch(
+        executor: &Path,
+        args: &[String],
+        own_process_group: bool,
+    ) -> Result<Transport, SessionError> {
         let err = |e: std::io::Error| SessionError::Connect(format!("{}: {e}", executor.display()));
         let (child_in, to_child) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| err(e.into()))?;
@@ -56,6 +62,9 @@ impl Transport {
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| err(e.into()))?;
         let mut cmd = std::process::Command::new(executor);
         cmd.arg(format!("filedescs={CHILD_IN},{CHILD_OUT}")).args(args);
+        if own_process_group {
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         cmd.fd_mappings(vec![
             FdMapping { parent_fd: child_in, child_fd: CHILD_IN },
             FdMapping { parent_fd: child_out, child_fd: CHILD_OUT },

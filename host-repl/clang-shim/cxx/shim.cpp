@@ -1,0 +1,888 @@
+// orcbridge-clang's C++ shim over clang 22: the mechanisms behind the C ABI of shim.h. The
+// policy (argument lists, which values may be rendered, the public API) is in src/lib.rs.
+//
+// * ojit_compile: the clang driver builds the cc1 invocation in process (as `clang -c`
+//   would), then EmitObjAction writes the object into memory.
+// * ojit_interp_*: clang::Interpreter made with Interpreter::create(CI, IEB) where IEB->IE is
+//   CaptureExecutor. IncrementalExecutorBuilder::create returns a preset IE as is, so clang
+//   never constructs OrcIncrementalExecutor or LLJIT; ojit_interp_create checks that the
+//   executor clang uses is ours. Modules only reach CaptureExecutor::addModule, which takes
+//   them; their value-capture calls are rewritten (Rewriter) and they are emitted with one
+//   TargetMachine per interpreter. Nothing is JIT-linked or run in this process.
+//
+// Every entry point catches C++ exceptions (guarded); none crosses into Rust.
+
+#include "shim.h"
+
+#include "clang/AST/ASTContext.h"
+#include "clang/AST/Decl.h"
+#include "clang/AST/ExprCXX.h"
+#include "clang/Basic/TargetInfo.h"
+#include "clang/CodeGen/CodeGenAction.h"
+#include "clang/Driver/Compilation.h"
+#include "clang/Driver/Driver.h"
+#include "clang/Driver/Job.h"
+#include "clang/Driver/Tool.h"
+#include "clang/Frontend/CompilerInstance.h"
+#include "clang/Frontend/TextDiagnosticPrinter.h"
+#include "clang/Interpreter/IncrementalExecutor.h"
+#include "clang/Interpreter/Interpreter.h"
+#include "clang/Interpreter/PartialTranslationUnit.h"
+#include "clang/Interpreter/Value.h"
+#include "clang/Lex/PreprocessorOptions.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h" // completes IncrementalExecutorBuilder's members
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/DiagnosticPrinter.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/Local.h"
+
+#include <cfloat>
+#include <deque>
+#include <map>
+#include <mutex>
+
+using namespace llvm;
+using clang::QualType;
+
+namespace {
+
+void put(ojit_sink *S, StringRef Str) {
+  if (S && S->write && !Str.empty())
+    S->write(S->ctx, Str.data(), Str.size());
+}
+
+void putU64(ojit_sink *S, uint64_t V) {
+  char B[8];
+  for (int I = 0; I < 8; ++I)
+    B[I] = char(V >> (8 * I));
+  put(S, StringRef(B, 8));
+}
+
+template <class Fn> ojit_status guarded(ojit_sink *Err, Fn &&F) noexcept {
+  try {
+    try {
+      return F();
+    } catch (const std::exception &E) {
+      put(Err, std::string("internal error: C++ exception: ") + E.what() + "\n");
+    } catch (...) {
+      put(Err, "internal error: unknown C++ exception\n");
+    }
+  } catch (...) { // building the message threw
+  }
+  return OJIT_FAILURE;
+}
+
+void initLLVM() {
+  static std::once_flag Once;
+  std::call_once(Once, [] {
+    InitializeAllTargetInfos();
+    InitializeAllTargets();
+    InitializeAllTargetMCs();
+    InitializeAllAsmPrinters();
+    InitializeAllAsmParsers(); // inline asm
+  });
+}
+
+// Rendered diagnostics; outlives every printer writing to it.
+struct DiagText {
+  std::string Text;
+  raw_string_ostream OS{Text};
+  std::string take() { return std::exchange(Text, std::string()); }
+};
+
+// Counts errors itself: IncrementalParser clears the consumer's counters on a failed parse.
+struct CountingPrinter : clang::TextDiagnosticPrinter {
+  using TextDiagnosticPrinter::TextDiagnosticPrinter;
+  size_t Errors = 0;
+  void HandleDiagnostic(clang::DiagnosticsEngine::Level L, const clang::Diagnostic &I) override {
+    TextDiagnosticPrinter::HandleDiagnostic(L, I);
+    Errors += L >= clang::DiagnosticsEngine::Error;
+  }
+};
+
+// LLVM diagnostics while emitting objects (e.g. bad inline asm). Without a handler,
+// LLVMContext::diagnose exits the process on an error.
+struct EmitDiagHandler : DiagnosticHandler {
+  DiagText *Out;
+  size_t *Errors;
+  EmitDiagHandler(DiagText *Out, size_t *Errors) : Out(Out), Errors(Errors) {}
+  bool handleDiagnostics(const DiagnosticInfo &DI) override {
+    DiagnosticSeverity S = DI.getSeverity();
+    if (S == DS_Remark)
+      return true;
+    *Errors += S == DS_Error;
+    Out->OS << (S == DS_Error ? "error: " : S == DS_Warning ? "warning: " : "note: ");
+    DiagnosticPrinterRawOStream DP(Out->OS);
+    DI.print(DP);
+    Out->OS << "\n";
+    return true;
+  }
+};
+
+// Runs the clang driver on Args (program name first) and finds its single cc1 job.
+struct DriverJob {
+  std::unique_ptr<clang::driver::Driver> Drv; // outlives C
+  std::unique_ptr<clang::driver::Compilation> C;
+  const clang::driver::Command *Cmd = nullptr;
+
+  bool run(ArrayRef<const char *> Args, StringRef TT, bool InputsExist,
+           clang::DiagnosticsEngine &Diags) {
+    Drv = std::make_unique<clang::driver::Driver>(Args[0], TT, Diags);
+    Drv->setCheckInputsExist(InputsExist);
+    C.reset(Drv->BuildCompilation(Args));
+    if (!C || C->containsError() || Diags.hasErrorOccurred())
+      return false;
+    const clang::driver::JobList &Jobs = C->getJobs();
+    Cmd = Jobs.size() == 1 ? dyn_cast<clang::driver::Command>(&*Jobs.begin()) : nullptr;
+    if (Cmd && StringRef(Cmd->getCreator().getName()) == "clang")
+      return true;
+    Cmd = nullptr;
+    return false;
+  }
+};
+
+const char *const kNoAlloc = "__clang_Interpreter_SetValueNoAlloc";
+const char *const kWithAlloc = "__clang_Interpreter_SetValueWithAlloc";
+const char *const kCopyArr = "__clang_Interpreter_SetValueCopyArr";
+
+// orcbridge_clang::ValueKind.
+enum Kind : uint32_t { K_Int, K_Double, K_LongDouble, K_Pointer, K_CString, K_Record, K_Bytes, K_Void };
+
+struct Capture {
+  uint64_t Ty;
+  uint32_t Kind;
+  uint64_t Size;
+};
+
+// The executor clang gets. Nothing executes in the host: it only collects modules.
+class CaptureExecutor final : public clang::IncrementalExecutor {
+public:
+  std::map<const clang::PartialTranslationUnit *, uint64_t> Ids; // std::list nodes: stable
+  std::vector<std::pair<uint64_t, std::unique_ptr<Module>>> Pending; // added, not yet taken
+  std::vector<uint64_t> Removed; // by removeModule (Undo), newest first
+  uint64_t NextId = 0;
+
+  uint64_t idFor(const clang::PartialTranslationUnit &P) {
+    auto [It, New] = Ids.try_emplace(&P, NextId);
+    NextId += New;
+    return It->second;
+  }
+  Error addModule(clang::PartialTranslationUnit &PTU) override {
+    Pending.emplace_back(idFor(PTU), std::move(PTU.TheModule)); // as clang's ORC executor
+    return Error::success();
+  }
+  Error removeModule(clang::PartialTranslationUnit &PTU) override {
+    if (auto It = Ids.find(&PTU); It != Ids.end()) {
+      Removed.push_back(It->second);
+      Ids.erase(It);
+    }
+    return Error::success();
+  }
+  // Initialisers run in the target, from each object's .init_array / __mod_init_func.
+  Error runCtors() const override { return Error::success(); }
+  Error cleanUp() override { return Error::success(); }
+  // clang asks for addresses it would call here (Value.cpp: a held value's destructor, via
+  // CompileDtorCall). Code lives in the target: never hand out an address, fail instead.
+  Expected<orc::ExecutorAddr> getSymbolAddress(StringRef Name, SymbolNameKind) const override {
+    return createStringError("orcbridge: '" + Name + "' lives in the target, not the host");
+  }
+  Error LoadDynamicLibrary(const char *) override {
+    return createStringError("orcbridge: load libraries through the executor");
+  }
+};
+
+// What clang's BackendUtil would use for the interpreter's options, always PIC and, on ELF,
+// with .init_array (a default TargetOptions emits .ctors).
+std::unique_ptr<TargetMachine> makeTargetMachine(const clang::CompilerInstance &CI,
+                                                 std::string &Err) {
+  const Triple &TT = CI.getTarget().getTriple();
+  const Target *T = TargetRegistry::lookupTarget(TT, Err);
+  if (!T)
+    return nullptr;
+  const clang::CodeGenOptions &CG = CI.getCodeGenOpts();
+  TargetOptions O;
+  O.UseInitArray = true;
+  O.EmulatedTLS = CG.EmulatedTLS;
+  O.MCOptions.ABIName = CI.getTargetOpts().ABI;
+  O.FloatABIType = CG.FloatABI == "hard"   ? FloatABI::Hard
+                   : CG.FloatABI.empty() ? FloatABI::Default
+                                         : FloatABI::Soft;
+  std::optional<CodeModel::Model> CM = StringSwitch<std::optional<CodeModel::Model>>(CG.CodeModel)
+                                           .Case("tiny", CodeModel::Tiny)
+                                           .Case("small", CodeModel::Small)
+                                           .Case("kernel", CodeModel::Kernel)
+                                           .Case("medium", CodeModel::Medium)
+                                           .Case("large", CodeModel::Large)
+                                           .Default(std::nullopt);
+  auto Level = CodeGenOpt::getLevel(int(CG.OptimizationLevel));
+  std::unique_ptr<TargetMachine> TM(
+      T->createTargetMachine(TT, CI.getTargetOpts().CPU, join(CI.getTargetOpts().Features, ","),
+                             O, Reloc::PIC_, CM, Level.value_or(CodeGenOptLevel::Default)));
+  if (!TM)
+    Err = "cannot create a TargetMachine for " + TT.str();
+  return TM;
+}
+
+// ---------------------------------------------------------------------------------------
+// Value capture: clang's SetValue* calls -> the __orcbridge_value_* hooks (src/lib.rs).
+
+// The OpaqueType handles clang synthesised for an input's value printing, keyed as the IR
+// holds them (truncated to the target's pointer width). Any other call to the interface is
+// user code passing an arbitrary "type" pointer: the input is rejected.
+using TypeHandles = std::map<uint64_t, uint64_t>;
+
+const clang::CallExpr *callTo(const clang::Expr *E, StringRef Name) {
+  auto *C = E ? dyn_cast<clang::CallExpr>(E->IgnoreImplicit()->IgnoreParenCasts()) : nullptr;
+  const clang::FunctionDecl *F = C ? C->getDirectCallee() : nullptr;
+  return F && F->getIdentifier() && F->getName() == Name ? C : nullptr;
+}
+
+std::optional<uint64_t> typeArg(const clang::CallExpr *C) {
+  auto *L = C && C->getNumArgs() >= 3
+                ? dyn_cast<clang::IntegerLiteral>(C->getArg(2)->IgnoreParenCasts())
+                : nullptr;
+  return L ? std::optional<uint64_t>(L->getValue().getZExtValue()) : std::nullopt;
+}
+
+// The shapes Interpreter::convertExprToValue (InterpreterValuePrinter.cpp) builds:
+// NoAlloc(This, OutVal, Ty[, E]); CopyArr(E, WithAlloc(This, OutVal, Ty), N);
+// new (WithAlloc(This, OutVal, Ty), __ci_newtag) T(E).
+TypeHandles typeHandles(clang::TranslationUnitDecl *TU, unsigned PtrBits) {
+  TypeHandles Out;
+  uint64_t Mask = PtrBits >= 64 ? ~uint64_t(0) : (uint64_t(1) << PtrBits) - 1;
+  if (!TU)
+    return Out;
+  for (clang::Decl *D : TU->decls()) {
+    auto *TLSD = dyn_cast<clang::TopLevelStmtDecl>(D);
+    auto *E = TLSD && TLSD->isSemiMissing() ? dyn_cast_or_null<clang::Expr>(TLSD->getStmt())
+                                            : nullptr;
+    if (!E)
+      continue;
+    std::optional<uint64_t> Ty = typeArg(callTo(E, kNoAlloc));
+    if (auto *C = callTo(E, kCopyArr); C && C->getNumArgs() >= 2)
+      Ty = typeArg(callTo(C->getArg(1), kWithAlloc));
+    if (auto *N = dyn_cast<clang::CXXNewExpr>(E->IgnoreImplicit()->IgnoreParenCasts());
+        N && N->getNumPlacementArgs() >= 1)
+      Ty = typeArg(callTo(N->getPlacementArg(0), kWithAlloc));
+    if (Ty)
+      Out[*Ty & Mask] = *Ty;
+  }
+  return Out;
+}
+
+class Rewriter {
+  Module &M;
+  clang::ASTContext &Ctx;
+  const TypeHandles &Handles;
+  std::vector<Capture> &Out;
+  std::string &Err;
+  Type *I64 = Type::getInt64Ty(M.getContext());
+  Type *Ptr = PointerType::getUnqual(M.getContext());
+  Type *Void = Type::getVoidTy(M.getContext());
+  Type *Double = Type::getDoubleTy(M.getContext());
+
+public:
+  Rewriter(Module &M, clang::ASTContext &Ctx, const TypeHandles &H, std::vector<Capture> &Out,
+           std::string &Err)
+      : M(M), Ctx(Ctx), Handles(H), Out(Out), Err(Err) {}
+
+  bool run() {
+    // 1. CopyArr(Src, WithAlloc(..Ty), N) -> value_bytes(Ty, Src, sizeof(T)). CopyArr is the
+    //    C prelude's function or, in C++, a template instantiated in this module.
+    std::vector<CallBase *> Copies;
+    for (Function &F : M)
+      if (F.getName().contains(kCopyArr))
+        for (CallBase *CB : callsTo(&F))
+          if (!CB->getFunction()->getName().contains(kCopyArr)) // not the template's own
+            Copies.push_back(CB);
+    for (CallBase *CB : Copies) {
+      CallInst *C = asCall(CB);
+      auto *W = C->arg_size() == 3 ? dyn_cast<CallBase>(C->getArgOperand(1)->stripPointerCasts())
+                                   : nullptr;
+      if (!W || !W->getCalledFunction() || W->getCalledFunction()->getName() != kWithAlloc)
+        return fail("unexpected call to " + C->getCalledFunction()->getName());
+      uint64_t Ty;
+      QualType QT;
+      if (!typeOf(W = asCall(W), Ty, QT))
+        return false;
+      IRBuilder<> B(C);
+      B.CreateCall(hook("__orcbridge_value_bytes", Void, {I64, Ptr, I64}),
+                   {B.getInt64(Ty), C->getArgOperand(0), B.getInt64(sizeOf(QT))});
+      C->eraseFromParent();
+      if (W->use_empty())
+        W->eraseFromParent();
+      Out.push_back({Ty, K_Bytes, sizeOf(QT)});
+    }
+    // 2. Other WithAlloc: record and member-pointer rvalues (constructed in the storage it
+    //    returns) -> value_alloc; arrays whose copy got inlined (-O1 and up) -> a buffer in
+    //    the frame, reported with value_bytes when the function returns.
+    if (Function *WA = M.getFunction(kWithAlloc))
+      for (CallBase *CB : callsTo(WA)) {
+        CallInst *W = asCall(CB);
+        uint64_t Ty;
+        QualType QT;
+        if (!typeOf(W, Ty, QT))
+          return false;
+        uint64_t Size = sizeOf(QT);
+        bool Array = Ctx.getAsConstantArrayType(QT) != nullptr;
+        W->replaceAllUsesWith(Array ? frameBuffer(W, Ty, QT, Size)
+                                    : IRBuilder<>(W).CreateCall(
+                                          hook("__orcbridge_value_alloc", Ptr, {I64, I64}),
+                                          {ConstantInt::get(I64, Ty), ConstantInt::get(I64, Size)}));
+        W->eraseFromParent();
+        Out.push_back({Ty, Array ? K_Bytes : K_Record, Size});
+      }
+    // 3. NoAlloc(This, OutVal, Ty[, payload]) -> the hook for the payload's type.
+    if (Function *NA = M.getFunction(kNoAlloc))
+      for (CallBase *CB : callsTo(NA))
+        if (!rewriteNoAlloc(asCall(CB)))
+          return false;
+    // 4. Drop the now unused CopyArr templates (they call each other), then check that
+    //    nothing reaches the interface any more: it would receive host addresses.
+    for (bool Erased = true; Erased;) {
+      Erased = false;
+      for (Function &F : make_early_inc_range(M))
+        if (F.getName().contains(kCopyArr) && F.use_empty() &&
+            (F.isDeclaration() || F.isDiscardableIfUnused())) {
+          F.eraseFromParent();
+          Erased = true;
+        }
+    }
+    for (Function &F : make_early_inc_range(M)) {
+      bool Interface = F.getName() == kNoAlloc || F.getName() == kWithAlloc;
+      if ((Interface && !F.use_empty()) || (F.getName().contains(kCopyArr) && !callsTo(&F).empty()))
+        return fail("the input uses " + F.getName() + " itself");
+      if (Interface)
+        F.eraseFromParent();
+    }
+    return true;
+  }
+
+private:
+  bool fail(const Twine &Why) {
+    Err = Why.str();
+    return false;
+  }
+
+  FunctionCallee hook(StringRef Name, Type *Ret, ArrayRef<Type *> Params) {
+    return M.getOrInsertFunction(Name, FunctionType::get(Ret, Params, false));
+  }
+
+  static std::vector<CallBase *> callsTo(Function *F) {
+    std::vector<CallBase *> R;
+    for (User *U : F->users())
+      if (auto *CB = dyn_cast<CallBase>(U); CB && CB->getCalledFunction() == F)
+        R.push_back(CB);
+    return R;
+  }
+
+  // The hooks do not unwind: an invoke of the interface becomes a call.
+  static CallInst *asCall(CallBase *CB) {
+    auto *II = dyn_cast<InvokeInst>(CB);
+    return II ? changeToCall(II) : cast<CallInst>(CB);
+  }
+
+  // Ty = the OpaqueType argument (constant inttoptr), which must be in Handles.
+  bool typeOf(CallBase *C, uint64_t &Ty, QualType &QT) {
+    auto *CE = C->arg_size() >= 3 ? dyn_cast<ConstantExpr>(C->getArgOperand(2)) : nullptr;
+    auto *CI = CE && CE->getOpcode() == Instruction::IntToPtr
+                   ? dyn_cast<ConstantInt>(CE->getOperand(0))
+                   : nullptr;
+    auto It = CI && CI->getBitWidth() <= 64 ? Handles.find(CI->getZExtValue()) : Handles.end();
+    if (It == Handles.end())
+      return fail("the input calls clang's value-printing interface (__clang_Interpreter_"
+                  "SetValue*) itself; only values of top-level expressions can be captured");
+    Ty = It->second;
+    QT = QualType::getFromOpaquePtr(reinterpret_cast<void *>(uintptr_t(Ty)));
+    return true;
+  }
+
+  uint64_t sizeOf(QualType QT) {
+    QT = QT.getNonReferenceType();
+    if (QT->isIncompleteType() || QT->isFunctionType() || QT->isDependentType())
+      return 0;
+    return uint64_t(Ctx.getTypeSizeInChars(QT).getQuantity());
+  }
+
+  Value *frameBuffer(CallInst *W, uint64_t Ty, QualType QT, uint64_t Size) {
+    Function &F = *W->getFunction();
+    IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
+    AllocaInst *Buf = B.CreateAlloca(ArrayType::get(B.getInt8Ty(), Size),
+                                     M.getDataLayout().getAllocaAddrSpace(), nullptr);
+    Buf->setAlignment(Align(Ctx.getTypeAlignInChars(QT).getQuantity()));
+    for (BasicBlock &BB : F) {
+      for (Instruction &I : BB)
+        if (auto *CI = dyn_cast<CallInst>(&I); CI && CI->isTailCall() && !CI->isMustTailCall())
+          CI->setTailCallKind(CallInst::TCK_None); // callees now see a frame address
+      if (auto *RI = dyn_cast<ReturnInst>(BB.getTerminator()))
+        IRBuilder<>(RI).CreateCall(hook("__orcbridge_value_bytes", Void, {I64, Ptr, I64}),
+                                   {ConstantInt::get(I64, Ty), Buf, ConstantInt::get(I64, Size)});
+    }
+    return Buf;
+  }
+
+  bool rewriteNoAlloc(CallInst *C) {
+    uint64_t Ty;
+    QualType QT;
+    if (!typeOf(C, Ty, QT))
+      return false;
+    IRBuilder<> B(C);
+    Value *TyV = B.getInt64(Ty);
+    Value *P = C->arg_size() > 3 ? C->getArgOperand(3) : nullptr;
+    Type *PT = P ? P->getType() : Void;
+    QualType NR = QT.getNonReferenceType().getCanonicalType();
+    Kind K;
+    if (!P) {
+      B.CreateCall(hook("__orcbridge_value_void", Void, {I64}), {TyV});
+      K = K_Void;
+    } else if (PT->isIntegerTy() && PT->getIntegerBitWidth() <= 64) {
+      // integers, bool, characters, enums: clang casts them to unsigned _BitInt(ptr width)
+      B.CreateCall(hook("__orcbridge_value_int", Void, {I64, I64}), {TyV, B.CreateZExt(P, I64)});
+      K = K_Int;
+    } else if (PT->isFloatTy() || PT->isDoubleTy() || PT->isHalfTy() || PT->isBFloatTy()) {
+      B.CreateCall(hook("__orcbridge_value_double", Void, {I64, Double}),
+                   {TyV, B.CreateFPExt(P, Double)});
+      K = K_Double;
+    } else if (PT->isX86_FP80Ty() || PT->isFP128Ty() || PT->isPPC_FP128Ty()) {
+      B.CreateCall(hook("__orcbridge_value_long_double", Void, {I64, PT}), {TyV, P});
+      K = K_LongDouble;
+    } else if (PT->isPointerTy()) {
+      K = NR->isPointerType() && NR->getPointeeType()->isCharType() ? K_CString : K_Pointer;
+      B.CreateCall(hook(K == K_CString ? "__orcbridge_value_cstr" : "__orcbridge_value_ptr",
+                        Void, {I64, Ptr}),
+                   {TyV, P});
+    } else {
+      return fail("cannot capture a value of this type");
+    }
+    C->eraseFromParent();
+    Out.push_back({Ty, K, sizeOf(QT)});
+    return true;
+  }
+};
+
+bool emitObject(TargetMachine &TM, Module &M, SmallVectorImpl<char> &Obj, std::string &Err) {
+  raw_svector_ostream OS(Obj);
+  legacy::PassManager PM;
+  if (TM.addPassesToEmitFile(PM, OS, nullptr, CodeGenFileType::ObjectFile)) {
+    Err = "the target cannot emit object files";
+    return false;
+  }
+  PM.run(M);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering: as Interpreter::ValueTypeToString / ValueDataToString, through clang::Value, but
+// reading host memory only. Bytes are the value as the target stored it (little-endian);
+// target addresses are printed, never read.
+
+uint64_t loadLE(ArrayRef<uint8_t> D) {
+  uint64_t V = 0;
+  for (size_t I = 0; I < std::min(D.size(), size_t(8)); ++I)
+    V |= uint64_t(D[I]) << (8 * I);
+  return V;
+}
+
+std::string hex(uint64_t A) {
+  std::string S;
+  raw_string_ostream(S) << format_hex(A, 0);
+  return S;
+}
+
+struct Renderer {
+  const clang::Interpreter &In;
+  clang::ASTContext &Ctx;
+
+  // clang::Value(Interp, T) allocates storage and looks up T's destructor (through the
+  // executor) for records, arrays and member pointers: name those through T& instead.
+  std::string typeName(QualType QT) {
+    QualType C = QT.getCanonicalType();
+    bool Allocates = !QT->isReferenceType() &&
+                     (C->isRecordType() || C->isConstantArrayType() || C->isMemberPointerType());
+    std::string S;
+    raw_string_ostream OS(S);
+    clang::Value(&In, (Allocates ? Ctx.getLValueReferenceType(QT) : QT).getAsOpaquePtr())
+        .printType(OS);
+    StringRef R(S);
+    return Allocates && R.consume_back(" &") ? R.str() : S;
+  }
+
+  static bool setFloating(clang::Value &V, APFloat F) {
+    bool Lost;
+    auto K = V.getKind();
+    const fltSemantics &To = K == clang::Value::K_Float    ? APFloat::IEEEsingle()
+                             : K == clang::Value::K_Double ? APFloat::IEEEdouble()
+                             : LDBL_MANT_DIG == 64         ? APFloat::x87DoubleExtended()
+                             : LDBL_MANT_DIG == 113        ? APFloat::IEEEquad()
+                                                           : APFloat::IEEEdouble();
+    F.convert(To, APFloat::rmNearestTiesToEven, &Lost);
+    if (K == clang::Value::K_Float)
+      V.setFloat(F.convertToFloat());
+    else if (K == clang::Value::K_Double)
+      V.setDouble(F.convertToDouble());
+    else if (K != clang::Value::K_LongDouble)
+      return false;
+    else if (&To == &APFloat::IEEEdouble())
+      V.setLongDouble(F.convertToDouble());
+    else {
+      long double LD = 0; // the host's long double: x87 (10 bytes used) or IEEE quad
+      APInt Bits = F.bitcastToAPInt();
+      std::memcpy(&LD, Bits.getRawData(), std::min(sizeof LD, size_t(Bits.getBitWidth() / 8)));
+      V.setLongDouble(LD);
+    }
+    return true;
+  }
+
+  std::string data(QualType QT, ArrayRef<uint8_t> D) {
+    QualType C = QT.getCanonicalType();
+    uint64_t A = loadLE(D);
+    if (C->isReferenceType()) // an lvalue record: its address
+      return "@" + hex(A);
+    if (const clang::ConstantArrayType *CAT = Ctx.getAsConstantArrayType(C)) {
+      QualType ET = CAT->getElementType();
+      uint64_t N = CAT->getZExtSize(), ES = Ctx.getTypeSizeInChars(ET).getQuantity();
+      if (ES != 0 && D.size() / ES < N)
+        return "<" + std::to_string(D.size()) + " bytes for " + std::to_string(N * ES) + ">";
+      if (ET->isCharType() && N * ES > 0 && D[N * ES - 1] == 0) // NUL-terminated: a string
+        return "\"" + std::string(reinterpret_cast<const char *>(D.data())) + "\"";
+      std::string R = "{ ";
+      for (uint64_t I = 0; I < N; ++I)
+        R += data(ET, D.slice(I * ES, ES)) + (I + 1 < N ? ", " : "");
+      return R + " }";
+    }
+    if (C->isFunctionType() || C->isFunctionPointerType() || C->isMemberFunctionPointerType())
+      return "Function @" + hex(A);
+    if (C->isNullPtrType())
+      return "nullptr";
+    if (C->isPointerType() && C->getPointeeType()->isCharType() && A != 0)
+      return hex(A); // a target string: not readable here
+    bool Int = C->isIntegralOrEnumerationType(), Float = C->isRealFloatingType();
+    if (!Int && !Float && !C->isPointerType())
+      return "[" + typeName(QT) + "]"; // e.g. records in arrays: no address to show
+    clang::Value V(&In, QT.getAsOpaquePtr()); // builtin, enum or pointer: no storage
+    if (Int) {
+      // Value::setRawBits takes BITS in clang 22.1 (memcpy(.., NBits / 8)), bytes in later
+      // releases; the source is as large as Value's storage, so both stay in bounds.
+      alignas(16) unsigned char Buf[sizeof(long double) * 8] = {};
+      std::memcpy(Buf, &A, sizeof A);
+      V.setRawBits(Buf, 64);
+    } else if (!Float) {
+      V.setPtr(reinterpret_cast<void *>(uintptr_t(A)));
+    } else {
+      const fltSemantics &Sem = Ctx.getFloatTypeSemantics(C);
+      unsigned Bits = APFloat::getSizeInBits(Sem);
+      SmallVector<uint64_t, 2> Words((Bits + 63) / 64, 0);
+      for (unsigned I = 0; I < Bits / 8 && I < D.size(); ++I)
+        Words[I / 8] |= uint64_t(D[I]) << (8 * (I % 8));
+      if (D.size() * 8 < Bits || !setFloating(V, APFloat(Sem, APInt(Bits, Words))))
+        return "<" + std::to_string(D.size()) + " bytes>";
+    }
+    std::string S;
+    raw_string_ostream OS(S);
+    V.printData(OS);
+    return S;
+  }
+
+  // "(T) data" like Value::print, without the newline; "" for void, as clang-repl prints.
+  std::string render(QualType QT, uint32_t Kind, ArrayRef<uint8_t> D) {
+    QualType NR = QT.getNonReferenceType().getCanonicalType();
+    std::string Head = "(" + typeName(QT) + ") ";
+    SmallVector<uint8_t, 16> Bytes;
+    if (Kind == K_Void)
+      return NR->isVoidType() ? std::string() : Head + "<no value>";
+    if (Kind == K_Record)
+      return Head + "@" + hex(loadLE(D));
+    if (Kind == K_CString) // the copied string, as clang's CharPtrToString prints it
+      return Head + "\"" + std::string(D.begin(), std::find(D.begin(), D.end(), 0)) + "\"";
+    if (Kind == K_Double && NR->isRealFloatingType()) { // widened by the hook: narrow back
+      bool Lost;
+      APFloat F(APFloat::IEEEdouble(), APInt(64, loadLE(D)));
+      F.convert(Ctx.getFloatTypeSemantics(NR), APFloat::rmNearestTiesToEven, &Lost);
+      APInt B = F.bitcastToAPInt();
+      for (unsigned I = 0; I < B.getBitWidth() / 8; ++I)
+        Bytes.push_back(uint8_t(B.extractBitsAsZExtValue(8, 8 * I)));
+      D = Bytes;
+    }
+    return Head + data(QT, D);
+  }
+};
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------
+// Entry points.
+
+extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const char *buffer_name,
+                                    const char *buffer, size_t buffer_len, ojit_sink *object,
+                                    ojit_sink *diagnostics, size_t *num_errors) {
+  if (num_errors)
+    *num_errors = 0;
+  return guarded(diagnostics, [&]() -> ojit_status {
+    initLLVM();
+    if (!argv || argc == 0 || (buffer && !buffer_name)) {
+      put(diagnostics, "error: bad arguments to ojit_compile\n");
+      return OJIT_FAILURE;
+    }
+    DiagText D;
+    clang::DiagnosticOptions DriverOpts;
+    DriverOpts.ShowColors = false;
+    CountingPrinter DriverPrinter(D.OS, DriverOpts);
+    DriverPrinter.setPrefix("clang");
+    clang::DiagnosticsEngine Diags(clang::DiagnosticIDs::create(), DriverOpts, &DriverPrinter,
+                                   /*ShouldOwnClient=*/false);
+    std::unique_ptr<CountingPrinter> CC1Printer;
+    auto Finish = [&](ojit_status St) {
+      size_t Errors = DriverPrinter.Errors + (CC1Printer ? CC1Printer->Errors : 0);
+      if (St != OJIT_OK && Errors == 0)
+        D.OS << "error: the arguments must make the driver run one compile job (clang -c "
+                "with one input)\n";
+      put(diagnostics, D.Text);
+      if (num_errors)
+        *num_errors = St == OJIT_OK ? 0 : std::max<size_t>(Errors, 1);
+      return St;
+    };
+
+    DriverJob Job;
+    if (!Job.run(ArrayRef(argv, argc), sys::getDefaultTargetTriple(), !buffer, Diags))
+      return Finish(OJIT_COMPILE_ERROR);
+    auto Inv = std::make_shared<clang::CompilerInvocation>();
+    if (!clang::CompilerInvocation::CreateFromArgs(*Inv, Job.Cmd->getArguments(), Diags, argv[0]))
+      return Finish(OJIT_COMPILE_ERROR);
+    Inv->getFrontendOpts().DisableFree = false; // the driver asks cc1 to leak on exit
+    Inv->getCodeGenOpts().DisableFree = false;
+    Inv->getDiagnosticOpts().ShowColors = false;
+    if (buffer)
+      Inv->getPreprocessorOpts().addRemappedFile(
+          buffer_name,
+          MemoryBuffer::getMemBufferCopy(StringRef(buffer, buffer_len), buffer_name).release());
+
+    SmallVector<char, 0> Obj; // outlives CI, which may still own a stream writing into it
+    clang::CompilerInstance CI(std::move(Inv));
+    CC1Printer = std::make_unique<CountingPrinter>(D.OS, CI.getDiagnosticOpts());
+    CI.createVirtualFileSystem(vfs::getRealFileSystem(), CC1Printer.get());
+    CI.createDiagnostics(CC1Printer.get(), /*ShouldOwnClient=*/false);
+    CI.setVerboseOutputStream(D.OS); // "N errors generated."
+    CI.setOutputStream(std::make_unique<raw_svector_ostream>(Obj));
+    clang::EmitObjAction Act;
+    if (!CI.ExecuteAction(Act) || CC1Printer->Errors != 0)
+      return Finish(OJIT_COMPILE_ERROR);
+    put(object, StringRef(Obj.data(), Obj.size()));
+    return Finish(OJIT_OK);
+  });
+}
+
+struct ojit_interp {
+  DiagText Diags; // outlives Interp, whose DiagnosticsEngine owns a printer writing here
+  CountingPrinter *Printer = nullptr; // owned by Interp's DiagnosticsEngine
+  size_t EmitErrors = 0;
+  bool EmitHandlerSet = false;
+  std::unique_ptr<clang::Interpreter> Interp;
+  CaptureExecutor *Exec = nullptr; // owned by Interp
+  std::unique_ptr<TargetMachine> TM;
+  std::deque<std::pair<uint64_t, SmallVector<char, 0>>> Startup;
+
+  // Rewrites value capture in M and emits it. False: the reason is in Err and/or Diags.
+  bool finish(Module &M, clang::TranslationUnitDecl *TU, std::vector<Capture> &Caps,
+              SmallVectorImpl<char> &Obj, std::string &Err) {
+    if (!std::exchange(EmitHandlerSet, true)) // all modules share the interpreter's context
+      M.getContext().setDiagnosticHandler(std::make_unique<EmitDiagHandler>(&Diags, &EmitErrors));
+    TypeHandles Handles = typeHandles(TU, M.getDataLayout().getPointerSizeInBits());
+    if (!Rewriter(M, Interp->getASTContext(), Handles, Caps, Err).run())
+      return false;
+    EmitErrors = 0;
+    return emitObject(*TM, M, Obj, Err) && EmitErrors == 0;
+  }
+};
+
+extern "C" ojit_status ojit_interp_create(const char *triple, const char *const *argv, size_t argc,
+                                          ojit_interp_t **out, ojit_sink *error) {
+  if (out)
+    *out = nullptr;
+  return guarded(error, [&]() -> ojit_status {
+    initLLVM();
+    if (!out || (argc && !argv)) {
+      put(error, "bad arguments to ojit_interp_create");
+      return OJIT_FAILURE;
+    }
+    std::string TT = triple && *triple ? triple : sys::getProcessTriple();
+    std::vector<const char *> Args(argv, argv + argc);
+    auto I = std::make_unique<ojit_interp>();
+    {
+      // IncrementalCompilerBuilder drops driver diagnostics and prints the others to
+      // stderr: check the arguments and the target here first, the same way.
+      clang::DiagnosticOptions Opts;
+      Opts.ShowColors = false;
+      CountingPrinter P(I->Diags.OS, Opts);
+      P.setPrefix("clang");
+      clang::DiagnosticsEngine Diags(clang::DiagnosticIDs::create(), Opts, &P, false);
+      std::vector<const char *> Check{"clang", "-xc++"};
+      Check.insert(Check.end(), Args.begin(), Args.end());
+      Check.insert(Check.end(), {"-c", "input"});
+      DriverJob Job;
+      clang::CompilerInvocation Inv;
+      if (!Job.run(Check, TT, false, Diags) ||
+          !clang::CompilerInvocation::CreateFromArgs(Inv, Job.Cmd->getArguments(), Diags) ||
+          !IntrusiveRefCntPtr<clang::TargetInfo>(
+              clang::TargetInfo::CreateTargetInfo(Diags, Inv.getTargetOpts()))) {
+        put(error, "invalid interpreter options:\n" + I->Diags.take());
+        return OJIT_FAILURE;
+      }
+    }
+
+    clang::IncrementalCompilerBuilder CB;
+    CB.SetCompilerArgs(Args); // for C, Args has -xc, which wins over CreateCpp's -xc++
+    CB.SetTargetTriple(TT);
+    auto CI = CB.CreateCpp();
+    if (!CI) {
+      put(error, toString(CI.takeError()));
+      return OJIT_FAILURE;
+    }
+    // Before Interpreter::create, whose action starts the diagnostics client.
+    (*CI)->getDiagnosticOpts().ShowColors = false;
+    I->Printer = new CountingPrinter(I->Diags.OS, (*CI)->getDiagnosticOpts());
+    (*CI)->getDiagnostics().setClient(I->Printer, /*ShouldOwnClient=*/true);
+    std::string Err;
+    if (!(I->TM = makeTargetMachine(**CI, Err))) {
+      put(error, Err);
+      return OJIT_FAILURE;
+    }
+    auto IEB = std::make_unique<clang::IncrementalExecutorBuilder>();
+    auto Exec = std::make_unique<CaptureExecutor>();
+    I->Exec = Exec.get();
+    IEB->IE = std::move(Exec);
+    auto Interp = clang::Interpreter::create(std::move(*CI), std::move(IEB));
+    if (!Interp) {
+      put(error, toString(Interp.takeError()) + "\n" + I->Diags.take());
+      return OJIT_FAILURE;
+    }
+    I->Interp = std::move(*Interp);
+    auto EE = I->Interp->getExecutionEngine(); // no JIT here: clang's executor is ours
+    if (!EE || &*EE != I->Exec) {
+      consumeError(EE.takeError());
+      put(error, "clang::Interpreter did not adopt the capture executor");
+      return OJIT_FAILURE;
+    }
+    for (auto &[Id, M] : I->Exec->Pending) { // the runtime prelude, from Interpreter::create
+      SmallVector<char, 0> Obj;
+      std::vector<Capture> Caps;
+      if (M && !I->finish(*M, nullptr, Caps, Obj, Err)) {
+        put(error, "runtime prelude: " + Err + "\n" + I->Diags.take());
+        return OJIT_FAILURE;
+      }
+      I->Startup.emplace_back(Id, std::move(Obj));
+    }
+    I->Exec->Pending.clear();
+    I->Diags.take();
+    *out = I.release();
+    return OJIT_OK;
+  });
+}
+
+extern "C" void ojit_interp_dispose(ojit_interp_t *interp) {
+  guarded(nullptr, [&] {
+    delete interp;
+    return OJIT_OK;
+  });
+}
+
+extern "C" int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, ojit_sink *object) {
+  return guarded(nullptr, [&]() -> ojit_status {
+           if (!interp || interp->Startup.empty())
+             return OJIT_FAILURE;
+           auto &[Id, Obj] = interp->Startup.front();
+           *id = Id;
+           put(object, StringRef(Obj.data(), Obj.size()));
+           interp->Startup.pop_front();
+           return OJIT_OK;
+         }) == OJIT_OK;
+}
+
+extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len,
+                                         uint64_t *id, ojit_sink *object, ojit_sink *captures,
+                                         ojit_sink *diagnostics, size_t *num_errors) {
+  *num_errors = 0;
+  return guarded(diagnostics, [&]() -> ojit_status {
+    if (!interp || (len && !code)) {
+      put(diagnostics, "error: bad arguments to ojit_interp_parse\n");
+      return OJIT_FAILURE;
+    }
+    ojit_interp &I = *interp;
+    I.Diags.take();
+    I.Printer->Errors = I.EmitErrors = 0;
+    auto Fail = [&](ojit_status St, const std::string &Why) {
+      std::string Text = I.Diags.take();
+      if (!Why.empty() && Why != "Parsing failed.") // clang's diagnostics say more
+        Text += "error: " + Why + "\n";
+      put(diagnostics, Text);
+      *num_errors = std::max<size_t>(I.Printer->Errors + I.EmitErrors, 1);
+      return St;
+    };
+
+    auto PTU = I.Interp->Parse(StringRef(code, len));
+    if (!PTU)
+      return Fail(OJIT_COMPILE_ERROR, toString(PTU.takeError()));
+    clang::PartialTranslationUnit &P = *PTU;
+    if (P.TheModule)
+      if (Error E = I.Interp->Execute(P)) // Exec->addModule(P), Exec->runCtors()
+        return Fail(OJIT_FAILURE, toString(std::move(E)));
+    uint64_t Id = I.Exec->idFor(P);
+    std::unique_ptr<Module> M;
+    for (auto &[PId, PM] : I.Exec->Pending)
+      if (PId == Id)
+        M = std::move(PM);
+    I.Exec->Pending.clear();
+
+    SmallVector<char, 0> Obj;
+    std::vector<Capture> Caps;
+    std::string Err;
+    bool Ok = !M || I.finish(*M, P.TUPart, Caps, Obj, Err);
+    M.reset(); // it lives in the interpreter's LLVMContext: gone before any Undo
+    if (!Ok) { // leave the interpreter as it was before this input
+      if (Error E = I.Interp->Undo(1))
+        Err += " (undo failed: " + toString(std::move(E)) + ")";
+      I.Exec->Removed.clear();
+      return Fail(OJIT_COMPILE_ERROR, Err);
+    }
+    put(object, StringRef(Obj.data(), Obj.size()));
+    for (const Capture &C : Caps) {
+      putU64(captures, C.Ty);
+      putU64(captures, C.Kind); // u32 kind + u32 zero
+      putU64(captures, C.Size);
+    }
+    put(diagnostics, I.Diags.take()); // warnings
+    *id = Id;
+    return OJIT_OK;
+  });
+}
+
+extern "C" ojit_status ojit_interp_undo(ojit_interp_t *interp, uint32_t n, ojit_sink *ids,
+                                        ojit_sink *error) {
+  return guarded(error, [&]() -> ojit_status {
+    interp->Exec->Removed.clear();
+    Error E = interp->Interp->Undo(n);
+    std::vector<uint64_t> Removed = std::exchange(interp->Exec->Removed, {});
+    interp->Diags.take();
+    if (E) {
+      put(error, toString(std::move(E)));
+      return OJIT_FAILURE;
+    }
+    for (uint64_t Id : Removed)
+      putU64(ids, Id);
+    return OJIT_OK;
+  });
+}
+
+extern "C" ojit_status ojit_interp_render(ojit_interp_t *interp, uint64_t ty, uint32_t kind,
+                                          const uint8_t *data, size_t len, ojit_sink *out) {
+  return guarded(out, [&]() -> ojit_status {
+    QualType QT = QualType::getFromOpaquePtr(reinterpret_cast<void *>(uintptr_t(ty)));
+    Renderer R{*interp->Interp, interp->Interp->getASTContext()};
+    put(out, R.render(QT, kind, ArrayRef<uint8_t>(data, len)));
+    return OJIT_OK;
+  });
+}

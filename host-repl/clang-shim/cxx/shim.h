@@ -1,0 +1,94 @@
+/*
+ * orcbridge-clang: C ABI of the C++ shim over clang 22 (clang::Interpreter, the clang driver,
+ * and LLVM object emission). Only opaque handles, plain integers, byte buffers and function
+ * pointers cross this boundary; C++ exceptions never do (every entry point catches them and
+ * reports OJIT_FAILURE). Mirrored by src/ffi.rs.
+ *
+ * Strings and bytes that the shim produces are appended to caller-owned sinks (ojit_sink):
+ * the caller allocates, the shim only calls sink->write. Input strings are (pointer, length)
+ * pairs unless documented as NUL-terminated.
+ */
+#ifndef ORCBRIDGE_CLANG_SHIM_H
+#define ORCBRIDGE_CLANG_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ojit_status {
+  OJIT_OK = 0,
+  /* An internal failure (bad arguments, LLVM error, C++ exception); text in the sink named
+     by the function. */
+  OJIT_FAILURE = 1,
+  /* The source did not compile; clang's rendered diagnostics are in the diagnostics sink. */
+  OJIT_COMPILE_ERROR = 2
+} ojit_status;
+
+/* A caller-owned growable byte buffer. write() appends len bytes and must not unwind. */
+typedef struct ojit_sink {
+  void *ctx;
+  void (*write)(void *ctx, const char *data, size_t len);
+} ojit_sink;
+
+/* Whole translation unit to one object, like `clang <argv[1..]>`: argv[0] is the clang
+   executable path (the driver derives its install directory from it); argv must make the
+   driver build exactly one cc1 job (e.g. contain -c and one input). If buffer is non-NULL,
+   the input named buffer_name (NUL-terminated, as it appears in argv) is read from
+   buffer[0..buffer_len) instead of the file system. The object (or whatever the cc1 job
+   emits) is appended to `object`; every diagnostic, rendered as clang prints it, to
+   `diagnostics`; *num_errors counts error and fatal diagnostics. */
+ojit_status ojit_compile(const char *const *argv, size_t argc, const char *buffer_name,
+                         const char *buffer, size_t buffer_len, ojit_sink *object,
+                         ojit_sink *diagnostics, size_t *num_errors);
+
+typedef struct ojit_interp ojit_interp_t;
+
+/* Creates a clang::Interpreter for `triple` (NUL-terminated; empty = the host process triple)
+   with extra driver arguments argv[0..argc) (no program name), and the shim's capture-only
+   executor: nothing is JIT-linked or run in this process. On failure *out is NULL and the
+   reason is in `error`. */
+ojit_status ojit_interp_create(const char *triple, const char *const *argv, size_t argc,
+                               ojit_interp_t **out, ojit_sink *error);
+
+/* Destroys the interpreter (NULL is ignored). */
+void ojit_interp_dispose(ojit_interp_t *interp);
+
+/* Pops the next object produced while the interpreter was created (the runtime prelude).
+   Returns 1 and fills *id / appends the object (possibly empty), or 0 when none is left. */
+int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, ojit_sink *object);
+
+/* Value-capture records appended to the `captures` sink of ojit_interp_parse, 24 bytes
+   each, little-endian: u64 type handle, u32 ValueKind, u32 zero, u64 size in bytes
+   (record/array size for kinds 5 and 6, the pointee record size for lvalue records,
+   the value size otherwise). */
+#define OJIT_CAPTURE_RECORD_SIZE 24
+
+/* Parses one input (code[0..len)), rewrites value capture to the __orcbridge_value_* hooks
+   and emits the object. OJIT_OK: *id is the PTU id, the object (empty if the input produced
+   no module) is in `object`, one record per value capture in `captures`, warnings in
+   `diagnostics`. OJIT_COMPILE_ERROR / OJIT_FAILURE: the text is in `diagnostics`,
+   *num_errors (at least 1) counts the errors, and the interpreter is as before the call.
+   `id` and `num_errors` must be valid. */
+ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len, uint64_t *id,
+                              ojit_sink *object, ojit_sink *captures, ojit_sink *diagnostics,
+                              size_t *num_errors);
+
+/* clang::Interpreter::Undo(n). Appends the ids of the removed PTUs (u64 LE each, newest
+   first) to `ids`; on failure (fewer than n inputs) the message is in `error`. */
+ojit_status ojit_interp_undo(ojit_interp_t *interp, uint32_t n, ojit_sink *ids, ojit_sink *error);
+
+/* Renders a captured value as clang-repl prints it, without the trailing newline. `ty` must
+   be a type handle this interpreter reported in a capture record, with that record's kind
+   (or kind 3 for a kind 4 capture); the caller checks. data[0..len) is the payload described
+   in src/lib.rs (ValueKind). Never dereferences an address found in `data`. */
+ojit_status ojit_interp_render(ojit_interp_t *interp, uint64_t ty, uint32_t kind,
+                               const uint8_t *data, size_t len, ojit_sink *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ORCBRIDGE_CLANG_SHIM_H */

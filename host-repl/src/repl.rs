@@ -1,0 +1,313 @@
+//! The interactive REPL: C and C++ inputs compiled by an in-process clang interpreter
+//! (declarations persist across inputs, as in clang-repl), linked by our linker and run in the
+//! executor; expressions without a trailing `;` print their value on the host.
+//!
+//! Each input costs two calls to the executor: one initialize (segments and EH frames) and one
+//! call that runs the input's top-level statements and returns its value.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use orcbridge_clang::{Interpreter, Options, RemoteValue, ValueKind};
+
+use crate::compile::{self, FileKind, Lang};
+use crate::jit::{Initializers, Jit, JitError};
+use crate::link::Input;
+
+/// What an evaluation did, for the caller's exit status and prompts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The input ran (and printed its value, if any).
+    Done,
+    /// The input did not compile or link; the session is unchanged.
+    Failed,
+    /// `%quit`.
+    Quit,
+}
+
+/// A REPL session over a JIT session.
+pub struct Repl {
+    jit: Jit,
+    interp: Interpreter,
+    /// Input id (from the interpreter) → unit id (in the JIT).
+    units: HashMap<u64, u64>,
+    lang: Lang,
+}
+
+impl std::fmt::Debug for Repl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repl").field("inputs", &self.units.len()).finish_non_exhaustive()
+    }
+}
+
+/// Help text for `%help`.
+pub const HELP: &str = "\
+Type C or C++ (declarations, statements, expressions). An expression without a trailing ';'
+prints its type and value. Input continues on the next line while brackets are open or a line
+ends with '\\'.
+  %help          this text
+  %quit          leave (also Ctrl-D)
+  %undo [N]      forget the last N inputs (default 1): their definitions can be made again
+  %lib PATH      load a shared library into the executor
+  %load FILE     load a file: C/C++ as an input, or an object (.o), archive (.a) or IR (.ll/.bc)";
+
+impl Repl {
+    /// Starts a REPL for `lang` with extra clang arguments on `jit`'s executor; links the
+    /// interpreter's start-up code with the session runtime.
+    ///
+    /// # Errors
+    /// The interpreter cannot be created (bad arguments) or the start-up code does not load.
+    pub async fn start(mut jit: Jit, lang: Lang, args: &[String]) -> Result<Repl, anyhow::Error> {
+        let triple = jit.session().info().target_triple.clone();
+        let opts = Options {
+            triple,
+            lang: match lang {
+                Lang::C => orcbridge_clang::Lang::C,
+                Lang::Cxx => orcbridge_clang::Lang::Cxx,
+            },
+            args: args.to_vec(),
+        };
+        let mut interp = Interpreter::new(&opts)
+            .map_err(|e| anyhow::anyhow!("cannot start the C/C++ interpreter: {e}"))?;
+        let startup: Vec<Input> = interp
+            .take_startup_objects()
+            .into_iter()
+            .filter(|p| !p.object.is_empty())
+            .map(|p| Input::Object { name: format!("<startup {}>", p.id), bytes: p.object })
+            .collect();
+        jit.load(startup).await?;
+        Ok(Repl { jit, interp, units: HashMap::new(), lang })
+    }
+
+    /// The JIT session.
+    pub fn jit(&self) -> &Jit {
+        &self.jit
+    }
+
+    /// Ends the session.
+    pub async fn close(self) {
+        self.jit.close().await;
+    }
+
+    /// Evaluates one complete input (code or a `%` command), writing values to `out` and
+    /// errors to `err`.
+    ///
+    /// # Errors
+    /// Only a lost executor; compile and link errors are reported to `err` and give
+    /// [`Outcome::Failed`].
+    pub async fn eval(
+        &mut self,
+        input: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, JitError> {
+        let trimmed = input.trim();
+        if let Some(cmd) = trimmed.strip_prefix('%') {
+            return self.command(cmd, out, err).await;
+        }
+        if trimmed.is_empty() {
+            return Ok(Outcome::Done);
+        }
+        self.eval_code(input, out, err).await
+    }
+
+    async fn eval_code(
+        &mut self,
+        code: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, JitError> {
+        let ptu = match self.interp.parse(code) {
+            Ok(p) => p,
+            Err(d) => {
+                let _ = write!(err, "{}", with_newline(&d.text));
+                return Ok(Outcome::Failed);
+            }
+        };
+        if !ptu.warnings.is_empty() {
+            let _ = write!(err, "{}", with_newline(&ptu.warnings));
+        }
+        if ptu.object.is_empty() {
+            return Ok(Outcome::Done);
+        }
+        let input = Input::Object { name: format!("input_line_{}", ptu.id), bytes: ptu.object };
+        let unit = match self.jit.load_with(vec![input], Initializers::Deferred).await {
+            Ok((unit, _)) => unit,
+            Err(JitError::Link(e)) => {
+                // Roll the input back so its declarations do not refer to nothing.
+                let _ = writeln!(err, "error: {e}");
+                let _ = self.interp.undo(1);
+                return Ok(Outcome::Failed);
+            }
+            Err(e) => return Err(e),
+        };
+        self.units.insert(ptu.id, unit.id);
+        let value = self.jit.run_input(&unit).await?;
+        if let Some(v) = value.filter(|_| ptu.has_value) {
+            let kind = ValueKind::from_u32(u32::from(v.kind)).unwrap_or(ValueKind::Void);
+            let text = self.interp.render_value(&RemoteValue { kind, ty: v.ty, data: v.data });
+            if !text.is_empty() {
+                let _ = writeln!(out, "{text}");
+            }
+        }
+        let _ = out.flush();
+        Ok(Outcome::Done)
+    }
+
+    async fn command(
+        &mut self,
+        cmd: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, JitError> {
+        let (name, arg) = cmd.split_once(char::is_whitespace).map_or((cmd, ""), |(n, a)| (n, a.trim()));
+        match name {
+            "quit" | "q" => return Ok(Outcome::Quit),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+            }
+            "undo" => {
+                let n = if arg.is_empty() { Ok(1) } else { arg.parse::<u32>() };
+                let Ok(n) = n else {
+                    let _ = writeln!(err, "error: %undo takes a number of inputs");
+                    return Ok(Outcome::Failed);
+                };
+                match self.interp.undo(n) {
+                    Ok(ids) => {
+                        for id in ids {
+                            if let Some(unit) = self.units.remove(&id) {
+                                self.jit.unload(unit).await?;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(err, "error: {e}");
+                        return Ok(Outcome::Failed);
+                    }
+                }
+            }
+            "lib" => {
+                if let Err(e) = self.jit.open_library(arg).await {
+                    let _ = writeln!(err, "error: {e}");
+                    return Ok(Outcome::Failed);
+                }
+            }
+            "load" => return self.load_file(Path::new(arg), out, err).await,
+            _ => {
+                let _ = writeln!(err, "error: unknown command %{name} (try %help)");
+                return Ok(Outcome::Failed);
+            }
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn load_file(
+        &mut self,
+        path: &Path,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, JitError> {
+        let fail = |err: &mut dyn Write, msg: String| {
+            let _ = writeln!(err, "error: {msg}");
+            Ok(Outcome::Failed)
+        };
+        let Some(kind) = FileKind::of(path, Some(self.lang)) else {
+            return fail(err, format!("{}: unknown kind of file", path.display()));
+        };
+        let triple = self.jit.session().info().target_triple.clone();
+        let name = path.display().to_string();
+        let input = match kind {
+            // Sources go through the interpreter, so their declarations are known afterwards.
+            FileKind::Source(_) => match std::fs::read_to_string(path) {
+                Ok(text) => return self.eval_code(&text, out, err).await,
+                Err(e) => return fail(err, format!("{name}: {e}")),
+            },
+            FileKind::Ir => match compile::ir::compile(path, &triple, 0) {
+                Ok(bytes) => Input::Object { name, bytes },
+                Err(e) => return fail(err, e),
+            },
+            FileKind::Object | FileKind::Archive => match std::fs::read(path) {
+                Ok(bytes) if kind == FileKind::Object => Input::Object { name, bytes },
+                Ok(bytes) => Input::Archive { name, bytes },
+                Err(e) => return fail(err, format!("{name}: {e}")),
+            },
+        };
+        match self.jit.load(vec![input]).await {
+            Ok(_) => Ok(Outcome::Done),
+            Err(JitError::Link(e)) => fail(err, e.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn with_newline(s: &str) -> String {
+    if s.ends_with('\n') { s.to_owned() } else { format!("{s}\n") }
+}
+
+/// True if `text` is not a complete input yet: brackets are open (outside strings, character
+/// literals and comments) or the last line ends with a backslash.
+pub fn needs_more(text: &str) -> bool {
+    if text.trim_end_matches([' ', '\t']).ends_with('\\') {
+        return true;
+    }
+    let mut depth = 0i32;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if prev == '*' && c == '/' {
+                        closed = true;
+                        break;
+                    }
+                    prev = c;
+                }
+                if !closed {
+                    return true;
+                }
+            }
+            '"' | '\'' => {
+                while let Some(d) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                    } else if d == c || d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_more;
+
+    #[test]
+    fn inputs_continue_while_brackets_are_open() {
+        assert!(needs_more("int f(int a) {"));
+        assert!(needs_more("int f(int a) {\n  return a;"));
+        assert!(!needs_more("int f(int a) {\n  return a;\n}"));
+        assert!(!needs_more("const char *s = \"{(\";"));
+        assert!(!needs_more("char c = '{';"));
+        assert!(!needs_more("int x; // {"));
+        assert!(needs_more("int x; /* {"));
+        assert!(needs_more("#define M(a) \\"));
+        assert!(!needs_more("x = v[(1)]"));
+    }
+}
