@@ -22,21 +22,36 @@ fn bundled_examples_run_in_the_bundled_executor() {
     let o = repl(&["examples/scripts/hello.ll"]);
     assert_eq!(text(&o.stdout), "hello from JIT'd LLVM IR!\n");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    // -e with a language, and the program's exit status.
-    let o = repl(&["-x", "c", "-e", "#include <stdio.h>\nint main(void){puts(\"from -e\"); return 42;}"]);
-    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("from -e\n", Some(42)), "{}", text(&o.stderr));
+    // -e inputs are evaluated as in the REPL, values printed.
+    let o = repl(&["-x", "c", "-e", "#include <stdio.h>", "-e", "puts(\"from -e\");", "-e", "6 * 7"]);
+    assert_eq!(
+        (text(&o.stdout).as_str(), o.status.code()),
+        ("from -e\n(int) 42\n", Some(0)),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
 fn undefined_symbols_name_the_symbol_and_the_referencing_input() {
+    let dir = scratch();
+    let src = dir.path().join("missing.c");
+    std::fs::write(&src, "int missing_function(void);\nint main(void) { return missing_function(); }\n")
+        .unwrap();
+    let o = repl(&[src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let want = format!("undefined symbol: missing_function (referenced from {})", src.display());
+    assert!(text(&o.stderr).contains(&want), "{}", text(&o.stderr));
+    // In the REPL the input is reported and rolled back; the next input works.
     let o =
-        repl(&["-x", "c", "-e", "int missing_function(void); int main(void){return missing_function();}"]);
-    assert_eq!(o.status.code(), Some(2));
+        repl(&["-x", "c", "-e", "int missing_function(void);", "-e", "missing_function();", "-e", "1 + 1"]);
+    assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o.stderr).contains("undefined symbol: missing_function (referenced from -e1)"),
+        text(&o.stderr).contains("undefined symbol: missing_function (referenced from input_line_"),
         "{}",
         text(&o.stderr)
     );
+    assert_eq!(text(&o.stdout), "(int) 2\n");
 }
 
 #[test]
@@ -71,11 +86,13 @@ fn an_unreachable_executor_is_reported() {
 
 #[test]
 fn an_executor_dying_mid_run_is_reported_promptly() {
-    let crash = "#include <stdio.h>\nint main(void){ puts(\"before\"); fflush(stdout); volatile int *p = 0; *p = 1; return 0; }";
+    let dir = scratch();
+    let src = dir.path().join("crash.c");
+    std::fs::write(&src, "#include <stdio.h>\nint main(void){ puts(\"before\"); fflush(stdout); volatile int *p = 0; *p = 1; return 0; }\n").unwrap();
     for executor in [our_bin("orc-executor"), llvm_tool("llvm-jitlink-executor")] {
         let start = Instant::now();
         let flag = format!("--oop-executor={}", executor.display());
-        let o = repl(&[&flag, "-x", "c", "-e", crash]);
+        let o = repl(&[&flag, src.to_str().unwrap()]);
         let err = text(&o.stderr);
         assert_eq!(text(&o.stdout), "before\n");
         assert_eq!(o.status.code(), Some(128 + 11), "{err}");

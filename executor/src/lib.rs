@@ -55,9 +55,7 @@ pub use transport::Connection;
 /// it initialized, before the executor closes it.
 pub const DEFAULT_IDLE_CLOSE: Duration = Duration::from_millis(250);
 
-/// Bootstrap-map key announcing this executor and its version (extensions are announced with
-/// an `orcbridge.` prefix so that LLVM controllers ignore them).
-pub const ORCBRIDGE_VERSION_KEY: &str = "orcbridge.executor";
+pub use orc_rpc::info::ORCBRIDGE_EXECUTOR_KEY;
 
 /// Settings shared by every session an [`Executor`] serves.
 #[derive(Debug, Clone)]
@@ -177,7 +175,7 @@ impl Executor {
                 idle_close: Some(DEFAULT_IDLE_CLOSE),
                 symbols: Vec::new(),
                 values: vec![(
-                    ORCBRIDGE_VERSION_KEY.to_owned(),
+                    ORCBRIDGE_EXECUTOR_KEY.to_owned(),
                     env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
                 )],
             },

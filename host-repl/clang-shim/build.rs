@@ -54,6 +54,7 @@ fn main() {
             tool.display()
         );
     }
+    println!("cargo:rustc-env=ORCBRIDGE_CLANG_VERSION={version}");
     let cxxflags = llvm_config(&tool, "--cxxflags");
     let includedir = llvm_config(&tool, "--includedir");
     let libdir = llvm_config(&tool, "--libdir");

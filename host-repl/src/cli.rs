@@ -158,7 +158,7 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     for (i, code) in cli.code.iter().enumerate() {
         let lang = cli.lang.unwrap_or(Lang::Cxx);
         let name = format!("-e{}", i + 1);
-        let obj = compile::clang::compile(Path::new(&name), Some(code), lang, &triple, &cli.xcc)
+        let obj = compile::clang::compile_text(&name, code, lang, &triple, &cli.xcc)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
         inputs.push(Input::Object { name, bytes: obj });
     }
@@ -225,7 +225,7 @@ fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[String]) -> 
             if !file.exists() {
                 bail!("{name}: no such file");
             }
-            let obj = compile::clang::compile(file, None, lang, triple, xcc)
+            let obj = compile::clang::compile(file, lang, triple, xcc)
                 .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
             Input::Object { name, bytes: obj }
         }

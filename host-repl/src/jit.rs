@@ -193,20 +193,43 @@ impl Jit {
     /// As [`load`](Self::load).
     pub async fn load_with(
         &mut self,
+        inputs: Vec<Input>,
+        init: Initializers,
+    ) -> Result<(LinkedUnit, LoadReport), JitError> {
+        self.load_lazy(inputs, init, &mut |_| Vec::new()).await
+    }
+
+    /// As [`load_with`](Self::load_with); `provide` is asked, with the names the unit needs
+    /// from outside, for more inputs defining some of them (definitions held back until
+    /// used); they join the unit.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn load_lazy(
+        &mut self,
         mut inputs: Vec<Input>,
         init: Initializers,
+        provide: &mut dyn FnMut(&[String]) -> Vec<Input>,
     ) -> Result<(LinkedUnit, LoadReport), JitError> {
         let start = Instant::now();
         let trips0 = self.session.calls();
         if let Some(rt) = self.runtime.take() {
             inputs.insert(0, rt);
         }
-        let plan = match link::plan(&inputs, &mut self.dylib, LinkOptions { page_size: self.page_size }) {
-            Ok(p) => p,
-            Err(e) => {
-                self.restore_runtime(inputs);
-                return Err(e.into());
+        let opts = LinkOptions { page_size: self.page_size };
+        let plan = loop {
+            let plan = match link::plan(&inputs, &mut self.dylib, opts) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.restore_runtime(inputs);
+                    return Err(e.into());
+                }
+            };
+            let more = provide(plan.externals());
+            if more.is_empty() {
+                break plan;
             }
+            inputs.extend(more);
         };
         let wanted: Vec<String> =
             plan.externals().iter().filter(|n| !self.cache.contains_key(*n)).cloned().collect();
@@ -432,8 +455,12 @@ impl Jit {
             .call::<MemDeinitialize, _>(f, &(inst, vec![key]), |r| r.0)
             .await?
             .map_err(|message| JitError::Executor { what: "unloading code", message })?;
-        let low = self.low_memory.slabs().iter().any(|&(b, s)| b <= key.0 && key.0 < b + s);
-        self.pool(low).free(key.0, size);
+        // LLVM 22.1's executor keeps the record of a deinitialized region and refuses to
+        // initialize over it, so its memory is only reused where orc-executor manages it.
+        if self.session.info().value(orc_rpc::info::ORCBRIDGE_EXECUTOR_KEY).is_some() {
+            let low = self.low_memory.slabs().iter().any(|&(b, s)| b <= key.0 && key.0 < b + s);
+            self.pool(low).free(key.0, size);
+        }
         Ok(())
     }
 

@@ -26,12 +26,52 @@ pub enum Outcome {
     Quit,
 }
 
+/// Definitions typed into the REPL that nothing has used yet: they are compiled and linked
+/// only when a later input refers to them (most never are), then join that input's unit.
+#[derive(Debug, Default)]
+struct Deferred {
+    /// Symbol → the input defining it.
+    by_name: HashMap<String, u64>,
+    /// Input → the symbols it defines and its object, once emitted (after its unit was undone).
+    inputs: HashMap<u64, (Vec<String>, Option<Vec<u8>>)>,
+}
+
+impl Deferred {
+    fn add(&mut self, input: u64, defines: Vec<String>, object: Option<Vec<u8>>) {
+        for n in &defines {
+            self.by_name.insert(n.clone(), input);
+        }
+        self.inputs.insert(input, (defines, object));
+    }
+
+    fn remove(&mut self, input: u64) -> Option<(Vec<String>, Option<Vec<u8>>)> {
+        let entry = self.inputs.remove(&input)?;
+        for n in &entry.0 {
+            if self.by_name.get(n) == Some(&input) {
+                self.by_name.remove(n);
+            }
+        }
+        Some(entry)
+    }
+}
+
+/// A deferred input that joined a unit.
+#[derive(Debug)]
+struct Absorbed {
+    input: u64,
+    defines: Vec<String>,
+    object: Vec<u8>,
+}
+
 /// A REPL session over a JIT session.
 pub struct Repl {
     jit: Jit,
     interp: Interpreter,
     /// Input id (from the interpreter) → unit id (in the JIT).
     units: HashMap<u64, u64>,
+    deferred: Deferred,
+    /// Unit → the deferred inputs linked into it.
+    absorbed: HashMap<u64, Vec<Absorbed>>,
     lang: Lang,
 }
 
@@ -77,7 +117,14 @@ impl Repl {
             .map(|p| Input::Object { name: format!("<startup {}>", p.id), bytes: p.object })
             .collect();
         jit.load(startup).await?;
-        Ok(Repl { jit, interp, units: HashMap::new(), lang })
+        Ok(Repl {
+            jit,
+            interp,
+            units: HashMap::new(),
+            deferred: Deferred::default(),
+            absorbed: HashMap::new(),
+            lang,
+        })
     }
 
     /// The JIT session.
@@ -118,7 +165,10 @@ impl Repl {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<Outcome, JitError> {
-        let ptu = match self.interp.parse(code) {
+        let t0 = std::time::Instant::now();
+        let parsed = self.interp.parse_deferrable(code);
+        let t_parse = t0.elapsed();
+        let ptu = match parsed {
             Ok(p) => p,
             Err(d) => {
                 let _ = write!(err, "{}", with_newline(&d.text));
@@ -128,22 +178,45 @@ impl Repl {
         if !ptu.warnings.is_empty() {
             let _ = write!(err, "{}", with_newline(&ptu.warnings));
         }
+        if ptu.deferred {
+            self.deferred.add(ptu.id, ptu.defines, None);
+            return Ok(Outcome::Done);
+        }
         if ptu.object.is_empty() {
             return Ok(Outcome::Done);
         }
         let input = Input::Object { name: format!("input_line_{}", ptu.id), bytes: ptu.object };
-        let unit = match self.jit.load_with(vec![input], Initializers::Deferred).await {
+        let mut absorbed = Vec::new();
+        let loaded = {
+            let (interp, deferred) = (&mut self.interp, &mut self.deferred);
+            let mut provide = |needed: &[String]| take_deferred(interp, deferred, needed, &mut absorbed);
+            self.jit.load_lazy(vec![input], Initializers::Deferred, &mut provide).await
+        };
+        let unit = match loaded {
             Ok((unit, _)) => unit,
-            Err(JitError::Link(e)) => {
-                // Roll the input back so its declarations do not refer to nothing.
+            Err(e @ (JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_))) => {
+                // Roll the input back so its declarations do not refer to nothing; what it
+                // pulled in waits again.
                 let _ = writeln!(err, "error: {e}");
                 let _ = self.interp.undo(1);
+                for a in absorbed {
+                    self.deferred.add(a.input, a.defines, Some(a.object));
+                }
                 return Ok(Outcome::Failed);
             }
             Err(e) => return Err(e),
         };
         self.units.insert(ptu.id, unit.id);
+        self.absorbed.insert(unit.id, absorbed);
+        let t_load = t0.elapsed();
         let value = self.jit.run_input(&unit).await?;
+        tracing::debug!(
+            "input {}: compile {:.3} ms, link+load {:.3} ms, run {:.3} ms",
+            ptu.id,
+            t_parse.as_secs_f64() * 1e3,
+            (t_load - t_parse).as_secs_f64() * 1e3,
+            (t0.elapsed() - t_load).as_secs_f64() * 1e3
+        );
         if let Some(v) = value.filter(|_| ptu.has_value) {
             let kind = ValueKind::from_u32(u32::from(v.kind)).unwrap_or(ValueKind::Void);
             let text = self.interp.render_value(&RemoteValue { kind, ty: v.ty, data: v.data });
@@ -176,9 +249,7 @@ impl Repl {
                 match self.interp.undo(n) {
                     Ok(ids) => {
                         for id in ids {
-                            if let Some(unit) = self.units.remove(&id) {
-                                self.jit.unload(unit).await?;
-                            }
+                            self.forget_input(id).await?;
                         }
                     }
                     Err(e) => {
@@ -200,6 +271,23 @@ impl Repl {
             }
         }
         Ok(Outcome::Done)
+    }
+
+    /// Drops what input `id` (just undone) left in the session.
+    async fn forget_input(&mut self, id: u64) -> Result<(), JitError> {
+        if self.deferred.remove(id).is_some() {
+            return Ok(());
+        }
+        if let Some(unit) = self.units.remove(&id) {
+            self.jit.unload(unit).await?;
+            // Definitions it pulled in belong to inputs that may still exist: they wait again.
+            for a in self.absorbed.remove(&unit).unwrap_or_default() {
+                self.deferred.add(a.input, a.defines, Some(a.object));
+            }
+        }
+        // Inputs are undone newest first and a definition is only used by later inputs, so
+        // a deferred input that joined a unit is back in `deferred` by now.
+        Ok(())
     }
 
     async fn load_file(
@@ -239,6 +327,35 @@ impl Repl {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The deferred inputs defining some of `needed`, emitted (they join the unit being linked).
+fn take_deferred(
+    interp: &mut Interpreter,
+    deferred: &mut Deferred,
+    needed: &[String],
+    absorbed: &mut Vec<Absorbed>,
+) -> Vec<Input> {
+    let mut ids: Vec<u64> = needed.iter().filter_map(|n| deferred.by_name.get(n).copied()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut inputs = Vec::new();
+    for id in ids {
+        let Some((defines, object)) = deferred.remove(id) else { continue };
+        let object = match object {
+            Some(o) => o,
+            None => match interp.emit(id) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!("cannot emit input {id}: {e}");
+                    continue;
+                }
+            },
+        };
+        inputs.push(Input::Object { name: format!("input_line_{id}"), bytes: object.clone() });
+        absorbed.push(Absorbed { input: id, defines, object });
+    }
+    inputs
 }
 
 fn with_newline(s: &str) -> String {

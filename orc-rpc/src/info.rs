@@ -41,6 +41,10 @@ impl ExecutorInfo {
     }
 }
 
+/// Bootstrap-map key by which orcbridge's executor announces itself (value: its version).
+/// Extensions use the `orcbridge.` prefix, which LLVM controllers ignore.
+pub const ORCBRIDGE_EXECUTOR_KEY: &str = "orcbridge.executor";
+
 /// Bootstrap symbol names as LLVM 22.1 spells them.
 pub mod names {
     /// Context pointer passed as the first argument of [`DISPATCH_FN`].

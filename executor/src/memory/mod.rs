@@ -272,6 +272,9 @@ impl MemoryManager {
         }
         let start = ranges.iter().map(|r| r.start).min().unwrap_or(first.addr);
         let end = ranges.iter().map(|r| r.end).max().unwrap_or(first.addr);
+        // Records of deinitialized regions the new one reuses are obsolete.
+        let reused = ExecutorAddrRange { start, end };
+        slab.regions.retain(|_, r| r.live || !overlaps(&r.range, &reused));
         slab.regions.insert(
             start.0,
             Region { range: ExecutorAddrRange { start, end }, exec, dealloc: Vec::new(), live: false },

@@ -35,6 +35,7 @@
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Mangler.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -165,6 +166,8 @@ public:
   std::map<const clang::PartialTranslationUnit *, uint64_t> Ids; // std::list nodes: stable
   std::vector<std::pair<uint64_t, std::unique_ptr<Module>>> Pending; // added, not yet taken
   std::vector<uint64_t> Removed; // by removeModule (Undo), newest first
+  // Modules kept unemitted until the host needs their definitions (ojit_interp_emit).
+  std::map<uint64_t, std::unique_ptr<Module>> Deferred;
   uint64_t NextId = 0;
 
   uint64_t idFor(const clang::PartialTranslationUnit &P) {
@@ -179,6 +182,7 @@ public:
   Error removeModule(clang::PartialTranslationUnit &PTU) override {
     if (auto It = Ids.find(&PTU); It != Ids.end()) {
       Removed.push_back(It->second);
+      Deferred.erase(It->second); // before clang cleans the PTU's declarations up
       Ids.erase(It);
     }
     return Error::success();
@@ -689,11 +693,24 @@ struct ojit_interp {
   // Rewrites value capture in M and emits it. False: the reason is in Err and/or Diags.
   bool finish(Module &M, clang::TranslationUnitDecl *TU, std::vector<Capture> &Caps,
               SmallVectorImpl<char> &Obj, std::string &Err) {
+    return rewrite(M, TU, Caps, Err) && emit(M, Obj, Err);
+  }
+
+  // Rewrites value capture in M. False: the reason is in Err.
+  bool rewrite(Module &M, clang::TranslationUnitDecl *TU, std::vector<Capture> &Caps, std::string &Err) {
     if (!std::exchange(EmitHandlerSet, true)) // all modules share the interpreter's context
       M.getContext().setDiagnosticHandler(std::make_unique<EmitDiagHandler>(&Diags, &EmitErrors));
+    // Only inputs that capture a value (or mention the interface) need the AST walk.
+    if (!M.getFunction(kNoAlloc) && !M.getFunction(kWithAlloc) && !any_of(M, [](const Function &F) {
+          return F.getName().contains(kCopyArr);
+        }))
+      return true;
     TypeHandles Handles = typeHandles(TU, M.getDataLayout().getPointerSizeInBits());
-    if (!Rewriter(M, Interp->getASTContext(), Handles, Caps, Err).run())
-      return false;
+    return Rewriter(M, Interp->getASTContext(), Handles, Caps, Err).run();
+  }
+
+  // Emits M as an object. False: the reason is in Err and/or Diags.
+  bool emit(Module &M, SmallVectorImpl<char> &Obj, std::string &Err) {
     EmitErrors = 0;
     return emitObject(*TM, M, Obj, Err) && EmitErrors == 0;
   }
@@ -802,10 +819,35 @@ extern "C" int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, oji
          }) == OJIT_OK;
 }
 
+// True if M runs code when loaded (constructors: top-level statements, dynamic
+// initialisation) and so cannot wait.
+bool runsCode(const Module &M) {
+  const GlobalVariable *Ctors = M.getNamedGlobal("llvm.global_ctors");
+  return Ctors && !Ctors->isDeclaration();
+}
+
+// Linker names of the symbols M defines for other modules.
+void putDefines(const Module &M, ojit_sink *defines) {
+  Mangler Mang;
+  auto Put = [&](const GlobalValue &GV) {
+    if (GV.isDeclaration() || GV.hasLocalLinkage() || GV.getName().starts_with("llvm."))
+      return;
+    SmallString<64> Name;
+    Mang.getNameWithPrefix(Name, &GV, /*CannotUsePrivateLabel=*/false);
+    Name.push_back('\0');
+    put(defines, Name.str());
+  };
+  for (const GlobalValue &GV : M.global_values())
+    Put(GV);
+}
+
 extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len,
-                                         uint64_t *id, ojit_sink *object, ojit_sink *captures,
-                                         ojit_sink *diagnostics, size_t *num_errors) {
+                                         int allow_defer, uint64_t *id, int *deferred,
+                                         ojit_sink *object, ojit_sink *defines,
+                                         ojit_sink *captures, ojit_sink *diagnostics,
+                                         size_t *num_errors) {
   *num_errors = 0;
+  *deferred = 0;
   return guarded(diagnostics, [&]() -> ojit_status {
     if (!interp || (len && !code)) {
       put(diagnostics, "error: bad arguments to ojit_interp_parse\n");
@@ -840,7 +882,13 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
     SmallVector<char, 0> Obj;
     std::vector<Capture> Caps;
     std::string Err;
-    bool Ok = !M || I.finish(*M, P.TUPart, Caps, Obj, Err);
+    bool Ok = !M || I.rewrite(*M, P.TUPart, Caps, Err);
+    if (Ok && M && allow_defer && Caps.empty() && !runsCode(*M)) {
+      putDefines(*M, defines);
+      I.Exec->Deferred[Id] = std::move(M);
+      *deferred = 1;
+    }
+    Ok = Ok && (!M || I.emit(*M, Obj, Err));
     M.reset(); // it lives in the interpreter's LLVMContext: gone before any Undo
     if (!Ok) { // leave the interpreter as it was before this input
       if (Error E = I.Interp->Undo(1))
@@ -856,6 +904,28 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
     }
     put(diagnostics, I.Diags.take()); // warnings
     *id = Id;
+    return OJIT_OK;
+  });
+}
+
+extern "C" ojit_status ojit_interp_emit(ojit_interp_t *interp, uint64_t id, ojit_sink *object,
+                                        ojit_sink *error) {
+  return guarded(error, [&]() -> ojit_status {
+    auto It = interp->Exec->Deferred.find(id);
+    if (It == interp->Exec->Deferred.end()) {
+      put(error, "input " + std::to_string(id) + " has no deferred module");
+      return OJIT_FAILURE;
+    }
+    std::unique_ptr<Module> M = std::move(It->second);
+    interp->Exec->Deferred.erase(It);
+    SmallVector<char, 0> Obj;
+    std::string Err;
+    interp->Diags.take();
+    if (!interp->emit(*M, Obj, Err)) {
+      put(error, Err + interp->Diags.take());
+      return OJIT_FAILURE;
+    }
+    put(object, StringRef(Obj.data(), Obj.size()));
     return OJIT_OK;
   });
 }

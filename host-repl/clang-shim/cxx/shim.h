@@ -69,12 +69,19 @@ int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, ojit_sink *obj
 /* Parses one input (code[0..len)), rewrites value capture to the __orcbridge_value_* hooks
    and emits the object. OJIT_OK: *id is the PTU id, the object (empty if the input produced
    no module) is in `object`, one record per value capture in `captures`, warnings in
-   `diagnostics`. OJIT_COMPILE_ERROR / OJIT_FAILURE: the text is in `diagnostics`,
-   *num_errors (at least 1) counts the errors, and the interpreter is as before the call.
-   `id` and `num_errors` must be valid. */
-ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len, uint64_t *id,
-                              ojit_sink *object, ojit_sink *captures, ojit_sink *diagnostics,
-                              size_t *num_errors);
+   `diagnostics`. With allow_defer, an input that neither runs code when loaded (no
+   constructors) nor captures a value is kept unemitted: *deferred is set, `object` stays
+   empty, and the linker names of the symbols it defines are appended to `defines`
+   (NUL-terminated each); ojit_interp_emit produces its object later.
+   OJIT_COMPILE_ERROR / OJIT_FAILURE: the text is in `diagnostics`, *num_errors (at least 1)
+   counts the errors, and the interpreter is as before the call. `id`, `deferred` and
+   `num_errors` must be valid. */
+ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len, int allow_defer,
+                              uint64_t *id, int *deferred, ojit_sink *object, ojit_sink *defines,
+                              ojit_sink *captures, ojit_sink *diagnostics, size_t *num_errors);
+
+/* Emits the object of deferred input `id` (once; undoing the input drops it). */
+ojit_status ojit_interp_emit(ojit_interp_t *interp, uint64_t id, ojit_sink *object, ojit_sink *error);
 
 /* clang::Interpreter::Undo(n). Appends the ids of the removed PTUs (u64 LE each, newest
    first) to `ids`; on failure (fewer than n inputs) the message is in `error`. */

@@ -82,11 +82,21 @@ unsafe extern "C" {
         interp: *mut OjitInterp,
         code: *const c_char,
         len: usize,
+        allow_defer: c_int,
         id: *mut u64,
+        deferred: *mut c_int,
         object: *mut Sink<'_>,
+        defines: *mut Sink<'_>,
         captures: *mut Sink<'_>,
         diagnostics: *mut Sink<'_>,
         num_errors: *mut usize,
+    ) -> Status;
+
+    pub(crate) fn ojit_interp_emit(
+        interp: *mut OjitInterp,
+        id: u64,
+        object: *mut Sink<'_>,
+        error: *mut Sink<'_>,
     ) -> Status;
 
     pub(crate) fn ojit_interp_undo(

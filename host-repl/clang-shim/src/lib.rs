@@ -81,6 +81,9 @@ use std::ptr::{self, NonNull};
 
 use ffi::Sink;
 
+/// The LLVM/Clang version the shim was built against (`llvm-config --version`), e.g. `22.1.8`.
+pub const CLANG_VERSION: &str = env!("ORCBRIDGE_CLANG_VERSION");
+
 /// Source language of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
@@ -346,6 +349,10 @@ pub struct Ptu {
     pub value: Option<ValueCapture>,
     /// Warnings clang printed for the input (empty if none).
     pub warnings: String,
+    /// The object was not emitted yet ([`Interpreter::parse_deferrable`]).
+    pub deferred: bool,
+    /// For a deferred input: the linker names of the symbols it defines.
+    pub defines: Vec<String>,
 }
 
 /// A value captured in the target and sent back to the host.
@@ -432,7 +439,15 @@ impl Interpreter {
             if more == 0 {
                 break;
             }
-            interp.startup.push(Ptu { id, object, has_value: false, value: None, warnings: String::new() });
+            interp.startup.push(Ptu {
+                id,
+                object,
+                has_value: false,
+                value: None,
+                warnings: String::new(),
+                deferred: false,
+                defines: Vec::new(),
+            });
         }
         Ok(interp)
     }
@@ -450,11 +465,47 @@ impl Interpreter {
     /// The diagnostics, if the input does not compile (or its code generation fails, e.g.
     /// invalid inline assembly); the interpreter is then unchanged and still usable.
     pub fn parse(&mut self, input: &str) -> Result<Ptu, Diagnostics> {
-        let (mut object, mut captures, mut diags) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut id, mut errors) = (0u64, 0usize);
+        self.parse_with(input, false)
+    }
+
+    /// As [`parse`](Self::parse), but an input that runs no code when loaded (no top-level
+    /// statements, no dynamic initialisation) and captures no value is not emitted yet: its
+    /// [`Ptu::deferred`] is set, its object is empty and [`Ptu::defines`] lists the symbols
+    /// it defines. Emit it with [`emit`](Self::emit) when something refers to them — most
+    /// definitions typed into a REPL are never used, and this skips their code generation.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn parse_deferrable(&mut self, input: &str) -> Result<Ptu, Diagnostics> {
+        self.parse_with(input, true)
+    }
+
+    /// The object of deferred input `id` (once).
+    ///
+    /// # Errors
+    /// The input was not deferred, was emitted already or was undone, or code generation
+    /// failed.
+    pub fn emit(&mut self, id: u64) -> Result<Vec<u8>, String> {
+        let (mut object, mut error) = (Vec::new(), Vec::new());
         let status = {
-            let (mut o, mut c, mut d) =
-                (Sink::new(&mut object), Sink::new(&mut captures), Sink::new(&mut diags));
+            let (mut o, mut e) = (Sink::new(&mut object), Sink::new(&mut error));
+            // SAFETY: live handle; sinks are valid for the call.
+            unsafe { ffi::ojit_interp_emit(self.raw.as_ptr(), id, &mut o, &mut e) }
+        };
+        if status == ffi::OJIT_OK { Ok(object) } else { Err(text(&error)) }
+    }
+
+    fn parse_with(&mut self, input: &str, allow_defer: bool) -> Result<Ptu, Diagnostics> {
+        let (mut object, mut defines, mut captures, mut diags) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut id, mut errors, mut deferred) = (0u64, 0usize, 0);
+        let status = {
+            let (mut o, mut n, mut c, mut d) = (
+                Sink::new(&mut object),
+                Sink::new(&mut defines),
+                Sink::new(&mut captures),
+                Sink::new(&mut diags),
+            );
             // SAFETY: live handle; `input` is `input.len()` readable bytes; out pointers and
             // sinks are valid for the call.
             unsafe {
@@ -462,8 +513,11 @@ impl Interpreter {
                     self.raw.as_ptr(),
                     input.as_ptr().cast(),
                     input.len(),
+                    i32::from(allow_defer),
                     &mut id,
+                    &mut deferred,
                     &mut o,
+                    &mut n,
                     &mut c,
                     &mut d,
                     &mut errors,
@@ -484,7 +538,20 @@ impl Interpreter {
                 value = Some(capture);
             }
         }
-        Ok(Ptu { id, object, has_value: value.is_some(), value, warnings: text(&diags) })
+        let defines = defines
+            .split(|&b| b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        Ok(Ptu {
+            id,
+            object,
+            has_value: value.is_some(),
+            value,
+            warnings: text(&diags),
+            deferred: deferred != 0,
+            defines,
+        })
     }
 
     /// Undoes the last `n` inputs (`clang::Interpreter::Undo`): their declarations are

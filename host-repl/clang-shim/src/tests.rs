@@ -441,3 +441,25 @@ fn per_input_cost() {
         bytes / count as usize
     );
 }
+
+#[test]
+fn definitions_can_wait_until_they_are_needed() {
+    let mut i = Interpreter::new(&Options::new("x86_64-pc-linux-gnu", Lang::C)).unwrap();
+    let p = i.parse_deferrable("int answer = 42; int twice(int x) { return 2 * x; }").unwrap();
+    assert!(p.deferred && p.object.is_empty());
+    let mut defs = p.defines.clone();
+    defs.sort();
+    assert_eq!(defs, ["answer", "twice"]);
+    // Inputs that run code are never deferred.
+    let q = i.parse_deferrable("twice(answer);").unwrap();
+    assert!(!q.deferred && !q.object.is_empty());
+    assert!(i.parse_deferrable("answer").unwrap().has_value);
+    let obj = i.emit(p.id).unwrap();
+    assert!(obj.windows(6).any(|w| w == b"answer"));
+    assert!(i.emit(p.id).is_err(), "emitted once");
+    // Undo drops a deferred module.
+    let r = i.parse_deferrable("int later = 1;").unwrap();
+    assert!(r.deferred);
+    assert_eq!(i.undo(1).unwrap(), [r.id]);
+    assert!(i.emit(r.id).is_err());
+}

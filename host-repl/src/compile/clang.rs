@@ -1,20 +1,16 @@
-//! C and C++ through clang 22, as a separate process (`clang -c`).
+//! C and C++ through clang 22 in process (the `orcbridge-clang` shim), for the executor's
+//! target triple.
 //!
 //! Objects are position-independent (`-fPIC`): external data and functions are reached
 //! through the GOT, and thread-locals use the general-dynamic model, which is what JIT'd code
 //! needs (its memory is not within 2 GiB of the libraries, and it cannot use the static TLS
 //! block).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+
+use orcbridge_clang::{Options, compile_file, compile_source};
 
 use super::Lang;
-
-/// Clang (`ORCBRIDGE_CLANG` overrides `/usr/lib/llvm-22/bin/clang`).
-pub fn clang_path() -> PathBuf {
-    std::env::var_os("ORCBRIDGE_CLANG")
-        .map_or_else(|| PathBuf::from("/usr/lib/llvm-22/bin/clang"), PathBuf::from)
-}
 
 /// A failed compilation: clang's diagnostics.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -24,18 +20,50 @@ pub struct CompileError {
     pub diagnostics: String,
 }
 
-/// Identity of the compiler binary for cache keys: its path, size and modification time.
-fn compiler_identity() -> String {
-    let p = clang_path();
-    let meta = std::fs::metadata(&p).ok();
-    let mtime = meta
-        .as_ref()
-        .and_then(|m| m.modified().ok())
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-    format!("{}:{}:{:?}", p.display(), meta.map_or(0, |m| m.len()), mtime)
+fn options(lang: Lang, triple: &str, args: &[String]) -> Options {
+    let lang = match lang {
+        Lang::C => orcbridge_clang::Lang::C,
+        Lang::Cxx => orcbridge_clang::Lang::Cxx,
+    };
+    Options { triple: triple.to_owned(), lang, args: args.to_vec() }
 }
 
-/// As [`compile`] for source text, through the object cache: an unchanged input compiles once.
+fn finish(r: Result<orcbridge_clang::Object, orcbridge_clang::Diagnostics>) -> Result<Vec<u8>, CompileError> {
+    match r {
+        Ok(obj) => {
+            if !obj.warnings.is_empty() {
+                eprint!("{}", obj.warnings);
+            }
+            Ok(obj.bytes)
+        }
+        Err(d) => Err(CompileError { diagnostics: d.text }),
+    }
+}
+
+/// Compiles the file `path` for `triple` with extra clang arguments `args`.
+///
+/// # Errors
+/// [`CompileError`] with clang's diagnostics.
+pub fn compile(path: &Path, lang: Lang, triple: &str, args: &[String]) -> Result<Vec<u8>, CompileError> {
+    finish(compile_file(path, &options(lang, triple, args)))
+}
+
+/// Compiles source text `code`, named `name` in diagnostics.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_text(
+    name: &str,
+    code: &str,
+    lang: Lang,
+    triple: &str,
+    args: &[String],
+) -> Result<Vec<u8>, CompileError> {
+    finish(compile_source(name, code, &options(lang, triple, args)))
+}
+
+/// As [`compile_text`], through the object cache, so an
+/// unchanged input compiles once (the session runtime above all).
 ///
 /// # Errors
 /// As [`compile`].
@@ -46,66 +74,15 @@ pub fn compile_cached(
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
-    let id = compiler_identity();
     let lang_tag = format!("{lang:?}");
     let joined = args.join("\0");
     let key = super::cache::key(&[
-        id.as_bytes(),
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        orcbridge_clang::CLANG_VERSION.as_bytes(),
         triple.as_bytes(),
         lang_tag.as_bytes(),
         joined.as_bytes(),
         code.as_bytes(),
     ]);
-    super::cache::get_or_insert(&key, || compile(Path::new(name), Some(code), lang, triple, args))
-}
-
-/// Compiles `source` (a file, or the text `code` under the name `source`) for `triple` with
-/// extra clang arguments `args` and returns the object bytes.
-///
-/// # Errors
-/// [`CompileError`] with clang's diagnostics, or the reason clang could not run.
-pub fn compile(
-    source: &Path,
-    code: Option<&str>,
-    lang: Lang,
-    triple: &str,
-    args: &[String],
-) -> Result<Vec<u8>, CompileError> {
-    let out = tempfile::Builder::new()
-        .suffix(".o")
-        .tempfile()
-        .map_err(|e| CompileError { diagnostics: e.to_string() })?;
-    let mut cmd = Command::new(clang_path());
-    cmd.args(["-c", "-fPIC", "-fno-color-diagnostics", &format!("--target={triple}")])
-        .arg("-x")
-        .arg(match lang {
-            Lang::C => "c",
-            Lang::Cxx => "c++",
-        })
-        .args(args)
-        .arg("-o")
-        .arg(out.path());
-    let input = match code {
-        Some(text) => {
-            let mut f = tempfile::Builder::new()
-                .suffix(&format!("-{}", source.display()))
-                .tempfile()
-                .map_err(|e| CompileError { diagnostics: e.to_string() })?;
-            std::io::Write::write_all(&mut f, text.as_bytes())
-                .map_err(|e| CompileError { diagnostics: e.to_string() })?;
-            Some(f)
-        }
-        None => None,
-    };
-    cmd.arg(input.as_ref().map_or(source, |f| f.path()));
-    let o = cmd
-        .output()
-        .map_err(|e| CompileError { diagnostics: format!("cannot run {}: {e}", clang_path().display()) })?;
-    if !o.status.success() {
-        return Err(CompileError { diagnostics: String::from_utf8_lossy(&o.stderr).into_owned() });
-    }
-    if !o.stderr.is_empty() {
-        eprint!("{}", String::from_utf8_lossy(&o.stderr));
-    }
-    std::fs::read(out.path()).map_err(|e| CompileError { diagnostics: e.to_string() })
+    super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
 }

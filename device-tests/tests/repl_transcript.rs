@@ -1,0 +1,183 @@
+//! The interactive REPL, driven by a transcript (`programs/repl_transcript.txt`): declarations
+//! persist, functions, a struct, a class template, std::vector, %undo and redefinition, libm,
+//! each builtin value type printed as clang-repl prints it, a compile error followed by a
+//! working input, and printf output in order with values — against orc-executor over pipes and
+//! TCP and against LLVM's llvm-jitlink-executor (values included: the capture runs in JIT'd
+//! code), on piped stdin and on a pseudo-terminal.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use device_tests::*;
+
+/// Expected stdout, line by line; `None` matches any line starting with the given prefix.
+const EXPECTED: &[(&str, bool)] = &[
+    ("(int) 42", true),
+    ("(int) 84", true),
+    ("(int) 7", true),
+    ("(double) 3.5000000", true),
+    ("(long) 9", true),
+    ("(unsigned long) 3", true),
+    ("hello 42", true),
+    ("(int) 42", true),
+    ("(int) 2", true),
+    ("(double) 1.4142136", true),
+    ("(bool) true", true),
+    ("(char) 'a'", true),
+    ("(const char[3]) \"hi\"", true),
+    ("(const char *) \"hi\"", true),
+    ("(float) 3.50000f", true),
+    ("(Color) (Green) : unsigned int 1", true),
+    ("(int[3]) { 1, 2, 3 }", true),
+    ("(Point &) @0x", false),
+    ("(int) 43", true),
+];
+
+fn transcript() -> String {
+    std::fs::read_to_string(programs_dir().join("repl_transcript.txt")).unwrap()
+}
+
+fn check_stdout(what: &str, stdout: &str) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), EXPECTED.len(), "{what}: stdout was\n{stdout}");
+    for (line, (want, exact)) in lines.iter().zip(EXPECTED) {
+        if *exact {
+            assert_eq!(line, want, "{what}: stdout was\n{stdout}");
+        } else {
+            assert!(line.starts_with(want), "{what}: {line:?} should start with {want:?}");
+        }
+    }
+}
+
+fn check_stderr(what: &str, stderr: &str) {
+    assert!(
+        stderr.contains("error: use of undeclared identifier 'undeclared'") && stderr.contains("^~~~~~~~~~"),
+        "{what}: the compile error should show clang's diagnostic with a caret:\n{stderr}"
+    );
+}
+
+fn piped(args: &[String]) -> Output {
+    let mut child = Command::new(our_bin("repl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start repl");
+    child.stdin.take().unwrap().write_all(transcript().as_bytes()).unwrap();
+    wait_output(child, Duration::from_secs(120), "repl")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn transcript_on_piped_stdin_in_every_executor() {
+    let dir = scratch();
+    // orc-executor, launched over pipes (the default).
+    let o = piped(&[]);
+    check_stdout("orc-executor, pipes", &text(&o.stdout));
+    check_stderr("orc-executor, pipes", &text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "one input failed to compile");
+
+    // orc-executor over TCP: program output (printf) goes to the executor's stdout, values to
+    // repl's.
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
+    let o = piped(&[format!("--oop-executor-connect=127.0.0.1:{port}")]);
+    let _ = wait_output(exe.into_child(), Duration::from_secs(30), "orc-executor");
+    let values: String = text(&o.stdout);
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(printed, "hello 42\n");
+    let merged: String = {
+        let mut lines: Vec<&str> = values.lines().collect();
+        lines.insert(6, "hello 42");
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    };
+    check_stdout("orc-executor, tcp", &merged);
+    check_stderr("orc-executor, tcp", &text(&o.stderr));
+
+    // LLVM's executor, launched by repl.
+    let o = piped(&[format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display())]);
+    check_stdout("llvm-jitlink-executor, pipes", &text(&o.stdout));
+    check_stderr("llvm-jitlink-executor, pipes", &text(&o.stderr));
+}
+
+#[test]
+fn interactive_session_on_a_terminal_over_tcp() {
+    // clang-repl 22.1 cannot connect to a remote executor; repl can. `script` gives repl a
+    // pseudo-terminal, so line editing and prompts are live.
+    let dir = scratch();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
+    let cmd = format!("{} --oop-executor-connect=127.0.0.1:{port}", our_bin("repl").display());
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("HOME", dir.path())
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs repl on a pseudo-terminal");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in transcript().lines() {
+        // One line at a time, as typed.
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let o = wait_output(child, Duration::from_secs(120), "repl on a terminal");
+    let _ = wait_output(exe.into_child(), Duration::from_secs(30), "orc-executor");
+    let screen = text(&o.stdout).replace('\r', "");
+    assert!(screen.contains("repl> "), "prompt missing:\n{screen}");
+    assert!(screen.contains("  ...> "), "continuation prompt missing:\n{screen}");
+    for (want, exact) in EXPECTED.iter().filter(|(w, _)| !w.starts_with("hello")) {
+        let found = if *exact { screen.lines().any(|l| l.ends_with(want)) } else { screen.contains(want) };
+        assert!(found, "{want:?} missing from the terminal:\n{screen}");
+    }
+    assert!(screen.contains("use of undeclared identifier 'undeclared'"), "{screen}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello 42\n");
+}
+
+fn eval(args: &[&str], inputs: &str) -> Output {
+    let mut child = Command::new(our_bin("repl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start repl");
+    child.stdin.take().unwrap().write_all(inputs.as_bytes()).unwrap();
+    wait_output(child, Duration::from_secs(60), "repl")
+}
+
+#[test]
+fn undo_unloads_and_definitions_come_back_when_used_again() {
+    // Definitions wait until used; undoing the input that used one puts it back, and undoing
+    // the definition itself lets the name be defined again.
+    let inputs = "int a = 1;\na\n%undo\na + 1\nint b = 5;\nb\n%undo 2\nint b = 7;\nb\nint f(void) { return 3; }\nf()\n";
+    for lang in ["c", "c++"] {
+        let o = eval(&["-x", lang], inputs);
+        assert_eq!(
+            text(&o.stdout),
+            "(int) 1\n(int) 2\n(int) 5\n(int) 7\n(int) 3\n",
+            "{lang}: {}",
+            text(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{lang}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn a_crash_in_an_input_is_reported_and_the_host_survives() {
+    let o = eval(&["-x", "c"], "int x = 1;\n*(volatile int *)0 = x;\nx\n");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        text(&o.stderr).contains("the executor is gone") && text(&o.stderr).contains("SIGSEGV"),
+        "{}",
+        text(&o.stderr)
+    );
+}
