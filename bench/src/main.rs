@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! cargo run --release -p orcbridge-bench -- link     # repl + orc-executor vs llvm-jitlink + llvm-jitlink-executor
+//! cargo run --release -p orcbridge-bench -- repl     # REPL inputs: repl vs clang-repl --oop-executor
 //! ```
 //! Times are wall-clock medians of several runs of whole commands (process start-up included);
 //! round trips are counted on the wire by a relay between controller and executor (this same
 //! binary, started by the controller as its executor).
 
 mod link;
+mod repl;
 mod tap;
 
 use anyhow::Result;
@@ -29,6 +31,16 @@ enum What {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Per-input latency and cold start of the REPL (repl + orc-executor over pipes and TCP)
+    /// against clang-repl --oop-executor=llvm-jitlink-executor.
+    Repl {
+        /// Runs per measurement (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Inputs per script.
+        #[arg(long, default_value_t = 1000)]
+        inputs: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -38,5 +50,6 @@ fn main() -> Result<()> {
     }
     match Cli::parse().what {
         What::Link { runs } => link::run(runs),
+        What::Repl { runs, inputs } => repl::run(runs, inputs),
     }
 }
