@@ -181,3 +181,28 @@ fn a_crash_in_an_input_is_reported_and_the_host_survives() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn class_values_use_the_users_print_value_and_the_probe_is_not_an_input() {
+    // Without a printer a class value shows its address; with `std::string printValue(const
+    // T *)` declared, its text. The probe that calls the printer is undone, so `%undo` still
+    // counts the user's inputs only, in our executor and in LLVM's.
+    let inputs = "#include <string>\nstruct P { int x; };\nP p{3};\np\n\
+                  std::string printValue(const P *v) { return \"P:\" + std::to_string(v->x); }\n\
+                  p\nP{4}\nint k = 1;\nP{5}\n%undo\n%undo\nint k = 2;\nk\n";
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    for args in [vec![], vec![llvm.as_str()]] {
+        let o = eval(&args, inputs);
+        let stdout = text(&o.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 5, "{args:?}: {stdout}\n{}", text(&o.stderr));
+        assert!(lines[0].starts_with("(P &) @0x"), "{args:?}: {stdout}");
+        assert_eq!(
+            lines[1..],
+            ["(P &) P:3", "(P) P:4", "(P) P:5", "(int) 2"],
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+    }
+}

@@ -63,6 +63,15 @@ struct Absorbed {
     object: Vec<u8>,
 }
 
+/// An input that compiled, linked and ran.
+#[derive(Debug)]
+struct Ran {
+    /// The interpreter's id of the input.
+    input: u64,
+    /// Its value, for an expression without a trailing `;`.
+    value: Option<RemoteValue>,
+}
+
 /// A REPL session over a JIT session.
 pub struct Repl {
     jit: Jit,
@@ -84,8 +93,8 @@ impl std::fmt::Debug for Repl {
 /// Help text for `%help`.
 pub const HELP: &str = "\
 Type C or C++ (declarations, statements, expressions). An expression without a trailing ';'
-prints its type and value. Input continues on the next line while brackets are open or a line
-ends with '\\'.
+prints its type and value; declare `std::string printValue(const T *)` to print class T your
+way. Input continues on the next line while brackets are open or a line ends with '\\'.
   %help          this text
   %quit          leave (also Ctrl-D)
   %undo [N]      forget the last N inputs (default 1): their definitions can be made again
@@ -165,25 +174,45 @@ impl Repl {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<Outcome, JitError> {
+        let (ran, messages) = self.run_code(code).await?;
+        if !messages.is_empty() {
+            let _ = write!(err, "{}", with_newline(&messages));
+        }
+        let Some(ran) = ran else { return Ok(Outcome::Failed) };
+        if let Some(v) = ran.value {
+            let mut text = self.interp.render_value(&v);
+            // Class-type values: rvalues are records, lvalues (`(T &)`) references.
+            if matches!(v.kind, ValueKind::Record | ValueKind::Pointer)
+                && let Some(custom) = self.custom_rendering(&text).await?
+            {
+                text = custom;
+            }
+            if !text.is_empty() {
+                let _ = writeln!(out, "{text}");
+            }
+        }
+        let _ = out.flush();
+        Ok(Outcome::Done)
+    }
+
+    /// Compiles, links and runs one input. Returns what ran (`None`: it did not compile or
+    /// link, and the session is as before) and the messages for the user (diagnostics,
+    /// warnings, link errors).
+    async fn run_code(&mut self, code: &str) -> Result<(Option<Ran>, String), JitError> {
         let t0 = std::time::Instant::now();
         let parsed = self.interp.parse_deferrable(code);
         let t_parse = t0.elapsed();
         let ptu = match parsed {
             Ok(p) => p,
-            Err(d) => {
-                let _ = write!(err, "{}", with_newline(&d.text));
-                return Ok(Outcome::Failed);
-            }
+            Err(d) => return Ok((None, d.text)),
         };
-        if !ptu.warnings.is_empty() {
-            let _ = write!(err, "{}", with_newline(&ptu.warnings));
-        }
+        let done = Ran { input: ptu.id, value: None };
         if ptu.deferred {
             self.deferred.add(ptu.id, ptu.defines, None);
-            return Ok(Outcome::Done);
+            return Ok((Some(done), ptu.warnings));
         }
         if ptu.object.is_empty() {
-            return Ok(Outcome::Done);
+            return Ok((Some(done), ptu.warnings));
         }
         let input = Input::Object { name: format!("input_line_{}", ptu.id), bytes: ptu.object };
         let mut absorbed = Vec::new();
@@ -197,12 +226,11 @@ impl Repl {
             Err(e @ (JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_))) => {
                 // Roll the input back so its declarations do not refer to nothing; what it
                 // pulled in waits again.
-                let _ = writeln!(err, "error: {e}");
                 let _ = self.interp.undo(1);
                 for a in absorbed {
                     self.deferred.add(a.input, a.defines, Some(a.object));
                 }
-                return Ok(Outcome::Failed);
+                return Ok((None, format!("{}error: {e}", with_newline_if_any(&ptu.warnings))));
             }
             Err(e) => return Err(e),
         };
@@ -217,15 +245,44 @@ impl Repl {
             (t_load - t_parse).as_secs_f64() * 1e3,
             (t0.elapsed() - t_load).as_secs_f64() * 1e3
         );
-        if let Some(v) = value.filter(|_| ptu.has_value) {
-            let kind = ValueKind::from_u32(u32::from(v.kind)).unwrap_or(ValueKind::Void);
-            let text = self.interp.render_value(&RemoteValue { kind, ty: v.ty, data: v.data });
-            if !text.is_empty() {
-                let _ = writeln!(out, "{text}");
-            }
+        let value = value.filter(|_| ptu.has_value).map(|v| RemoteValue {
+            kind: ValueKind::from_u32(u32::from(v.kind)).unwrap_or(ValueKind::Void),
+            ty: v.ty,
+            data: v.data,
+        });
+        Ok((Some(Ran { input: ptu.id, value }), ptu.warnings))
+    }
+
+    /// The user's printer for a class-type value rendered as `(T) @0xADDR` / `(T &) @0xADDR`:
+    /// if `printValue((const T *)ADDR)` compiles (cling's convention: a `std::string
+    /// printValue(const T *)` overload, found as C++ finds any call), its result replaces the
+    /// address. The probe input is undone afterwards, so it is not a REPL input; when no
+    /// printer exists it costs one failed parse and no call to the executor.
+    async fn custom_rendering(&mut self, text: &str) -> Result<Option<String>, JitError> {
+        if self.lang != Lang::Cxx {
+            return Ok(None);
         }
-        let _ = out.flush();
-        Ok(Outcome::Done)
+        let Some((shown, addr)) = text.rsplit_once(" @0x") else { return Ok(None) };
+        let Some(ty) = shown.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else { return Ok(None) };
+        let ty = ty.strip_suffix(" &").unwrap_or(ty);
+        if !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let (ran, _) = self.run_code(&format!("printValue((const {ty} *)0x{addr}).c_str()")).await?;
+        let Some(ran) = ran else { return Ok(None) };
+        let printed = ran
+            .value
+            .filter(|v| v.kind == ValueKind::CString)
+            .map(|v| format!("{shown} {}", String::from_utf8_lossy(&v.data)));
+        match self.interp.undo(1) {
+            Ok(ids) => {
+                for id in ids {
+                    self.forget_input(id).await?;
+                }
+            }
+            Err(e) => tracing::warn!("cannot undo the printValue probe (input {}): {e}", ran.input),
+        }
+        Ok(printed)
     }
 
     async fn command(
@@ -356,6 +413,11 @@ fn take_deferred(
         absorbed.push(Absorbed { input: id, defines, object });
     }
     inputs
+}
+
+/// `s` followed by a newline, or nothing when `s` is empty.
+fn with_newline_if_any(s: &str) -> String {
+    if s.is_empty() { String::new() } else { with_newline(s) }
 }
 
 fn with_newline(s: &str) -> String {
