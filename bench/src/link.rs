@@ -95,20 +95,24 @@ fn measure(runs: usize, make: &dyn Fn() -> Command) -> Result<(f64, Output)> {
 }
 
 /// Calls from controller to executor in one run of `make` through the tap.
-fn count_calls(dir: &Path, executor: &Path, make: &dyn Fn(&Path) -> Command) -> Result<u64> {
+fn count_calls(dir: &Path, me: &Path, executor: &Path, make: &dyn Fn(&Path) -> Command) -> Result<u64> {
     let log = dir.join("tap.log");
     let _ = std::fs::remove_file(&log);
-    let me = std::env::current_exe()?;
-    let mut cmd = make(&me);
+    let mut cmd = make(me);
     cmd.envs(tap::env(executor, &log));
     let o = cmd.output()?;
     ensure!(o.status.code().is_some(), "tapped run failed: {}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(&log).context("the tap wrote no log")?;
+    let text = std::fs::read_to_string(&log).with_context(|| {
+        format!("the tap wrote no log; the command said: {}", String::from_utf8_lossy(&o.stderr))
+    })?;
     let c2e: u64 = text.split_whitespace().next().context("empty tap log")?.parse()?;
     Ok(c2e)
 }
 
 pub fn run(runs: usize) -> Result<()> {
+    // Taken before `our_bin` builds the workspace, which may relink this very binary: then
+    // the running image is deleted and only its path leads to a tap.
+    let me = std::env::current_exe()?;
     let dir = tempfile::tempdir()?;
     let progs = programs_dir();
     let mut cases = Vec::new();
@@ -155,12 +159,12 @@ pub fn run(runs: usize) -> Result<()> {
                 String::from_utf8_lossy(&theirs_out.stdout)
             );
         }
-        let ours_calls = count_calls(dir.path(), &orc_executor, &|me| {
+        let ours_calls = count_calls(dir.path(), &me, &orc_executor, &|me| {
             let mut c = Command::new(&repl);
             c.arg(format!("--oop-executor={}", me.display())).args(&case.objects);
             c
         })?;
-        let theirs_calls = count_calls(dir.path(), &llvm_executor, &|me| {
+        let theirs_calls = count_calls(dir.path(), &me, &llvm_executor, &|me| {
             let mut c = Command::new(&jitlink);
             c.arg(format!("-oop-executor={}", me.display())).args(&case.objects);
             c
