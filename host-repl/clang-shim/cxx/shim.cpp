@@ -761,6 +761,11 @@ extern "C" ojit_status ojit_interp_create(const char *triple, const char *const 
     }
     // Before Interpreter::create, whose action starts the diagnostics client.
     (*CI)->getDiagnosticOpts().ShowColors = false;
+    // clang's backend runs once per input and flattens the whole cc1 command line into each
+    // TargetMachine it creates there (a tenth of the time of a small input); the flattened
+    // line only feeds -frecord-command-line and CodeView, which objects for an executor
+    // never carry.
+    (*CI)->getCodeGenOpts().CommandLineArgs.clear();
     I->Printer = new CountingPrinter(I->Diags.OS, (*CI)->getDiagnosticOpts());
     (*CI)->getDiagnostics().setClient(I->Printer, /*ShouldOwnClient=*/true);
     std::string Err;
