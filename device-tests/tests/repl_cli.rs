@@ -30,6 +30,24 @@ fn bundled_examples_run_in_the_bundled_executor() {
         "{}",
         text(&o.stderr)
     );
+    // The demo's REPL script, on stdin.
+    let script = std::fs::File::open(workspace_root().join("examples/scripts/session.txt")).unwrap();
+    let child = Command::new(our_bin("repl"))
+        .stdin(script)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .current_dir(workspace_root())
+        .spawn()
+        .expect("start repl");
+    let o = wait_output(child, Duration::from_secs(120), "repl < session.txt");
+    assert_eq!(
+        text(&o.stdout),
+        "(int) 42\n(double) 3.5000000\n(unsigned long) 3\n(const char *) \"edsger\"\n(int) 12\n\
+         hello from the executor, answer = 42\n(int) 20\n(char) 'a'\n",
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
 
 #[test]
