@@ -160,8 +160,8 @@ pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: 
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(stderr_file).unwrap_or_default();
-        if let Some(rest) = text.split("listening on ").nth(1) {
-            let addr = rest.lines().next().unwrap_or_default();
+        // Only a whole line: the banner may be half written when we read it.
+        if let Some((addr, _)) = text.split("listening on ").nth(1).and_then(|rest| rest.split_once('\n')) {
             let port = addr.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in banner");
             return (guard, port);
         }

@@ -23,7 +23,9 @@ fn llvm_jitlink_runs_code_inside_an_embedding_application() {
     let start = Instant::now();
     let port: u16 = loop {
         let log = std::fs::read_to_string(&err).unwrap_or_default();
-        if let Some(p) = log.split("listening on 127.0.0.1:").nth(1).and_then(|r| r.trim().parse().ok()) {
+        // Only a whole line: a half-written port would parse as another number.
+        let line = log.split("listening on 127.0.0.1:").nth(1).and_then(|r| r.split_once('\n'));
+        if let Some(p) = line.and_then(|(port, _)| port.trim().parse().ok()) {
             break p;
         }
         assert!(start.elapsed() < Duration::from_secs(10), "app did not start: {log}");
