@@ -95,13 +95,24 @@ fn measure(runs: usize, make: &dyn Fn() -> Command) -> Result<(f64, Output)> {
 }
 
 /// Calls from controller to executor in one run of `make` through the tap.
-fn count_calls(dir: &Path, me: &Path, executor: &Path, make: &dyn Fn(&Path) -> Command) -> Result<u64> {
+fn count_calls(
+    dir: &Path,
+    me: &Path,
+    executor: &Path,
+    expected: Option<i32>,
+    make: &dyn Fn(&Path) -> Command,
+) -> Result<u64> {
     let log = dir.join("tap.log");
     let _ = std::fs::remove_file(&log);
     let mut cmd = make(me);
     cmd.envs(tap::env(executor, &log));
     let o = cmd.output()?;
-    ensure!(o.status.code().is_some(), "tapped run failed: {}", String::from_utf8_lossy(&o.stderr));
+    ensure!(
+        o.status.code() == expected,
+        "the tapped run ended with {:?}, the timed one with {expected:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = std::fs::read_to_string(&log).with_context(|| {
         format!("the tap wrote no log; the command said: {}", String::from_utf8_lossy(&o.stderr))
     })?;
@@ -159,14 +170,17 @@ pub fn run(runs: usize) -> Result<()> {
                 String::from_utf8_lossy(&theirs_out.stdout)
             );
         }
-        let ours_calls = count_calls(dir.path(), &me, &orc_executor, &|me| {
+        let ours_calls = count_calls(dir.path(), &me, &orc_executor, ours_out.status.code(), &|me| {
             let mut c = Command::new(&repl);
             c.arg(format!("--oop-executor={}", me.display())).args(&case.objects);
             c
         })?;
-        let theirs_calls = count_calls(dir.path(), &me, &llvm_executor, &|me| {
+        let theirs_calls = count_calls(dir.path(), &me, &llvm_executor, theirs_out.status.code(), &|me| {
             let mut c = Command::new(&jitlink);
-            c.arg(format!("-oop-executor={}", me.display())).args(&case.objects);
+            c.arg(format!("-oop-executor={}", me.display()))
+                .args(&case.objects)
+                .arg("-args")
+                .arg(&case.objects[0]);
             c
         })?;
         println!(
