@@ -172,8 +172,23 @@ fn undo_unloads_and_definitions_come_back_when_used_again() {
 }
 
 #[test]
-fn a_crash_in_an_input_is_reported_and_the_host_survives() {
-    let o = eval(&["-x", "c"], "int x = 1;\n*(volatile int *)0 = x;\nx\n");
+fn a_crash_in_an_input_is_undone_and_the_session_goes_on_in_orc_executor() {
+    // orc-executor catches the fault, the REPL undoes the input and the next ones work:
+    // earlier definitions survive, the crashed input's name can be defined again, and an
+    // assert() failing (SIGABRT) is survived the same way.
+    let inputs = "int x = 1;\n*(volatile int *)0 = x;\nx\nint y = *(int *)8;\nint y = 5;\ny\n\
+                  #include <cassert>\nassert(x == 2);\nx + 1\n";
+    let o = eval(&[], inputs);
+    let err = text(&o.stderr);
+    assert_eq!(text(&o.stdout), "(int) 1\n(int) 5\n(int) 2\n", "{err}");
+    assert!(err.contains("error: the input crashed with SIGSEGV (invalid memory access at 0x0)"), "{err}");
+    assert!(err.contains("SIGSEGV (invalid memory access at 0x8)"), "{err}");
+    assert!(err.contains("error: the input crashed with SIGABRT"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "a failed input makes the exit status 1: {err}");
+
+    // LLVM's executor dies with the input; the REPL says so and stops.
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    let o = eval(&["-x", "c", &llvm], "int x = 1;\n*(volatile int *)0 = x;\nx\n");
     assert_ne!(o.status.code(), Some(0));
     assert!(
         text(&o.stderr).contains("the executor is gone") && text(&o.stderr).contains("SIGSEGV"),
@@ -187,19 +202,20 @@ fn class_values_use_the_users_print_value_and_the_probe_is_not_an_input() {
     // Without a printer a class value shows its address; with `std::string printValue(const
     // T *)` declared, its text. The probe that calls the printer is undone, so `%undo` still
     // counts the user's inputs only, in our executor and in LLVM's.
-    let inputs = "#include <string>\nstruct P { int x; };\nP p{3};\np\n\
-                  std::string printValue(const P *v) { return \"P:\" + std::to_string(v->x); }\n\
-                  p\nP{4}\nint k = 1;\nP{5}\n%undo\n%undo\nint k = 2;\nk\n";
+    // The printer's own state persists from call to call.
+    let inputs = "#include <string>\nstruct P { int x; };\nP p{3};\np\nint calls = 0;\n\
+                  std::string printValue(const P *v) { ++calls; return \"P:\" + std::to_string(v->x); }\n\
+                  p\nP{4}\nint k = 1;\nP{5}\n%undo\n%undo\nint k = 2;\nk\ncalls\n";
     let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
     for args in [vec![], vec![llvm.as_str()]] {
         let o = eval(&args, inputs);
         let stdout = text(&o.stdout);
         let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 5, "{args:?}: {stdout}\n{}", text(&o.stderr));
+        assert_eq!(lines.len(), 6, "{args:?}: {stdout}\n{}", text(&o.stderr));
         assert!(lines[0].starts_with("(P &) @0x"), "{args:?}: {stdout}");
         assert_eq!(
             lines[1..],
-            ["(P &) P:3", "(P) P:4", "(P) P:5", "(int) 2"],
+            ["(P &) P:3", "(P) P:4", "(P) P:5", "(int) 2", "(int) 3"],
             "{args:?}: {}",
             text(&o.stderr)
         );

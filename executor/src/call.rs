@@ -1,5 +1,7 @@
 //! Calls into code in this process: the wrapper-function ABI and the run-as-main/void/int
-//! shapes. This is the only module that jumps to addresses received from the controller.
+//! shapes. This is the only module that jumps to addresses received from the controller, and
+//! every such jump runs under [`guard::guarded`], so a crash in the callee is an error for the
+//! call ("crashed: SIGSEGV (...)") rather than the end of the process.
 //!
 //! The ABI is LLVM's `CWrapperFunctionBuffer` (`llvm/include/llvm/ExecutionEngine/Orc/Shared/
 //! WrapperFunctionUtils.h`, mirrored in `compiler-rt/lib/orc/wrapper_function_utils.h`):
@@ -13,6 +15,12 @@ use std::ffi::{CStr, CString, c_char, c_int};
 use std::ptr;
 
 use orc_rpc::ExecutorAddr;
+
+use crate::guard;
+
+fn crashed(crash: guard::Crash) -> String {
+    format!("crashed: {crash}")
+}
 
 /// What a wrapper function produced: result bytes, or an out-of-band error message (which an
 /// LLVM peer transmits as an empty Result payload).
@@ -119,15 +127,18 @@ impl CWrapperFunctionBuffer {
     }
 }
 
-/// Calls the wrapper function at `addr` with `args` and takes its result.
+/// Calls the wrapper function at `addr` with `args` and takes its result; a crash in it is an
+/// out-of-band error.
 ///
 /// # Safety
 /// `addr` must be a function with the wrapper-function ABI, callable from this thread.
 pub unsafe fn call_wrapper(addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
     // SAFETY: the caller guarantees `addr` is a wrapper function.
     let f: WrapperFn = unsafe { std::mem::transmute::<usize, WrapperFn>(addr.0 as usize) };
-    // SAFETY: `args` is valid for `args.len()` bytes for the duration of the call.
-    let buf = unsafe { f(args.as_ptr().cast(), args.len()) };
+    let (data, len) = (args.as_ptr(), args.len());
+    // SAFETY: `args` is valid for `len` bytes for the duration of the call; the closure owns
+    // nothing (a crash abandons its frame).
+    let buf = unsafe { guard::guarded(|| f(data.cast(), len)) }.map_err(crashed)?;
     // SAFETY: the callee follows the ABI.
     unsafe { buf.into_result() }
 }
@@ -136,7 +147,7 @@ pub unsafe fn call_wrapper(addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
 /// program name added, as LLVM's `runAsMain` without a program name).
 ///
 /// # Errors
-/// An argument containing a NUL byte cannot be passed to C.
+/// An argument containing a NUL byte cannot be passed to C; `main` crashed.
 ///
 /// # Safety
 /// `addr` must be a function of that type.
@@ -150,34 +161,41 @@ pub unsafe fn run_as_main(addr: ExecutorAddr, args: &[String]) -> Result<i64, St
     type MainFn = unsafe extern "C" fn(c_int, *mut *mut c_char) -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: MainFn = unsafe { std::mem::transmute::<usize, MainFn>(addr.0 as usize) };
-    // SAFETY: argv holds `owned.len()` valid C strings and a NULL, alive across the call.
-    let rc = unsafe { f(owned.len() as c_int, argv.as_mut_ptr()) };
+    let (argc, argv) = (owned.len() as c_int, argv.as_mut_ptr());
+    // SAFETY: argv holds `argc` valid C strings and a NULL, alive across the call.
+    let rc = unsafe { guard::guarded(|| f(argc, argv)) }.map_err(crashed)?;
     Ok(i64::from(rc))
 }
 
 /// Calls `int32_t fn(void)` at `addr` (LLVM's `runAsVoidFunction`, which despite its name
 /// returns an int).
 ///
+/// # Errors
+/// The function crashed.
+///
 /// # Safety
 /// `addr` must be a function of that type.
-pub unsafe fn run_as_void_function(addr: ExecutorAddr) -> i32 {
+pub unsafe fn run_as_void_function(addr: ExecutorAddr) -> Result<i32, String> {
     type VoidFn = unsafe extern "C" fn() -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: VoidFn = unsafe { std::mem::transmute::<usize, VoidFn>(addr.0 as usize) };
-    // SAFETY: as above.
-    unsafe { f() }
+    // SAFETY: as above; the closure owns nothing.
+    unsafe { guard::guarded(|| f()) }.map_err(crashed)
 }
 
 /// Calls `int32_t fn(int32_t)` at `addr`.
 ///
+/// # Errors
+/// The function crashed.
+///
 /// # Safety
 /// `addr` must be a function of that type.
-pub unsafe fn run_as_int_function(addr: ExecutorAddr, arg: i32) -> i32 {
+pub unsafe fn run_as_int_function(addr: ExecutorAddr, arg: i32) -> Result<i32, String> {
     type IntFn = unsafe extern "C" fn(c_int) -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(addr.0 as usize) };
-    // SAFETY: as above.
-    unsafe { f(arg) }
+    // SAFETY: as above; the closure owns nothing.
+    unsafe { guard::guarded(|| f(arg)) }.map_err(crashed)
 }
 
 /// Flushes every C stdio output stream, as `exit()` would for a native program, so that

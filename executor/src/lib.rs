@@ -35,6 +35,7 @@ pub mod builtins;
 pub mod call;
 pub mod dispatch;
 pub mod dylib;
+pub mod guard;
 pub mod memory;
 mod pool;
 pub mod registry;

@@ -1,8 +1,8 @@
 //! The state one session's services share: memory, libraries, jit-dispatch, and the rule for
 //! which addresses may be called.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use orc_rpc::sps::{SpsError, from_bytes};
 use orc_rpc::types::WrapperFunctionCall;
@@ -12,6 +12,7 @@ use crate::builtins;
 use crate::call::{self, WrapperResult};
 use crate::dispatch::{Dispatcher, Outbox, dispatch_fn};
 use crate::dylib::DylibManager;
+use crate::guard::{self, Crash};
 use crate::memory::MemoryManager;
 
 /// Per-session services. Instance addresses published in Setup are the addresses of these
@@ -30,6 +31,8 @@ pub struct SessionServices {
     pub shm_counter: AtomicU64,
     /// Addresses the embedding application published in addition to ours.
     pub extra_symbols: Vec<(String, ExecutorAddr)>,
+    /// The last crash caught in a call made for this session, until the controller takes it.
+    last_crash: Mutex<Option<Crash>>,
 }
 
 impl SessionServices {
@@ -47,6 +50,7 @@ impl SessionServices {
             dispatch: Dispatcher::new(outbox),
             shm_counter: AtomicU64::new(0),
             extra_symbols,
+            last_crash: Mutex::new(None),
         }
     }
 
@@ -103,10 +107,25 @@ impl SessionServices {
 
     /// Calls the wrapper function at `addr` with SPS-encoded `args`.
     ///
+    /// A crash in the code it runs is kept for [`take_crash`](Self::take_crash).
+    ///
     /// # Errors
     /// An out-of-band error: `addr` is not callable (see [`is_callable`](Self::is_callable)),
-    /// or the function reported one.
+    /// the function reported one, or it crashed.
     pub fn call(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
+        let result = self.call_unrecorded(addr, args);
+        if let Some(crash) = guard::take_crash_on_this_thread() {
+            *self.last_crash.lock().unwrap_or_else(PoisonError::into_inner) = Some(crash);
+        }
+        result
+    }
+
+    /// Takes the last crash caught in a call made for this session.
+    pub fn take_crash(&self) -> Option<Crash> {
+        self.last_crash.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn call_unrecorded(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
         if let Some(b) = builtins::find(addr) {
             return (b.call)(args);
         }

@@ -8,8 +8,8 @@
 //! Ending a session (`docs/protocol.md` §8): Hangup or end of stream ends it at once. LLVM 22.1
 //! controllers close TCP sessions with a `close()` that sends no FIN and then wait for our EOF
 //! forever; so on sockets, once the controller has released all memory it initialized and
-//! nothing has happened for the idle period, we close our side and the controller exits
-//! normally. At the end, pending jit-dispatch calls fail, calls still running are awaited,
+//! nothing has happened for the idle period (8 periods if it never initialized any), we close
+//! our side and the controller exits normally. At the end, pending jit-dispatch calls fail, calls still running are awaited,
 //! and every slab is released (running its dealloc actions).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -225,6 +225,10 @@ fn teardown(shared: &Shared, id: u64) {
     registry::unregister(s);
 }
 
+/// How many idle periods a socket session that never initialized memory must stay quiet
+/// before the watchdog closes it.
+const NEVER_LOADED_GRACE: u32 = 8;
+
 /// Closes an idle socket session whose controller released everything (see the module docs).
 struct Watchdog {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -245,11 +249,15 @@ impl Watchdog {
                     let (g, _) = cv.wait_timeout(stopped, poll).unwrap_or_else(|e| e.into_inner());
                     stopped = g;
                     let s = &shared.services;
-                    let done = s.memory.initialized_count() > 0
-                        && s.memory.live_regions() == 0
+                    // A controller that never loaded anything (llvm-jitlink failing on a
+                    // missing symbol before its first initialize) waits just the same; it
+                    // gets a longer grace period, since it may also be one still getting ready.
+                    let needed =
+                        if s.memory.initialized_count() > 0 { after } else { after * NEVER_LOADED_GRACE };
+                    let done = s.memory.live_regions() == 0
                         && shared.in_flight.get() == 0
                         && s.dispatch.outstanding() == 0
-                        && shared.activity.quiet_for() >= after;
+                        && shared.activity.quiet_for() >= needed;
                     if done && !*stopped {
                         tracing::info!(
                             "session {}: controller released all its memory and has been idle for {after:?}; \

@@ -113,7 +113,11 @@ async fn connect(cli: &Cli, interactive: bool) -> Result<Session> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => Transport::connect(addr, Duration::from_secs(10)).await?,
         (None, Some(path)) if !path.is_empty() => Transport::launch(Path::new(path), &[], interactive)?,
-        _ => Transport::launch(&bundled_executor()?, &[], interactive)?,
+        // repl reports what goes wrong in its own words; the executor's log would repeat it.
+        _ => {
+            let quiet = if cli.verbose == 0 { vec!["-q".to_owned()] } else { vec![] };
+            Transport::launch(&bundled_executor()?, &quiet, interactive)?
+        }
     };
     Ok(Session::start(transport).await?)
 }
@@ -191,6 +195,12 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
             );
             jit.close().await;
             ExitCode::from(r.status as u8)
+        }
+        Err(crate::jit::JitError::Crashed { signal, description }) => {
+            eprintln!("repl: the program did not finish: it crashed with {description}");
+            jit.close().await;
+            // As a shell reports a program killed by a signal.
+            ExitCode::from(128u8.saturating_add(u8::try_from(signal).unwrap_or(0)))
         }
         Err(crate::jit::JitError::Session(e)) => {
             let why = jit.session().end_reason().await.unwrap_or_else(|| e.to_string());

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use orc_rpc::info::names;
-use orc_rpc::services::{DylibOpen, DylibResolve, MemDeinitialize, MemInitialize, MemReserve};
+use orc_rpc::services::{
+    DylibOpen, DylibResolve, MemDeinitialize, MemInitialize, MemReserve, TakeCrashReport,
+};
 use orc_rpc::sps::{SpsError, from_bytes};
 use orc_rpc::types::{
     AllocActionCallPair, FinalizeRequest, RemoteAllocGroup, RemoteSymbolLookupSetElement, SegFinalizeRequest,
@@ -49,6 +51,15 @@ pub enum JitError {
     /// The session's runtime is missing something the host needs.
     #[error("{0}")]
     Runtime(String),
+    /// JIT'd code crashed and the executor caught it (orc-executor's crash-report extension):
+    /// the call failed, the session goes on.
+    #[error("crashed with {description}")]
+    Crashed {
+        /// The POSIX signal number.
+        signal: i32,
+        /// The executor's description, e.g. `SIGSEGV (invalid memory access at 0x0)`.
+        description: String,
+    },
 }
 
 /// What one load did.
@@ -423,7 +434,8 @@ impl Jit {
     /// top-level statements. Returns the value it captured, if any.
     ///
     /// # Errors
-    /// The executor went away, or the runtime's answer does not decode.
+    /// The executor went away, the input crashed ([`JitError::Crashed`]), or the runtime's
+    /// answer does not decode.
     pub async fn run_input(&self, unit: &LinkedUnit) -> Result<Option<CapturedValue>, JitError> {
         if unit.initializers.is_empty() && unit.finalizers.is_empty() {
             return Ok(None);
@@ -432,6 +444,7 @@ impl Jit {
         let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
         let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
         let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
+        self.check_crash(&bytes).await?;
         let (has, kind, ty, data): (bool, u8, u64, Vec<u8>) = from_bytes(&bytes)
             .map_err(|error| SessionError::BadResult { function: rt::RUN_INPUT.to_owned(), error })?;
         Ok(has.then_some(CapturedValue { kind, ty, data }))
@@ -468,7 +481,8 @@ impl Jit {
     /// then the program's exit-time work (atexit handlers, static destructors).
     ///
     /// # Errors
-    /// No `main`, or the executor went away (a crash in the program).
+    /// No `main`; the program crashed and orc-executor caught it ([`JitError::Crashed`]); the
+    /// executor went away (a crash in an executor that does not catch them).
     pub async fn run_main(&self, argv: &[String]) -> Result<MainResult, JitError> {
         let main =
             self.lookup("main").ok_or_else(|| JitError::Runtime("no function main is defined".into()))?;
@@ -476,9 +490,26 @@ impl Jit {
             self.lookup(rt::RUN_MAIN).ok_or_else(|| JitError::Runtime("the runtime is not loaded".into()))?;
         let args = orc_rpc::sps::to_bytes(&(ExecutorAddr(main), argv.to_vec()));
         let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
+        self.check_crash(&bytes).await?;
         let (status, called_exit): (i64, bool) = from_bytes(&bytes)
             .map_err(|error| SessionError::BadResult { function: rt::RUN_MAIN.to_owned(), error })?;
         Ok(MainResult { status, called_exit })
+    }
+
+    /// After a call into JIT'd code: an empty result is how LLVM 22.1's protocol carries an
+    /// error out of a wrapper call; if the executor reports a crash for it, that crash.
+    async fn check_crash(&self, result: &[u8]) -> Result<(), JitError> {
+        if !result.is_empty() {
+            return Ok(());
+        }
+        let Some(take) = self.session.info().symbol(names::ORCBRIDGE_TAKE_CRASH_REPORT) else {
+            return Ok(());
+        };
+        let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+        match self.session.call::<TakeCrashReport, _>(take, &(inst,), |r| r).await? {
+            Some((signal, _address, description)) => Err(JitError::Crashed { signal, description }),
+            None => Ok(()),
+        }
     }
 
     /// Runs exit-time work registered so far (atexit handlers, static destructors).

@@ -82,6 +82,8 @@ pub struct Repl {
     /// Unit → the deferred inputs linked into it.
     absorbed: HashMap<u64, Vec<Absorbed>>,
     lang: Lang,
+    /// Some input mentioned `printValue`: class values are offered to it.
+    printer_mentioned: bool,
 }
 
 impl std::fmt::Debug for Repl {
@@ -133,6 +135,7 @@ impl Repl {
             deferred: Deferred::default(),
             absorbed: HashMap::new(),
             lang,
+            printer_mentioned: false,
         })
     }
 
@@ -182,10 +185,14 @@ impl Repl {
         if let Some(v) = ran.value {
             let mut text = self.interp.render_value(&v);
             // Class-type values: rvalues are records, lvalues (`(T &)`) references.
-            if matches!(v.kind, ValueKind::Record | ValueKind::Pointer)
-                && let Some(custom) = self.custom_rendering(&text).await?
-            {
-                text = custom;
+            if matches!(v.kind, ValueKind::Record | ValueKind::Pointer) {
+                match self.custom_rendering(&text).await? {
+                    Ok(custom) => text = custom,
+                    Err(Some(note)) => {
+                        let _ = writeln!(err, "{note}");
+                    }
+                    Err(None) => {}
+                }
             }
             if !text.is_empty() {
                 let _ = writeln!(out, "{text}");
@@ -200,6 +207,7 @@ impl Repl {
     /// warnings, link errors).
     async fn run_code(&mut self, code: &str) -> Result<(Option<Ran>, String), JitError> {
         let t0 = std::time::Instant::now();
+        self.printer_mentioned |= code.contains("printValue");
         let parsed = self.interp.parse_deferrable(code);
         let t_parse = t0.elapsed();
         let ptu = match parsed {
@@ -237,7 +245,17 @@ impl Repl {
         self.units.insert(ptu.id, unit.id);
         self.absorbed.insert(unit.id, absorbed);
         let t_load = t0.elapsed();
-        let value = self.jit.run_input(&unit).await?;
+        let value = match self.jit.run_input(&unit).await {
+            Ok(v) => v,
+            Err(JitError::Crashed { description, .. }) => {
+                // The executor survived; take the input back, as for a failed link.
+                let _ = self.interp.undo(1);
+                self.forget_input(ptu.id).await?;
+                let msg = format!("error: the input crashed with {description}; it was undone");
+                return Ok((None, format!("{}{msg}", with_newline_if_any(&ptu.warnings))));
+            }
+            Err(e) => return Err(e),
+        };
         tracing::debug!(
             "input {}: compile {:.3} ms, link+load {:.3} ms, run {:.3} ms",
             ptu.id,
@@ -254,35 +272,62 @@ impl Repl {
     }
 
     /// The user's printer for a class-type value rendered as `(T) @0xADDR` / `(T &) @0xADDR`:
-    /// if `printValue((const T *)ADDR)` compiles (cling's convention: a `std::string
-    /// printValue(const T *)` overload, found as C++ finds any call), its result replaces the
-    /// address. The probe input is undone afterwards, so it is not a REPL input; when no
-    /// printer exists it costs one failed parse and no call to the executor.
-    async fn custom_rendering(&mut self, text: &str) -> Result<Option<String>, JitError> {
-        if self.lang != Lang::Cxx {
-            return Ok(None);
+    /// if `printValue((const T *)ADDR).c_str()` compiles and runs (cling's convention: a
+    /// `std::string printValue(const T *)` overload, found as C++ finds any call), its text
+    /// replaces the address. Tried only once some input mentioned `printValue`, so sessions
+    /// without a printer pay nothing.
+    ///
+    /// Returns the rendering, or a note for the user when a printer exists but failed.
+    async fn custom_rendering(&mut self, text: &str) -> Result<Result<String, Option<String>>, JitError> {
+        if self.lang != Lang::Cxx || !self.printer_mentioned {
+            return Ok(Err(None));
         }
-        let Some((shown, addr)) = text.rsplit_once(" @0x") else { return Ok(None) };
-        let Some(ty) = shown.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else { return Ok(None) };
+        let Some((shown, addr)) = text.rsplit_once(" @0x") else { return Ok(Err(None)) };
+        let Some(ty) = shown.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else {
+            return Ok(Err(None));
+        };
         let ty = ty.strip_suffix(" &").unwrap_or(ty);
+        let ty = ty.strip_prefix("const ").unwrap_or(ty);
         if !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
+            return Ok(Err(None));
         }
-        let (ran, _) = self.run_code(&format!("printValue((const {ty} *)0x{addr}).c_str()")).await?;
-        let Some(ran) = ran else { return Ok(None) };
-        let printed = ran
-            .value
-            .filter(|v| v.kind == ValueKind::CString)
-            .map(|v| format!("{shown} {}", String::from_utf8_lossy(&v.data)));
+        let (ran, messages) = self.run_code(&format!("printValue((const {ty} *)0x{addr}).c_str()")).await?;
+        let Some(ran) = ran else {
+            // No overload for T is the usual case; anything else (an ambiguous call, a
+            // printer declared but not defined) the user should hear about.
+            let quiet = messages.contains("no matching function for call to 'printValue'")
+                || messages.contains("undeclared identifier 'printValue'");
+            let first = messages.lines().find(|l| l.contains("error")).unwrap_or("").trim();
+            return Ok(Err((!quiet).then(|| format!("note: printValue for {ty} failed: {first}"))));
+        };
+        let printed = ran.value.filter(|v| v.kind == ValueKind::CString);
         match self.interp.undo(1) {
             Ok(ids) => {
                 for id in ids {
-                    self.forget_input(id).await?;
+                    self.forget_probe(id).await?;
                 }
             }
             Err(e) => tracing::warn!("cannot undo the printValue probe (input {}): {e}", ran.input),
         }
-        Ok(printed)
+        Ok(printed.map(|v| format!("{shown} {}", String::from_utf8_lossy(&v.data))).ok_or(None))
+    }
+
+    /// Drops the printValue probe `id` (just undone in the interpreter). If its unit pulled in
+    /// deferred definitions (the printer itself, globals it uses), the unit stays loaded so
+    /// their state persists, owned from now on by the newest of them: undoing that input
+    /// unloads it and puts the others back to wait, as for any unit.
+    async fn forget_probe(&mut self, id: u64) -> Result<(), JitError> {
+        let Some(unit) = self.units.remove(&id) else { return Ok(()) };
+        let mut absorbed = self.absorbed.remove(&unit).unwrap_or_default();
+        absorbed.sort_by_key(|a| a.input);
+        match absorbed.pop() {
+            None => self.jit.unload(unit).await,
+            Some(owner) => {
+                self.units.insert(owner.input, unit);
+                self.absorbed.insert(unit, absorbed);
+                Ok(())
+            }
+        }
     }
 
     async fn command(

@@ -130,6 +130,11 @@ pub mod names {
     /// (`R_X86_64_32`/`32S`) must reach its own data. Only offered where the OS can do it.
     pub const ORCBRIDGE_RESERVE_LOW: &str = "__orcbridge_SimpleExecutorMemoryManager_reserve_low_wrapper";
 
+    /// orcbridge extension (not in LLVM): the last crash caught in JIT'd code called by the
+    /// session whose memory manager instance is given. LLVM 22.1's protocol turns an error of
+    /// a wrapper call into an empty Result, so the controller asks for the details here.
+    pub const ORCBRIDGE_TAKE_CRASH_REPORT: &str = "__orcbridge_take_crash_report_wrapper";
+
     /// Every bootstrap symbol `llvm-jitlink-executor` 22.1.8 sends on Linux (34 names).
     pub const LLVM22_EXECUTOR_SYMBOLS: [&str; 34] = [
         DISPATCH_CTX,

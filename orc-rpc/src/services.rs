@@ -55,6 +55,12 @@ wrapper_fn!(
     MemReserveLow = names::ORCBRIDGE_RESERVE_LOW, (ExecutorAddr, u64) -> SpsExpected<ExecutorAddr>
 );
 wrapper_fn!(
+    /// orcbridge extension: `take_crash_report(inst) -> Optional<(signal, address, text)>`, the
+    /// last crash caught in a call made for the session of memory manager `inst` (then
+    /// forgotten). `signal` is the POSIX signal number, `address` its `si_addr`.
+    TakeCrashReport = names::ORCBRIDGE_TAKE_CRASH_REPORT, (ExecutorAddr) -> Option<(i32, u64, String)>
+);
+wrapper_fn!(
     /// `initialize(inst, FinalizeRequest) -> Expected<key>`: copy segments into a reserved slab,
     /// protect them, run the finalize actions. The key is the lowest segment address.
     MemInitialize = names::MEMORY_MANAGER_INITIALIZE,

@@ -38,6 +38,10 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 
+    /// Log errors only (for a controller that reports failures itself, as repl does).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+
     /// With listen=, exit after the first session instead of waiting for the next controller.
     #[arg(long)]
     once: bool,
@@ -136,12 +140,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default = match cli.verbose {
+        0 if cli.quiet => "error",
         0 => "warn",
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("orc_executor={default},warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "orc_executor={default},{}",
+            if cli.quiet { "error" } else { "warn" }
+        ))
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     match run(cli) {
         Ok(code) => code,

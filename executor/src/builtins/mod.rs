@@ -107,6 +107,7 @@ static TABLE: LazyLock<Vec<BuiltinEntry>> = LazyLock::new(|| {
     ];
     #[cfg(feature = "gdb-jit-interface")]
     v.push(entry::<svc::RegisterJitLoaderGdb>());
+    v.push(entry::<svc::TakeCrashReport>());
     if crate::memory::sys_unix::CAN_MAP_LOW {
         v.push(entry::<svc::MemReserveLow>());
     }

@@ -1,4 +1,5 @@
-//! `run_as_main`, `run_as_void_function`, `run_as_int_function`.
+//! `run_as_main`, `run_as_void_function`, `run_as_int_function`, and orcbridge's
+//! `take_crash_report` for the crashes they (and JIT'd wrapper functions) end in.
 //!
 //! The target must be code placed or resolved by a live session (LLVM jumps to any number it
 //! is given). These results have no error channel, so a refused call is an out-of-band error,
@@ -6,7 +7,7 @@
 //! as `exit()` would, so output is not held back when stdout is a pipe or a file.
 
 use orc_rpc::ExecutorAddr;
-use orc_rpc::services::{RunAsIntFunction, RunAsMain, RunAsVoidFunction};
+use orc_rpc::services::{RunAsIntFunction, RunAsMain, RunAsVoidFunction, TakeCrashReport};
 
 use super::Builtin;
 use crate::call;
@@ -36,7 +37,7 @@ impl Builtin for RunAsVoidFunction {
         // SAFETY: as above, for `int (*)(void)`.
         let rc = unsafe { call::run_as_void_function(f) };
         call::flush_c_stdio();
-        Ok(rc)
+        rc
     }
 }
 
@@ -46,6 +47,14 @@ impl Builtin for RunAsIntFunction {
         // SAFETY: as above, for `int (*)(int)`.
         let rc = unsafe { call::run_as_int_function(f, arg) };
         call::flush_c_stdio();
-        Ok(rc)
+        rc
+    }
+}
+
+impl Builtin for TakeCrashReport {
+    fn handle((inst,): (ExecutorAddr,)) -> Result<Option<(i32, u64, String)>, String> {
+        let session = registry::by_memory_instance(inst)
+            .ok_or_else(|| format!("{inst} is not a memory manager instance of a live session"))?;
+        Ok(session.take_crash().map(|c| (c.signal, c.address, c.to_string())))
     }
 }

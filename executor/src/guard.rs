@@ -1,0 +1,151 @@
+//! Crash survival: a fault in JIT'd code ends the call that ran it, not the executor.
+//!
+//! Every jump into received code ([`crate::call`]) runs under [`guarded`]. The first guarded
+//! call installs one handler for `SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGTRAP` and
+//! `SIGABRT` (`c/guard.c`); when such a signal arrives on a thread inside a guarded call, the
+//! handler jumps back to that call (`siglongjmp`), which returns a [`Crash`]. Signals outside
+//! guarded calls go to the handlers installed before ours (Rust's stack-overflow report, an
+//! application's crash reporter) or get their default action, so an embedding application
+//! sees no difference for its own code.
+//!
+//! What survives is the process, not the crashed code's state: locks it held stay held and
+//! memory it was changing stays half-changed, as with any such recovery (cling, ROOT). The
+//! call's frames are abandoned; nothing in them is dropped, which is why [`guarded`] only
+//! takes `Copy` closures.
+//!
+//! The last crash on a thread is kept for [`take_crash_on_this_thread`], so the session that
+//! made the call can report it (the `orcbridge` crash-report extension, `docs/protocol.md`
+//! §11): LLVM 22.1's protocol cannot carry an error out of a wrapper call.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::sync::Once;
+
+unsafe extern "C" {
+    fn orcx_install_crash_handlers() -> c_int;
+    fn orcx_guarded_call(
+        f: unsafe extern "C" fn(*mut c_void),
+        ctx: *mut c_void,
+        sig: *mut c_int,
+        addr: *mut *mut c_void,
+    ) -> c_int;
+}
+
+/// A fault signal that interrupted a guarded call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crash {
+    /// The signal number (`SIGSEGV`, ...).
+    pub signal: i32,
+    /// `si_addr` of the signal: the faulting address for `SIGSEGV`/`SIGBUS`, the instruction
+    /// for `SIGILL`/`SIGFPE`/`SIGTRAP`; 0 for a signal that was sent (`SIGABRT` from `abort`).
+    pub address: u64,
+}
+
+impl Crash {
+    /// The signal's name, e.g. `SIGSEGV`.
+    pub fn signal_name(&self) -> &'static str {
+        match self.signal {
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGILL => "SIGILL",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGTRAP => "SIGTRAP",
+            libc::SIGABRT => "SIGABRT",
+            _ => "signal",
+        }
+    }
+}
+
+impl std::fmt::Display for Crash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.signal {
+            libc::SIGSEGV | libc::SIGBUS => format!("invalid memory access at {:#x}", self.address),
+            libc::SIGILL => format!("illegal instruction at {:#x}", self.address),
+            libc::SIGFPE => format!("arithmetic exception at {:#x}", self.address),
+            libc::SIGTRAP => format!("trap at {:#x}", self.address),
+            libc::SIGABRT => "abort".to_owned(),
+            s => format!("signal {s}"),
+        };
+        write!(f, "{} ({what})", self.signal_name())
+    }
+}
+
+thread_local! {
+    static LAST_CRASH: Cell<Option<Crash>> = const { Cell::new(None) };
+}
+
+/// The most recent crash caught on this thread since the last call, if any.
+pub fn take_crash_on_this_thread() -> Option<Crash> {
+    LAST_CRASH.with(Cell::take)
+}
+
+/// Runs `f` (a call into JIT'd code); a fault signal raised on this thread while it runs makes
+/// this return `Err` with the signal instead of ending the process. Nested guarded calls work;
+/// the innermost one catches.
+///
+/// # Safety
+/// If `f` crashes, its frames and those of the code it called are abandoned without
+/// unwinding. `f` is `Copy` (it owns nothing to drop) and must not leave anything between it
+/// and the JIT'd code that needs dropping or unlocking.
+pub unsafe fn guarded<F, R>(f: F) -> Result<R, Crash>
+where
+    F: FnOnce() -> R + Copy,
+    R: Copy,
+{
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: installs process-wide handlers once; they only act inside guarded calls.
+        if unsafe { orcx_install_crash_handlers() } != 0 {
+            tracing::warn!("cannot install crash handlers: a crash in JIT'd code will end the process");
+        }
+    });
+
+    struct Ctx<F, R> {
+        f: F,
+        out: Option<R>,
+    }
+    unsafe extern "C" fn trampoline<F: FnOnce() -> R + Copy, R: Copy>(ctx: *mut c_void) {
+        // SAFETY: `ctx` is the `Ctx` below, alive for the whole guarded call.
+        let ctx = unsafe { &mut *ctx.cast::<Ctx<F, R>>() };
+        ctx.out = Some((ctx.f)());
+    }
+
+    let mut ctx = Ctx { f, out: None };
+    let (mut sig, mut addr): (c_int, *mut c_void) = (0, std::ptr::null_mut());
+    // SAFETY: the trampoline matches the C signature and `ctx` outlives the call; the frames
+    // a crash abandons (trampoline, `f`, JIT'd code) own nothing, as required above.
+    let crashed =
+        unsafe { orcx_guarded_call(trampoline::<F, R>, (&raw mut ctx).cast(), &raw mut sig, &raw mut addr) };
+    match (crashed, ctx.out) {
+        (0, Some(r)) => Ok(r),
+        _ => {
+            let crash = Crash { signal: sig, address: addr as u64 };
+            LAST_CRASH.with(|c| c.set(Some(crash)));
+            Err(crash)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_inside_a_guarded_call_become_errors_and_the_thread_goes_on() {
+        // SAFETY: the closures own nothing; the faults are deliberate.
+        let r = unsafe { guarded(|| std::ptr::read_volatile(std::ptr::null::<u32>())) };
+        assert_eq!(r, Err(Crash { signal: libc::SIGSEGV, address: 0 }));
+        assert_eq!(take_crash_on_this_thread(), Some(Crash { signal: libc::SIGSEGV, address: 0 }));
+        assert_eq!(take_crash_on_this_thread(), None);
+        // SAFETY: as above.
+        let r = unsafe { guarded(|| libc::raise(libc::SIGABRT)) };
+        assert_eq!(r.map_err(|c| c.signal), Err(libc::SIGABRT));
+        // SAFETY: as above; nothing crashes.
+        assert_eq!(unsafe { guarded(|| 6 * 7) }, Ok(42));
+        // Nested: the inner guard catches, the outer call completes.
+        // SAFETY: as above.
+        let outer =
+            unsafe { guarded(|| guarded(|| std::ptr::read_volatile(std::ptr::dangling::<u64>())).is_err()) };
+        assert_eq!(outer, Ok(true));
+    }
+}
