@@ -210,10 +210,13 @@ impl Repl {
         self.printer_mentioned |= code.contains("printValue");
         let parsed = self.interp.parse_deferrable(code);
         let t_parse = t0.elapsed();
-        let ptu = match parsed {
+        let mut ptu = match parsed {
             Ok(p) => p,
             Err(d) => return Ok((None, d.text)),
         };
+        if ptu.has_value {
+            ptu.warnings = without_unused_result_warnings(&ptu.warnings);
+        }
         let done = Ran { input: ptu.id, value: None };
         if ptu.deferred {
             self.deferred.add(ptu.id, ptu.defines, None);
@@ -460,6 +463,30 @@ fn take_deferred(
     inputs
 }
 
+/// `diagnostics` without its `-Wunused-result` warnings. clang (clang-repl 22.1 too) warns
+/// that the result of a `[[nodiscard]]` call is ignored when an input like `v.size()` is an
+/// expression whose value the REPL prints, i.e. uses. A diagnostic is a block of lines
+/// starting with its "In file included from" line, if any, or its "file:line:col:" line;
+/// notes belong to the diagnostic before them.
+fn without_unused_result_warnings(diagnostics: &str) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut included = false;
+    for line in diagnostics.lines() {
+        let is_diag = line.contains(": warning: ") || line.contains(": error: ");
+        let starts = line.starts_with("In file included from ") || (is_diag && !included);
+        if starts || blocks.is_empty() {
+            blocks.push(String::new());
+        }
+        included = line.starts_with("In file included from ");
+        if let Some(b) = blocks.last_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks.retain(|b| !b.contains("[-Wunused-result]"));
+    blocks.concat()
+}
+
 /// `s` followed by a newline, or nothing when `s` is empty.
 fn with_newline_if_any(s: &str) -> String {
     if s.is_empty() { String::new() } else { with_newline(s) }
@@ -521,6 +548,19 @@ pub fn needs_more(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::needs_more;
+
+    #[test]
+    fn printed_values_drop_only_unused_result_warnings() {
+        let text = "In file included from <<< inputs >>>:1:\n\
+                    input_line_3:1:1: warning: ignoring return value of function declared with 'nodiscard' \
+                    attribute [-Wunused-result]\n    1 | v.size()\n      | ^~~~~~~~\n\
+                    In file included from <<< inputs >>>:1:\n\
+                    input_line_3:1:5: warning: implicit conversion [-Wconversion]\n    1 | v.size()\n";
+        let kept = super::without_unused_result_warnings(text);
+        assert!(!kept.contains("nodiscard") && kept.contains("[-Wconversion]"), "{kept}");
+        assert!(kept.starts_with("In file included from") && kept.ends_with("    1 | v.size()\n"), "{kept}");
+        assert_eq!(super::without_unused_result_warnings(""), "");
+    }
 
     #[test]
     fn inputs_continue_while_brackets_are_open() {
