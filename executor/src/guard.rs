@@ -79,6 +79,35 @@ pub fn take_crash_on_this_thread() -> Option<Crash> {
     LAST_CRASH.with(Cell::take)
 }
 
+fn install_handlers() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: installs process-wide handlers once; they only act inside guarded calls.
+        if unsafe { orcx_install_crash_handlers() } != 0 {
+            tracing::warn!("cannot install crash handlers: a crash in JIT'd code will end the process");
+        }
+    });
+}
+
+/// `__orcbridge_guarded_call` (bootstrap symbol [`orc_rpc::info::names::ORCBRIDGE_GUARDED_CALL`]):
+/// the guard for JIT'd code that runs code on threads of its own (the session runtime's
+/// `main` thread). Calls `f(ctx)`; returns 1 with `*sig` and `*addr` set if a fault signal
+/// interrupted it on this thread, else 0.
+///
+/// # Safety
+/// `f` must be callable with `ctx`; `sig` and `addr` must be writable. What [`guarded`] says
+/// about abandoned frames applies to the caller's frames between here and the fault.
+pub unsafe extern "C" fn guarded_call_for_jit(
+    f: unsafe extern "C" fn(*mut c_void),
+    ctx: *mut c_void,
+    sig: *mut c_int,
+    addr: *mut *mut c_void,
+) -> c_int {
+    install_handlers();
+    // SAFETY: as the caller guarantees.
+    unsafe { orcx_guarded_call(f, ctx, sig, addr) }
+}
+
 /// Runs `f` (a call into JIT'd code); a fault signal raised on this thread while it runs makes
 /// this return `Err` with the signal instead of ending the process. Nested guarded calls work;
 /// the innermost one catches.
@@ -92,13 +121,7 @@ where
     F: FnOnce() -> R + Copy,
     R: Copy,
 {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        // SAFETY: installs process-wide handlers once; they only act inside guarded calls.
-        if unsafe { orcx_install_crash_handlers() } != 0 {
-            tracing::warn!("cannot install crash handlers: a crash in JIT'd code will end the process");
-        }
-    });
+    install_handlers();
 
     struct Ctx<F, R> {
         f: F,

@@ -90,6 +90,10 @@ impl SessionServices {
             (names::MEMORY_MANAGER_INSTANCE.to_owned(), self.memory_instance()),
             (names::DYLIB_MANAGER_INSTANCE.to_owned(), self.dylib_instance()),
             (names::SHM_INSTANCE.to_owned(), self.shm_instance()),
+            (
+                names::ORCBRIDGE_GUARDED_CALL.to_owned(),
+                ExecutorAddr(guard::guarded_call_for_jit as *const () as usize as u64),
+            ),
         ]);
         v.extend(self.extra_symbols.iter().cloned());
         v

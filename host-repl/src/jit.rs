@@ -146,12 +146,20 @@ impl Jit {
             |message| JitError::Executor { what: "opening its own process for symbol lookup", message },
         )?;
         let page_size = session.info().page_size.max(1);
+        // orc-executor's crash guard for JIT'd code is a Setup symbol, not a process symbol
+        // (docs/protocol.md §11); the runtime refers to it weakly, so elsewhere it is 0.
+        let cache = session
+            .info()
+            .symbol(names::ORCBRIDGE_GUARDED_CALL)
+            .map(|a| (names::ORCBRIDGE_GUARDED_CALL.to_owned(), Some(a.0)))
+            .into_iter()
+            .collect();
         Ok(Jit {
             session,
             dylib: JitDylib::default(),
             memory: RemoteMemory::default(),
             low_memory: RemoteMemory::default(),
-            cache: HashMap::new(),
+            cache,
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
             page_size,
@@ -491,8 +499,13 @@ impl Jit {
         let args = orc_rpc::sps::to_bytes(&(ExecutorAddr(main), argv.to_vec()));
         let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
         self.check_crash(&bytes).await?;
-        let (status, called_exit): (i64, bool) = from_bytes(&bytes)
+        let (status, called_exit, signal, address): (i64, bool, i32, u64) = from_bytes(&bytes)
             .map_err(|error| SessionError::BadResult { function: rt::RUN_MAIN.to_owned(), error })?;
+        if signal != 0 {
+            // main crashed on its thread and orc-executor's guard caught it.
+            let description = format!("{} at address {address:#x}", crate::epc::signal_name(signal));
+            return Err(JitError::Crashed { signal, description });
+        }
         Ok(MainResult { status, called_exit })
     }
 

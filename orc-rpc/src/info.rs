@@ -135,6 +135,14 @@ pub mod names {
     /// a wrapper call into an empty Result, so the controller asks for the details here.
     pub const ORCBRIDGE_TAKE_CRASH_REPORT: &str = "__orcbridge_take_crash_report_wrapper";
 
+    /// orcbridge extension (not in LLVM): a plain C function for JIT'd code,
+    /// `int __orcbridge_guarded_call(void (*fn)(void *), void *ctx, int *sig, void **addr)`,
+    /// which calls `fn(ctx)` and returns 1 (signal and fault address stored) if a fault signal
+    /// interrupted it on the calling thread, else 0. The session runtime runs `main` on a
+    /// thread of its own under it. Controllers resolve the runtime's reference to this name
+    /// from Setup; it is not a wrapper function.
+    pub const ORCBRIDGE_GUARDED_CALL: &str = "__orcbridge_guarded_call";
+
     /// Every bootstrap symbol `llvm-jitlink-executor` 22.1.8 sends on Linux (34 names).
     pub const LLVM22_EXECUTOR_SYMBOLS: [&str; 34] = [
         DISPATCH_CTX,

@@ -226,7 +226,14 @@ typedef struct {
   int argc;
   char **argv;
   int status;
+  int signal;   /* a fault signal that ended main (orc-executor's guard caught it), else 0 */
+  void *fault;  /* its address */
 } MainCall;
+
+/* orc-executor's crash guard (docs/protocol.md §11): calls fn(ctx) and returns 1 if a fault
+ * signal interrupted it on this thread. Weak: other executors do not have it (it is 0). */
+extern int __orcbridge_guarded_call(void (*fn)(void *), void *ctx, int *sig, void **addr)
+    __attribute__((weak));
 
 static __attribute__((noinline)) int call_main(MainFn m, int argc, char **argv) {
   exit_thread = pthread_self();
@@ -244,17 +251,29 @@ static __attribute__((noinline)) int call_main(MainFn m, int argc, char **argv) 
 
 /* main runs on a thread of its own, so that when it ends the thread's C++ thread_local
  * destructors run, as they do at a native exit (the executor's own threads may live on). */
-static void *main_thread(void *arg) {
+static void run_main_call(void *arg) {
   MainCall *c = (MainCall *)arg;
   c->status = call_main(c->main, c->argc, c->argv);
+}
+
+static void *main_thread(void *arg) {
+  MainCall *c = (MainCall *)arg;
+  if (__orcbridge_guarded_call) {
+    if (__orcbridge_guarded_call(run_main_call, c, &c->signal, &c->fault)) exit_armed = 0;
+  } else {
+    run_main_call(c);
+  }
   return 0;
 }
 
-/* Wrapper: (Addr main, Sequence<String> argv) -> SPS (int64 status, bool exited).
+/* Wrapper: (Addr main, Sequence<String> argv)
+ *   -> SPS (int64 status, bool exited, int32 signal, uint64 fault address).
  * argv is passed as given (the host puts the program name first). A call to exit() from the
  * thread running main returns here with its status (exited = true) instead of ending the
  * process. Then, as after a native main, the exit-time work runs (atexit handlers, static
- * destructors, finalizers) and stdio is flushed. */
+ * destructors, finalizers) and stdio is flushed. If main crashed and the executor's guard
+ * caught it, signal is non-zero and no exit-time work runs (a native program would not run
+ * it either). */
 WrapperBuffer __orcbridge_run_main_wrapper(const char *data, size_t size) {
   Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
   MainFn m = (MainFn)(uintptr_t)rd_u64(&r);
@@ -275,7 +294,7 @@ WrapperBuffer __orcbridge_run_main_wrapper(const char *data, size_t size) {
   }
   if (!argv) return wb_bytes(0, 0);
   argv[argc] = 0;
-  MainCall call = {m, (int)argc, argv, 0};
+  MainCall call = {m, (int)argc, argv, 0, 0, 0};
   uintptr_t thread;
   if (pthread_create(&thread, 0, main_thread, &call) == 0) {
     pthread_join(thread, 0);
@@ -285,10 +304,15 @@ WrapperBuffer __orcbridge_run_main_wrapper(const char *data, size_t size) {
   int rc = call.status;
   for (u64 i = 0; i < argc; i++) free(argv[i]);
   free(argv);
-  run_finalizers();
+  if (call.signal)
+    fflush(0);
+  else
+    run_finalizers();
   Buf b = {0, 0, 0};
   buf_u64(&b, (u64)(i64)rc);
   buf_u8(&b, (u8)exited_via_exit);
+  buf_put(&b, &call.signal, 4);
+  buf_u64(&b, (u64)(uintptr_t)call.fault);
   return buf_finish(&b);
 }
 

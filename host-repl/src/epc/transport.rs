@@ -137,9 +137,12 @@ pub fn describe_status(st: ExitStatus) -> String {
     }
 }
 
-fn signal_name(s: i32) -> &'static str {
+/// The name of signal number `s` in Linux's numbering (x86-64 and AArch64), as an executor
+/// process or JIT'd code reports it; `signal` for others.
+pub fn signal_name(s: i32) -> &'static str {
     match s {
         4 => "SIGILL",
+        5 => "SIGTRAP",
         6 => "SIGABRT",
         7 => "SIGBUS",
         8 => "SIGFPE",
