@@ -222,3 +222,44 @@ fn class_values_use_the_users_print_value_and_the_probe_is_not_an_input() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
     }
 }
+
+#[test]
+fn ctrl_c_stops_the_waiting_and_quit_ends_the_busy_executor() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(our_bin("repl"))
+        .args(["-x", "c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start repl");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdin
+        .write_all(b"#include <stdio.h>\nint x = 5;\nprintf(\"spinning\\n\"); fflush(stdout); for (;;) {}\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    // The executor shares our stdout pipe: once this line is there, the input is running.
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "spinning\n");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    stdin.write_all(b"x\n%quit\n").unwrap();
+    drop(stdin);
+    let start = std::time::Instant::now();
+    // The rest of stdout ends when the executor is gone too (it shares the pipe).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+        let _ = tx.send(out);
+    });
+    let rest = wait_output(child, Duration::from_secs(30), "repl");
+    let out = rx.recv_timeout(Duration::from_secs(20)).expect("the executor outlived the REPL");
+    let err = text(&rest.stderr);
+    assert_eq!(out, "(int) 5\n", "{err}");
+    assert!(err.contains("^C: stopped waiting; the input goes on running in the executor"), "{err}");
+    // %quit does not wait forever for the spinning input: the launched executor is killed.
+    assert!(start.elapsed() < Duration::from_secs(10));
+}

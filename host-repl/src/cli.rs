@@ -305,21 +305,16 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli) -> Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Evaluates one input; Ctrl-C while it runs stops the waiting (the input goes on running in
-/// the executor) instead of killing the REPL.
+/// Evaluates one input. Ctrl-C while it runs stops the waiting (the input goes on running in
+/// the executor) instead of killing the REPL; the REPL handles it where the session stays
+/// consistent.
 async fn eval(repl: &mut Repl, input: &str) -> Result<Outcome> {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    tokio::select! {
-        r = repl.eval(input, &mut out, &mut err) => match r {
-            Ok(o) => Ok(o),
-            Err(e) => {
-                let why = repl.jit().session().end_reason().await.unwrap_or_else(|| e.to_string());
-                bail!("the executor is gone: {why}")
-            }
-        },
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("^C (stopped waiting; the input may still be running in the executor)");
-            Ok(Outcome::Failed)
+    match repl.eval(input, &mut out, &mut err).await {
+        Ok(o) => Ok(o),
+        Err(e) => {
+            let why = repl.jit().session().end_reason().await.unwrap_or_else(|| e.to_string());
+            bail!("the executor is gone: {why}")
         }
     }
 }

@@ -70,6 +70,8 @@ struct Ran {
     input: u64,
     /// Its value, for an expression without a trailing `;`.
     value: Option<RemoteValue>,
+    /// Ctrl-C stopped the waiting; the input goes on running in the executor.
+    interrupted: bool,
 }
 
 /// A REPL session over a JIT session.
@@ -181,7 +183,7 @@ impl Repl {
         if !messages.is_empty() {
             let _ = write!(err, "{}", with_newline(&messages));
         }
-        let Some(ran) = ran else { return Ok(Outcome::Failed) };
+        let Some(ran) = ran.filter(|r| !r.interrupted) else { return Ok(Outcome::Failed) };
         if let Some(v) = ran.value {
             let mut text = self.interp.render_value(&v);
             // Class-type values: rvalues are records, lvalues (`(T &)`) references.
@@ -217,7 +219,7 @@ impl Repl {
         if ptu.has_value {
             ptu.warnings = without_unused_result_warnings(&ptu.warnings);
         }
-        let done = Ran { input: ptu.id, value: None };
+        let done = Ran { input: ptu.id, value: None, interrupted: false };
         if ptu.deferred {
             self.deferred.add(ptu.id, ptu.defines, None);
             return Ok((Some(done), ptu.warnings));
@@ -248,7 +250,18 @@ impl Repl {
         self.units.insert(ptu.id, unit.id);
         self.absorbed.insert(unit.id, absorbed);
         let t_load = t0.elapsed();
-        let value = match self.jit.run_input(&unit).await {
+        // Only this wait can be interrupted: the input is loaded and recorded, so the session
+        // stays consistent while it goes on running in the executor.
+        let run = tokio::select! {
+            r = self.jit.run_input(&unit) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(run) = run else {
+            let msg = "^C: stopped waiting; the input goes on running in the executor";
+            let ran = Ran { input: ptu.id, value: None, interrupted: true };
+            return Ok((Some(ran), format!("{}{msg}", with_newline_if_any(&ptu.warnings))));
+        };
+        let value = match run {
             Ok(v) => v,
             Err(JitError::Crashed { description, .. }) => {
                 // The executor survived; take the input back, as for a failed link.
@@ -271,7 +284,7 @@ impl Repl {
             ty: v.ty,
             data: v.data,
         });
-        Ok((Some(Ran { input: ptu.id, value }), ptu.warnings))
+        Ok((Some(Ran { input: ptu.id, value, interrupted: false }), ptu.warnings))
     }
 
     /// The user's printer for a class-type value rendered as `(T) @0xADDR` / `(T &) @0xADDR`:
@@ -307,7 +320,7 @@ impl Repl {
         match self.interp.undo(1) {
             Ok(ids) => {
                 for id in ids {
-                    self.forget_probe(id).await?;
+                    self.forget_probe(id, ran.interrupted).await?;
                 }
             }
             Err(e) => tracing::warn!("cannot undo the printValue probe (input {}): {e}", ran.input),
@@ -318,12 +331,14 @@ impl Repl {
     /// Drops the printValue probe `id` (just undone in the interpreter). If its unit pulled in
     /// deferred definitions (the printer itself, globals it uses), the unit stays loaded so
     /// their state persists, owned from now on by the newest of them: undoing that input
-    /// unloads it and puts the others back to wait, as for any unit.
-    async fn forget_probe(&mut self, id: u64) -> Result<(), JitError> {
+    /// unloads it and puts the others back to wait, as for any unit. A probe still `running`
+    /// (interrupted) keeps its code loaded.
+    async fn forget_probe(&mut self, id: u64, running: bool) -> Result<(), JitError> {
         let Some(unit) = self.units.remove(&id) else { return Ok(()) };
         let mut absorbed = self.absorbed.remove(&unit).unwrap_or_default();
         absorbed.sort_by_key(|a| a.input);
         match absorbed.pop() {
+            None if running => Ok(()),
             None => self.jit.unload(unit).await,
             Some(owner) => {
                 self.units.insert(owner.input, unit);

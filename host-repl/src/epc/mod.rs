@@ -244,12 +244,17 @@ impl Session {
     }
 
     /// Ends the session: sends Hangup (success), then waits briefly for the executor to close.
+    /// An executor we launched that is still busy after 2 s (JIT'd code still running, e.g.
+    /// an input whose waiting was interrupted) is killed: it was started for this session.
     pub async fn close(self) {
         let frame = EncodedFrame::new(Opcode::Hangup, 0, ExecutorAddr::NULL, &SpsError::SUCCESS);
         let _ = send(&self.writer, &frame).await;
         let _ = self.writer.lock().await.shutdown().await;
-        if let Some(p) = &self.process {
-            p.wait_exit(std::time::Duration::from_secs(5)).await;
+        if let Some(p) = &self.process
+            && p.wait_exit(std::time::Duration::from_secs(2)).await.is_none()
+        {
+            tracing::debug!("the executor did not exit after Hangup; killing it");
+            p.kill().await;
         }
         self.reader.abort();
     }

@@ -118,6 +118,11 @@ impl ExecutorProcess {
         tokio::time::timeout(limit, child.wait()).await.ok()?.ok()
     }
 
+    /// Kills the process (SIGKILL) and reaps it.
+    pub async fn kill(&self) {
+        let _ = self.child.lock().await.kill().await;
+    }
+
     /// A sentence on how the process ended (waiting up to a second for it).
     pub async fn describe_exit(&self) -> String {
         match self.wait_exit(Duration::from_secs(1)).await {
