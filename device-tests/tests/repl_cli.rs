@@ -123,6 +123,13 @@ fn a_crashing_program_is_reported_promptly_in_every_executor() {
         // Compilation and start-up included; the crash itself is reported at once.
         assert!(start.elapsed() < Duration::from_secs(10));
     }
+    // A stack overflow on main's thread (which has no alternate signal stack of its own).
+    let deep = dir.path().join("deep.c");
+    std::fs::write(&deep, "int rec(int n){ volatile char b[4096]; b[0] = n; return rec(n + 1) + b[0]; }\nint main(void){ return rec(0); }\n").unwrap();
+    let o = repl(&[deep.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(128 + 11), "{err}");
+    assert!(err.contains("it crashed with SIGSEGV at address"), "{err}");
 }
 
 #[test]

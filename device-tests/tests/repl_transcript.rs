@@ -177,13 +177,17 @@ fn a_crash_in_an_input_is_undone_and_the_session_goes_on_in_orc_executor() {
     // earlier definitions survive, the crashed input's name can be defined again, and an
     // assert() failing (SIGABRT) is survived the same way.
     let inputs = "int x = 1;\n*(volatile int *)0 = x;\nx\nint y = *(int *)8;\nint y = 5;\ny\n\
-                  #include <cassert>\nassert(x == 2);\nx + 1\n";
+                  #include <cassert>\nassert(x == 2);\nthrow 1;\n\
+                  void rec(int n) { volatile char b[1024]; b[0] = n; rec(n + 1); }\nrec(0);\nx + 1\n";
     let o = eval(&[], inputs);
     let err = text(&o.stderr);
     assert_eq!(text(&o.stdout), "(int) 1\n(int) 5\n(int) 2\n", "{err}");
     assert!(err.contains("error: the input crashed with SIGSEGV (invalid memory access at 0x0)"), "{err}");
     assert!(err.contains("SIGSEGV (invalid memory access at 0x8)"), "{err}");
     assert!(err.contains("error: the input crashed with SIGABRT"), "{err}");
+    // The thrown exception reaches std::terminate (SIGABRT); the recursion overflows the stack.
+    assert_eq!(err.matches("error: the input crashed with SIGABRT").count(), 2, "{err}");
+    assert_eq!(err.matches("error: the input crashed with SIGSEGV").count(), 3, "{err}");
     assert_eq!(o.status.code(), Some(1), "a failed input makes the exit status 1: {err}");
 
     // LLVM's executor dies with the input; the REPL says so and stops.

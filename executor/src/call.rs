@@ -53,8 +53,9 @@ impl std::fmt::Debug for CWrapperFunctionBuffer {
     }
 }
 
-/// `CWrapperFunctionBuffer fn(const char *ArgData, size_t ArgSize)`.
-pub type WrapperFn = unsafe extern "C" fn(*const c_char, usize) -> CWrapperFunctionBuffer;
+/// `CWrapperFunctionBuffer fn(const char *ArgData, size_t ArgSize)`. `C-unwind`: a C++
+/// exception JIT'd code lets escape unwinds to the crash guard ([`crate::guard`]).
+pub type WrapperFn = unsafe extern "C-unwind" fn(*const c_char, usize) -> CWrapperFunctionBuffer;
 
 impl CWrapperFunctionBuffer {
     /// The empty result (`Size == 0`, null pointer).
@@ -158,7 +159,7 @@ pub unsafe fn run_as_main(addr: ExecutorAddr, args: &[String]) -> Result<i64, St
         .collect::<Result<_, _>>()?;
     let mut argv: Vec<*mut c_char> = owned.iter().map(|a| a.as_ptr().cast_mut()).collect();
     argv.push(ptr::null_mut());
-    type MainFn = unsafe extern "C" fn(c_int, *mut *mut c_char) -> c_int;
+    type MainFn = unsafe extern "C-unwind" fn(c_int, *mut *mut c_char) -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: MainFn = unsafe { std::mem::transmute::<usize, MainFn>(addr.0 as usize) };
     let (argc, argv) = (owned.len() as c_int, argv.as_mut_ptr());
@@ -176,7 +177,7 @@ pub unsafe fn run_as_main(addr: ExecutorAddr, args: &[String]) -> Result<i64, St
 /// # Safety
 /// `addr` must be a function of that type.
 pub unsafe fn run_as_void_function(addr: ExecutorAddr) -> Result<i32, String> {
-    type VoidFn = unsafe extern "C" fn() -> c_int;
+    type VoidFn = unsafe extern "C-unwind" fn() -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: VoidFn = unsafe { std::mem::transmute::<usize, VoidFn>(addr.0 as usize) };
     // SAFETY: as above; the closure owns nothing.
@@ -191,7 +192,7 @@ pub unsafe fn run_as_void_function(addr: ExecutorAddr) -> Result<i32, String> {
 /// # Safety
 /// `addr` must be a function of that type.
 pub unsafe fn run_as_int_function(addr: ExecutorAddr, arg: i32) -> Result<i32, String> {
-    type IntFn = unsafe extern "C" fn(c_int) -> c_int;
+    type IntFn = unsafe extern "C-unwind" fn(c_int) -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(addr.0 as usize) };
     // SAFETY: as above; the closure owns nothing.

@@ -2,8 +2,10 @@
 //!
 //! Every jump into received code ([`crate::call`]) runs under [`guarded`]. The first guarded
 //! call installs one handler for `SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGTRAP` and
-//! `SIGABRT` (`c/guard.c`); when such a signal arrives on a thread inside a guarded call, the
-//! handler jumps back to that call (`siglongjmp`), which returns a [`Crash`]. Signals outside
+//! `SIGABRT` (`c/guard.cpp`); when such a signal arrives on a thread inside a guarded call,
+//! the handler jumps back to that call (`siglongjmp`), which returns a [`Crash`]. A C++
+//! exception the JIT'd code does not catch ends the call the same way. A thread without an
+//! alternate signal stack gets one for the call, so a stack overflow is caught too. Signals outside
 //! guarded calls go to the handlers installed before ours (Rust's stack-overflow report, an
 //! application's crash reporter) or get their default action, so an embedding application
 //! sees no difference for its own code.
@@ -24,21 +26,24 @@ use std::sync::Once;
 unsafe extern "C" {
     fn orcx_install_crash_handlers() -> c_int;
     fn orcx_guarded_call(
-        f: unsafe extern "C" fn(*mut c_void),
+        f: unsafe extern "C-unwind" fn(*mut c_void),
         ctx: *mut c_void,
         sig: *mut c_int,
         addr: *mut *mut c_void,
     ) -> c_int;
 }
 
-/// A fault signal that interrupted a guarded call.
+/// A fault signal, or a C++ exception nobody caught, that ended a guarded call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Crash {
-    /// The signal number (`SIGSEGV`, ...).
+    /// The signal number (`SIGSEGV`, ...); `SIGABRT` for an uncaught exception, which
+    /// `std::terminate` would have raised.
     pub signal: i32,
     /// `si_addr` of the signal: the faulting address for `SIGSEGV`/`SIGBUS`, the instruction
     /// for `SIGILL`/`SIGFPE`/`SIGTRAP`; 0 for a signal that was sent (`SIGABRT` from `abort`).
     pub address: u64,
+    /// An uncaught C++ exception rather than a signal.
+    pub exception: bool,
 }
 
 impl Crash {
@@ -58,6 +63,9 @@ impl Crash {
 
 impl std::fmt::Display for Crash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.exception {
+            return f.write_str("an uncaught C++ exception");
+        }
         let what = match self.signal {
             libc::SIGSEGV | libc::SIGBUS => format!("invalid memory access at {:#x}", self.address),
             libc::SIGILL => format!("illegal instruction at {:#x}", self.address),
@@ -98,7 +106,7 @@ fn install_handlers() {
 /// `f` must be callable with `ctx`; `sig` and `addr` must be writable. What [`guarded`] says
 /// about abandoned frames applies to the caller's frames between here and the fault.
 pub unsafe extern "C" fn guarded_call_for_jit(
-    f: unsafe extern "C" fn(*mut c_void),
+    f: unsafe extern "C-unwind" fn(*mut c_void),
     ctx: *mut c_void,
     sig: *mut c_int,
     addr: *mut *mut c_void,
@@ -127,7 +135,8 @@ where
         f: F,
         out: Option<R>,
     }
-    unsafe extern "C" fn trampoline<F: FnOnce() -> R + Copy, R: Copy>(ctx: *mut c_void) {
+    // C-unwind: a C++ exception from JIT'd code passes through here to the guard's catch.
+    unsafe extern "C-unwind" fn trampoline<F: FnOnce() -> R + Copy, R: Copy>(ctx: *mut c_void) {
         // SAFETY: `ctx` is the `Ctx` below, alive for the whole guarded call.
         let ctx = unsafe { &mut *ctx.cast::<Ctx<F, R>>() };
         ctx.out = Some((ctx.f)());
@@ -142,7 +151,7 @@ where
     match (crashed, ctx.out) {
         (0, Some(r)) => Ok(r),
         _ => {
-            let crash = Crash { signal: sig, address: addr as u64 };
+            let crash = Crash { signal: sig, address: addr as u64, exception: crashed == 2 };
             LAST_CRASH.with(|c| c.set(Some(crash)));
             Err(crash)
         }
@@ -157,8 +166,9 @@ mod tests {
     fn faults_inside_a_guarded_call_become_errors_and_the_thread_goes_on() {
         // SAFETY: the closures own nothing; the faults are deliberate.
         let r = unsafe { guarded(|| std::ptr::read_volatile(std::ptr::null::<u32>())) };
-        assert_eq!(r, Err(Crash { signal: libc::SIGSEGV, address: 0 }));
-        assert_eq!(take_crash_on_this_thread(), Some(Crash { signal: libc::SIGSEGV, address: 0 }));
+        let segv = Crash { signal: libc::SIGSEGV, address: 0, exception: false };
+        assert_eq!(r, Err(segv));
+        assert_eq!(take_crash_on_this_thread(), Some(segv));
         assert_eq!(take_crash_on_this_thread(), None);
         // SAFETY: as above.
         let r = unsafe { guarded(|| libc::raise(libc::SIGABRT)) };

@@ -111,25 +111,10 @@ impl SessionServices {
 
     /// Calls the wrapper function at `addr` with SPS-encoded `args`.
     ///
-    /// A crash in the code it runs is kept for [`take_crash`](Self::take_crash).
-    ///
     /// # Errors
     /// An out-of-band error: `addr` is not callable (see [`is_callable`](Self::is_callable)),
     /// the function reported one, or it crashed.
     pub fn call(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
-        let result = self.call_unrecorded(addr, args);
-        if let Some(crash) = guard::take_crash_on_this_thread() {
-            *self.last_crash.lock().unwrap_or_else(PoisonError::into_inner) = Some(crash);
-        }
-        result
-    }
-
-    /// Takes the last crash caught in a call made for this session.
-    pub fn take_crash(&self) -> Option<Crash> {
-        self.last_crash.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-
-    fn call_unrecorded(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
         if let Some(b) = builtins::find(addr) {
             return (b.call)(args);
         }
@@ -143,6 +128,25 @@ impl SessionServices {
         // embedding application published; the controller asserts it has the wrapper ABI, as
         // with LLVM's executor.
         unsafe { call::call_wrapper(addr, args) }
+    }
+
+    /// Runs `addr` with `args` for the controller (a CallWrapper): as [`call`](Self::call),
+    /// and when it fails because the code crashed, keeps the crash for
+    /// [`take_crash`](Self::take_crash), since the controller receives only an empty result.
+    /// A crash already reported in the result (an alloc action's error) is not kept.
+    pub fn call_for_controller(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
+        let _ = guard::take_crash_on_this_thread();
+        let result = self.call(addr, args);
+        let crash = guard::take_crash_on_this_thread();
+        if result.is_err() {
+            *self.last_crash.lock().unwrap_or_else(PoisonError::into_inner) = crash;
+        }
+        result
+    }
+
+    /// Takes the crash that made the last failed controller call fail, if one did.
+    pub fn take_crash(&self) -> Option<Crash> {
+        self.last_crash.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
     /// Runs an alloc action: a wrapper function call whose result must be an SPS `Error`.

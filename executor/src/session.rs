@@ -197,7 +197,7 @@ fn start_call(shared: &Arc<Shared>, frame: Frame) {
     crate::pool::spawn(move || {
         let Frame { seq_no, tag_addr, payload, .. } = frame;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            shared.services.call(tag_addr, &payload)
+            shared.services.call_for_controller(tag_addr, &payload)
         }))
         .unwrap_or_else(|_| Err(format!("the call to {tag_addr} panicked")));
         let bytes = result.unwrap_or_else(|e| {

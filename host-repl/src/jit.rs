@@ -532,6 +532,7 @@ impl Jit {
     pub async fn run_exit(&self) -> Result<(), JitError> {
         let Some(run) = self.lookup(rt::RUN_EXIT) else { return Ok(()) };
         let bytes = self.session.call_raw(ExecutorAddr(run), &[]).await?;
+        self.check_crash(&bytes).await?;
         let SpsError(r) = from_bytes(&bytes)
             .map_err(|error| SessionError::BadResult { function: rt::RUN_EXIT.to_owned(), error })?;
         r.map_err(|message| JitError::Executor { what: "running exit handlers", message })
