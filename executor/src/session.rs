@@ -9,8 +9,8 @@
 //! controllers close TCP sessions with a `close()` that sends no FIN and then wait for our EOF
 //! forever; so on sockets, once the controller has released all memory it initialized and
 //! nothing has happened for the idle period (8 periods if it never initialized any), we close
-//! our side and the controller exits normally. At the end, pending jit-dispatch calls fail, calls still running are awaited,
-//! and every slab is released (running its dealloc actions).
+//! our side and the controller exits normally. At the end, pending jit-dispatch calls fail,
+//! calls still running are awaited, and every slab is released (running its dealloc actions).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

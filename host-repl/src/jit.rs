@@ -14,7 +14,7 @@ use orc_rpc::info::names;
 use orc_rpc::services::{
     DylibOpen, DylibResolve, MemDeinitialize, MemInitialize, MemReserve, TakeCrashReport,
 };
-use orc_rpc::sps::{SpsError, from_bytes};
+use orc_rpc::sps::{SpsDecode, SpsError, from_bytes};
 use orc_rpc::types::{
     AllocActionCallPair, FinalizeRequest, RemoteAllocGroup, RemoteSymbolLookupSetElement, SegFinalizeRequest,
     WrapperFunctionCall,
@@ -451,10 +451,8 @@ impl Jit {
         let run = self.runtime_symbol(unit, rt::RUN_INPUT)?;
         let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
         let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
-        let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
-        self.check_crash(&bytes).await?;
-        let (has, kind, ty, data): (bool, u8, u64, Vec<u8>) = from_bytes(&bytes)
-            .map_err(|error| SessionError::BadResult { function: rt::RUN_INPUT.to_owned(), error })?;
+        let (has, kind, ty, data): (bool, u8, u64, Vec<u8>) =
+            self.call_runtime(run, rt::RUN_INPUT, &args).await?;
         Ok(has.then_some(CapturedValue { kind, ty, data }))
     }
 
@@ -497,10 +495,8 @@ impl Jit {
         let run =
             self.lookup(rt::RUN_MAIN).ok_or_else(|| JitError::Runtime("the runtime is not loaded".into()))?;
         let args = orc_rpc::sps::to_bytes(&(ExecutorAddr(main), argv.to_vec()));
-        let bytes = self.session.call_raw(ExecutorAddr(run), &args).await?;
-        self.check_crash(&bytes).await?;
-        let (status, called_exit, signal, address): (i64, bool, i32, u64) = from_bytes(&bytes)
-            .map_err(|error| SessionError::BadResult { function: rt::RUN_MAIN.to_owned(), error })?;
+        let (status, called_exit, signal, address): (i64, bool, i32, u64) =
+            self.call_runtime(run, rt::RUN_MAIN, &args).await?;
         if signal != 0 {
             // main crashed on its thread and orc-executor's guard caught it.
             let description = format!("{} at address {address:#x}", crate::epc::signal_name(signal));
@@ -509,20 +505,27 @@ impl Jit {
         Ok(MainResult { status, called_exit })
     }
 
-    /// After a call into JIT'd code: an empty result is how LLVM 22.1's protocol carries an
-    /// error out of a wrapper call; if the executor reports a crash for it, that crash.
-    async fn check_crash(&self, result: &[u8]) -> Result<(), JitError> {
-        if !result.is_empty() {
-            return Ok(());
+    /// Calls the runtime's wrapper function `name` at `addr` with SPS `args` and decodes its
+    /// result. The runtime always answers with bytes, so an empty result is how LLVM 22.1's
+    /// protocol carries an error out of the call: if the executor reports a crash for it
+    /// (orc-executor's crash-report extension), that crash.
+    async fn call_runtime<T>(&self, addr: u64, name: &str, args: &[u8]) -> Result<T, JitError>
+    where
+        T: for<'a> SpsDecode<'a>,
+    {
+        let bytes = self.session.call_raw(ExecutorAddr(addr), args).await?;
+        if bytes.is_empty()
+            && let Some(take) = self.session.info().symbol(names::ORCBRIDGE_TAKE_CRASH_REPORT)
+        {
+            let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+            if let Some((signal, _address, description)) =
+                self.session.call::<TakeCrashReport, _>(take, &(inst,), |r| r).await?
+            {
+                return Err(JitError::Crashed { signal, description });
+            }
         }
-        let Some(take) = self.session.info().symbol(names::ORCBRIDGE_TAKE_CRASH_REPORT) else {
-            return Ok(());
-        };
-        let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
-        match self.session.call::<TakeCrashReport, _>(take, &(inst,), |r| r).await? {
-            Some((signal, _address, description)) => Err(JitError::Crashed { signal, description }),
-            None => Ok(()),
-        }
+        from_bytes(&bytes)
+            .map_err(|error| SessionError::BadResult { function: name.to_owned(), error }.into())
     }
 
     /// Runs exit-time work registered so far (atexit handlers, static destructors).
@@ -531,10 +534,7 @@ impl Jit {
     /// The executor went away.
     pub async fn run_exit(&self) -> Result<(), JitError> {
         let Some(run) = self.lookup(rt::RUN_EXIT) else { return Ok(()) };
-        let bytes = self.session.call_raw(ExecutorAddr(run), &[]).await?;
-        self.check_crash(&bytes).await?;
-        let SpsError(r) = from_bytes(&bytes)
-            .map_err(|error| SessionError::BadResult { function: rt::RUN_EXIT.to_owned(), error })?;
+        let SpsError(r) = self.call_runtime(run, rt::RUN_EXIT, &[]).await?;
         r.map_err(|message| JitError::Executor { what: "running exit handlers", message })
     }
 

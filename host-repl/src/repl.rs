@@ -74,6 +74,14 @@ struct Ran {
     interrupted: bool,
 }
 
+/// How a class-type value prints (see `Repl::custom_rendering`).
+enum Rendering {
+    /// The user's printer's text.
+    Custom(String),
+    /// The address, as clang-repl prints it; `note`: why the user's printer did not work.
+    Default { note: Option<String> },
+}
+
 /// A REPL session over a JIT session.
 pub struct Repl {
     jit: Jit,
@@ -189,11 +197,11 @@ impl Repl {
             // Class-type values: rvalues are records, lvalues (`(T &)`) references.
             if matches!(v.kind, ValueKind::Record | ValueKind::Pointer) {
                 match self.custom_rendering(&text).await? {
-                    Ok(custom) => text = custom,
-                    Err(Some(note)) => {
+                    Rendering::Custom(custom) => text = custom,
+                    Rendering::Default { note: Some(note) } => {
                         let _ = writeln!(err, "{note}");
                     }
-                    Err(None) => {}
+                    Rendering::Default { note: None } => {}
                 }
             }
             if !text.is_empty() {
@@ -293,19 +301,17 @@ impl Repl {
     /// replaces the address. Tried only once some input mentioned `printValue`, so sessions
     /// without a printer pay nothing.
     ///
-    /// Returns the rendering, or a note for the user when a printer exists but failed.
-    async fn custom_rendering(&mut self, text: &str) -> Result<Result<String, Option<String>>, JitError> {
+    async fn custom_rendering(&mut self, text: &str) -> Result<Rendering, JitError> {
+        const PLAIN: Rendering = Rendering::Default { note: None };
         if self.lang != Lang::Cxx || !self.printer_mentioned {
-            return Ok(Err(None));
+            return Ok(PLAIN);
         }
-        let Some((shown, addr)) = text.rsplit_once(" @0x") else { return Ok(Err(None)) };
-        let Some(ty) = shown.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else {
-            return Ok(Err(None));
-        };
+        let Some((shown, addr)) = text.rsplit_once(" @0x") else { return Ok(PLAIN) };
+        let Some(ty) = shown.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else { return Ok(PLAIN) };
         let ty = ty.strip_suffix(" &").unwrap_or(ty);
         let ty = ty.strip_prefix("const ").unwrap_or(ty);
         if !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(Err(None));
+            return Ok(PLAIN);
         }
         let (ran, messages) = self.run_code(&format!("printValue((const {ty} *)0x{addr}).c_str()")).await?;
         let Some(ran) = ran else {
@@ -314,7 +320,9 @@ impl Repl {
             let quiet = messages.contains("no matching function for call to 'printValue'")
                 || messages.contains("undeclared identifier 'printValue'");
             let first = messages.lines().find(|l| l.contains("error")).unwrap_or("").trim();
-            return Ok(Err((!quiet).then(|| format!("note: printValue for {ty} failed: {first}"))));
+            return Ok(Rendering::Default {
+                note: (!quiet).then(|| format!("note: printValue for {ty} failed: {first}")),
+            });
         };
         let printed = ran.value.filter(|v| v.kind == ValueKind::CString);
         match self.interp.undo(1) {
@@ -325,7 +333,8 @@ impl Repl {
             }
             Err(e) => tracing::warn!("cannot undo the printValue probe (input {}): {e}", ran.input),
         }
-        Ok(printed.map(|v| format!("{shown} {}", String::from_utf8_lossy(&v.data))).ok_or(None))
+        Ok(printed
+            .map_or(PLAIN, |v| Rendering::Custom(format!("{shown} {}", String::from_utf8_lossy(&v.data)))))
     }
 
     /// Drops the printValue probe `id` (just undone in the interpreter). If its unit pulled in
