@@ -5,12 +5,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use device_tests::{llvm_tool, our_bin, programs_dir};
 
-use crate::tap;
+use crate::{median, tap};
 
 struct Case {
     name: &'static str,
@@ -73,25 +73,20 @@ fn large(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![main_o, blob_o])
 }
 
-fn timed(mut cmd: Command) -> Result<(f64, Output)> {
+fn timed(mut cmd: Command) -> Result<(Duration, Output)> {
     let start = Instant::now();
     let o = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    Ok((start.elapsed().as_secs_f64() * 1e3, o))
+    Ok((start.elapsed(), o))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Median wall time over `runs`, and the output of the first run.
+/// Median wall time over `runs` in ms, and the output of the first run.
 fn measure(runs: usize, make: &dyn Fn() -> Command) -> Result<(f64, Output)> {
-    let (first_ms, first) = timed(make())?;
-    let mut times = vec![first_ms];
+    let (first_time, first) = timed(make())?;
+    let mut times = vec![first_time];
     for _ in 1..runs {
         times.push(timed(make())?.0);
     }
-    Ok((median(times), first))
+    Ok((median(times).as_secs_f64() * 1e3, first))
 }
 
 /// Calls from controller to executor in one run of `make` through the tap.

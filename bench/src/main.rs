@@ -12,8 +12,16 @@ mod link;
 mod repl;
 mod tap;
 
+use std::time::Duration;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+
+/// The median of `v` (the upper one of an even count); `v` is not empty.
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
 
 #[derive(Parser)]
 #[command(about = "Benchmarks orcbridge against LLVM 22.1's tools in the same run")]

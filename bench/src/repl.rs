@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use device_tests::{llvm_tool, orc_runtime, our_bin, start_listening_executor};
 
+use crate::median;
+
 /// Who evaluates the inputs.
 enum Peer {
     Repl(Vec<String>),
@@ -55,11 +57,6 @@ fn run_script(peer: &Peer, script: &str, check: bool) -> Result<(Duration, Durat
     ensure!(status.success() && (!check || out.contains("done")), "the script failed: {status}\n{out}");
     let total = start.elapsed();
     Ok((first.unwrap_or(total), total))
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// Per-input latency in ms from `inputs` lines (each costing one input) over an empty baseline.

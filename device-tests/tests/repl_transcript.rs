@@ -57,14 +57,19 @@ fn check_stderr(what: &str, stderr: &str) {
     );
 }
 
-fn piped(args: &[String]) -> Output {
-    let mut child = Command::new(our_bin("repl"))
+/// `repl ARGS` with stdin, stdout and stderr piped.
+fn spawn_repl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Child {
+    Command::new(our_bin("repl"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start repl");
+        .expect("start repl")
+}
+
+fn piped(args: &[String]) -> Output {
+    let mut child = spawn_repl(args);
     child.stdin.take().unwrap().write_all(transcript().as_bytes()).unwrap();
     wait_output(child, Duration::from_secs(120), "repl")
 }
@@ -143,13 +148,7 @@ fn interactive_session_on_a_terminal_over_tcp() {
 }
 
 fn eval(args: &[&str], inputs: &str) -> Output {
-    let mut child = Command::new(our_bin("repl"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start repl");
+    let mut child = spawn_repl(args);
     child.stdin.take().unwrap().write_all(inputs.as_bytes()).unwrap();
     wait_output(child, Duration::from_secs(60), "repl")
 }
@@ -230,13 +229,7 @@ fn class_values_use_the_users_print_value_and_the_probe_is_not_an_input() {
 #[test]
 fn ctrl_c_stops_the_waiting_and_quit_ends_the_busy_executor() {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(our_bin("repl"))
-        .args(["-x", "c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start repl");
+    let mut child = spawn_repl(&["-x", "c"]);
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     stdin
