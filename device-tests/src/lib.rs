@@ -6,9 +6,10 @@ pub mod capture;
 pub mod peer;
 pub mod replay;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Directory of the LLVM 22 tools (`LLVM22_BIN` overrides `/usr/lib/llvm-22/bin`).
@@ -46,8 +47,13 @@ pub fn our_bin(name: &str) -> PathBuf {
         if release {
             cmd.arg("--release");
         }
-        let st = cmd.status().expect("cannot run cargo to build the binaries");
-        assert!(st.success(), "building the workspace binaries failed");
+        // Usually a no-op: the test command builds the binaries first.
+        let o = spawn(cmd.stdin(Stdio::null())).wait(Duration::from_secs(1800));
+        assert!(
+            o.status.success(),
+            "building the workspace binaries failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map_or_else(|| workspace_root().join("target"), PathBuf::from);
         target.join(if release { "release" } else { "debug" })
@@ -86,58 +92,237 @@ pub fn compile_native(src: &str, dir: &Path, flags: &[&str]) -> PathBuf {
     out
 }
 
-/// Runs `cmd` to completion with stdout and stderr captured, killing it after `secs` seconds
-/// (which fails the test).
+/// Runs `cmd` to completion with stdout and stderr captured (stdin: nothing), killing its
+/// process tree after `secs` seconds (which fails the test).
 pub fn run(cmd: &mut Command, secs: u64) -> Output {
-    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-    let child = child.unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    wait_output(child, Duration::from_secs(secs), &format!("{cmd:?}"))
+    spawn(cmd.stdin(Stdio::null())).wait(Duration::from_secs(secs))
 }
 
-/// Waits for `child` (with piped output) at most `limit`, then kills it and panics.
-pub fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().expect("collect output"),
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("collect output");
-                panic!(
-                    "{what} did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
+/// Starts `cmd` as a [`Proc`]: in a process group of its own, stdout and stderr piped and read
+/// on threads. Stdin is whatever `cmd` says (set `Stdio::piped()` to write to it).
+pub fn spawn(cmd: &mut Command) -> Proc {
+    let what = format!("{cmd:?}");
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stdout = Pipe::read(child.stdout.take().expect("piped stdout"));
+    let stderr = Pipe::read(child.stderr.take().expect("piped stderr"));
+    Proc { child: Some(child), what, stdout, stderr }
+}
+
+/// Output of a pipe, read by a thread of its own so that no wait depends on who else holds the
+/// pipe's write end.
+#[derive(Debug, Clone)]
+struct Pipe(Arc<(Mutex<PipeState>, Condvar)>);
+
+/// Bytes received so far, and whether the pipe has ended.
+type PipeState = (Vec<u8>, bool);
+
+impl Pipe {
+    fn read(mut src: impl Read + Send + 'static) -> Pipe {
+        let pipe = Pipe(Arc::default());
+        let shared = pipe.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = src.read(&mut buf).unwrap_or(0);
+                let (lock, cv) = &*shared.0;
+                let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+                if n == 0 {
+                    st.1 = true;
+                } else {
+                    st.0.extend_from_slice(&buf[..n]);
+                }
+                cv.notify_all();
+                if n == 0 {
+                    return;
+                }
             }
+        });
+        pipe
+    }
+
+    /// What has arrived so far.
+    fn text(&self) -> Vec<u8> {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// Waits until `done(bytes so far, eof)` or `deadline`; returns whether `done` held.
+    fn wait_until(&self, deadline: Instant, done: impl Fn(&[u8], bool) -> bool) -> bool {
+        let (lock, cv) = &*self.0;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if done(&st.0, st.1) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = cv.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 }
 
-/// A process killed when dropped (for servers started by a test).
+/// A process under test and everything it starts: it runs in a process group of its own,
+/// which is killed when the test gives up on it or drops it, and its output is read on
+/// threads, so a grandchild that keeps the pipes open cannot make a wait last forever.
+#[derive(Debug)]
+pub struct Proc {
+    child: Option<Child>,
+    what: String,
+    stdout: Pipe,
+    stderr: Pipe,
+}
+
+impl Proc {
+    /// The process id (also its process group id).
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Takes the process's stdin (spawned with `Stdio::piped()`).
+    pub fn take_stdin(&mut self) -> std::process::ChildStdin {
+        self.child.as_mut().and_then(|c| c.stdin.take()).expect("stdin was piped")
+    }
+
+    /// Stdout received so far.
+    pub fn stdout_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.text()).into_owned()
+    }
+
+    /// Stderr received so far.
+    pub fn stderr_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.text()).into_owned()
+    }
+
+    /// Waits up to `limit` until stdout contains `needle`; panics with the output so far if
+    /// it does not (or if stdout ends without it).
+    pub fn wait_for_stdout(&self, needle: &str, limit: Duration) {
+        let found = self
+            .stdout
+            .wait_until(Instant::now() + limit, |b, eof| String::from_utf8_lossy(b).contains(needle) || eof);
+        let out = self.stdout_so_far();
+        assert!(
+            found && out.contains(needle),
+            "{}: {needle:?} did not appear on stdout within {limit:?}\nstdout:\n{out}\nstderr:\n{}",
+            self.what,
+            self.stderr_so_far()
+        );
+    }
+
+    /// Sends `sig` to the process (not its group).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.id() as libc::pid_t, sig) };
+    }
+
+    /// Kills the whole process group.
+    pub fn kill_group(&self) {
+        if self.id() != 0 {
+            // SAFETY: the group was created for this process; killing it affects only its tree.
+            unsafe { libc::kill(-(self.id() as libc::pid_t), libc::SIGKILL) };
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit and for its stdout and stderr to end. If
+    /// either takes longer, kills the process group and panics with the output so far: a
+    /// process left holding the pipes after the test's process exited is a defect too.
+    pub fn wait(mut self, limit: Duration) -> Output {
+        let deadline = Instant::now() + limit;
+        let mut child = self.child.take().expect("not waited yet");
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                _ => break None,
+            }
+        };
+        let ended = status.is_some()
+            && self.stdout.wait_until(deadline, |_, eof| eof)
+            && self.stderr.wait_until(deadline, |_, eof| eof);
+        if !ended {
+            // SAFETY: as in kill_group; the child is not reaped yet, so its pid names its group.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = child.kill();
+            let _ = child.wait();
+            let why = if status.is_none() {
+                "did not finish"
+            } else {
+                "exited, but something it started still held its stdout or stderr"
+            };
+            panic!(
+                "{} {why} within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                self.what,
+                self.stdout_so_far(),
+                self.stderr_so_far()
+            );
+        }
+        Output {
+            status: status.expect("checked above"),
+            stdout: self.stdout.text(),
+            stderr: self.stderr.text(),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: as in kill_group.
+            unsafe { libc::kill(-(c.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A server process started by a test (stdout and stderr to files), in a process group of its
+/// own that is killed when this is dropped.
 #[derive(Debug)]
 pub struct KillOnDrop(Option<Child>);
 
 impl KillOnDrop {
-    /// Takes ownership of `child`.
-    pub fn new(child: Child) -> Self {
-        KillOnDrop(Some(child))
-    }
-
-    /// Takes the process back (it will no longer be killed on drop).
-    pub fn into_child(mut self) -> Child {
-        self.0.take().expect("child present until dropped")
+    /// Starts `cmd` in a new process group and takes ownership of it.
+    pub fn spawn(cmd: &mut Command) -> Self {
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
+        KillOnDrop(Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))))
     }
 
     /// The process id.
     pub fn id(&self) -> u32 {
         self.0.as_ref().map_or(0, Child::id)
     }
+
+    /// Waits up to `limit` for the process to exit by itself; kills its group and panics if
+    /// it does not.
+    pub fn wait(mut self, limit: Duration, what: &str) -> std::process::ExitStatus {
+        let mut c = self.0.take().expect("present until dropped");
+        let deadline = Instant::now() + limit;
+        loop {
+            match c.try_wait() {
+                Ok(Some(st)) => return st,
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                _ => {
+                    // SAFETY: not reaped yet, so the pid names the group we created.
+                    unsafe { libc::kill(-(c.id() as libc::pid_t), libc::SIGKILL) };
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    panic!("{what} did not exit within {limit:?}");
+                }
+            }
+        }
+    }
 }
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if let Some(c) = &mut self.0 {
+            // SAFETY: not reaped yet, so the pid names the group we created.
+            unsafe { libc::kill(-(c.id() as libc::pid_t), libc::SIGKILL) };
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -147,16 +332,15 @@ impl Drop for KillOnDrop {
 /// Starts `orc-executor listen=127.0.0.1:0 ARGS…` with stdout going to `stdout_file` and
 /// stderr captured, and returns it with the port it reported.
 pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: &Path) -> (KillOnDrop, u16) {
-    let child = Command::new(our_bin("orc-executor"))
-        .arg("listen=127.0.0.1:0")
-        .args(args)
-        .args(std::env::var_os("ORC_TEST_VERBOSE").map(|_| "-v"))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(stdout_file).expect("stdout file"))
-        .stderr(std::fs::File::create(stderr_file).expect("stderr file"))
-        .spawn()
-        .expect("start orc-executor");
-    let guard = KillOnDrop::new(child);
+    let guard = KillOnDrop::spawn(
+        Command::new(our_bin("orc-executor"))
+            .arg("listen=127.0.0.1:0")
+            .args(args)
+            .args(std::env::var_os("ORC_TEST_VERBOSE").map(|_| "-v"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(stdout_file).expect("stdout file"))
+            .stderr(std::fs::File::create(stderr_file).expect("stderr file")),
+    );
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(stderr_file).unwrap_or_default();

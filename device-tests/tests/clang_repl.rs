@@ -25,16 +25,14 @@ printf("x now %d\n", x);
 "#;
 
 fn clang_repl(executor: &std::path::Path) -> std::process::Output {
-    let mut child = Command::new(llvm_tool("clang-repl"))
-        .arg(format!("--oop-executor={}", executor.display()))
-        .arg(format!("--orc-runtime={}", orc_runtime().display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start clang-repl");
-    child.stdin.take().expect("stdin").write_all(INPUTS.as_bytes()).expect("write inputs");
-    wait_output(child, Duration::from_secs(120), "clang-repl")
+    let mut child = spawn(
+        Command::new(llvm_tool("clang-repl"))
+            .arg(format!("--oop-executor={}", executor.display()))
+            .arg(format!("--orc-runtime={}", orc_runtime().display()))
+            .stdin(Stdio::piped()),
+    );
+    child.take_stdin().write_all(INPUTS.as_bytes()).expect("write inputs");
+    child.wait(Duration::from_secs(120))
 }
 
 #[test]

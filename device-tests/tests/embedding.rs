@@ -12,13 +12,11 @@ use orc_rpc::sps::from_bytes;
 fn llvm_jitlink_runs_code_inside_an_embedding_application() {
     let dir = scratch();
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
-    let app = KillOnDrop::new(
+    let app = KillOnDrop::spawn(
         Command::new(our_bin("embedded-app"))
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start embedded-app"),
+            .stdin(Stdio::null()),
     );
     let start = Instant::now();
     let port: u16 = loop {

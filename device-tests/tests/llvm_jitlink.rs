@@ -81,9 +81,8 @@ fn check(case: &Case) {
             let (exe_out, exe_err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
             let (executor, port) = start_listening_executor(&["--once"], &exe_out, &exe_err);
             let tcp = jitlink(&format!("-oop-executor-connect=127.0.0.1:{port}"), runtime, &obj, case.args);
-            let executor =
-                wait_output(executor.into_child(), std::time::Duration::from_secs(20), "orc-executor --once");
-            assert!(executor.status.success(), "{what}: executor exit {:?}", executor.status);
+            let status = executor.wait(std::time::Duration::from_secs(20), "orc-executor --once");
+            assert!(status.success(), "{what}: executor exit {status:?}");
             assert_eq!(
                 tcp.status.code(),
                 reference.status.code(),

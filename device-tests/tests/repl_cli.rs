@@ -32,14 +32,8 @@ fn bundled_examples_run_in_the_bundled_executor() {
     );
     // The demo's REPL script, on stdin.
     let script = std::fs::File::open(workspace_root().join("examples/scripts/session.txt")).unwrap();
-    let child = Command::new(our_bin("repl"))
-        .stdin(script)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .current_dir(workspace_root())
-        .spawn()
-        .expect("start repl");
-    let o = wait_output(child, Duration::from_secs(120), "repl < session.txt");
+    let o = spawn(Command::new(our_bin("repl")).stdin(script).current_dir(workspace_root()))
+        .wait(Duration::from_secs(120));
     // `names.size()` is printed, so clang's [[nodiscard]] warning for it would be wrong.
     assert!(!text(&o.stderr).contains("nodiscard"), "{}", text(&o.stderr));
     assert_eq!(

@@ -150,7 +150,7 @@ fn check(p: &Program) -> Vec<String> {
         let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
         let (exe, port) = start_listening_executor(&["--once"], &out, &err);
         let o = repl(&[format!("--oop-executor-connect=127.0.0.1:{port}")], &objs, &p.args);
-        let _ = wait_output(exe.into_child(), std::time::Duration::from_secs(30), "orc-executor");
+        let _ = exe.wait(std::time::Duration::from_secs(30), "orc-executor --once");
         compare(
             "orc-executor, tcp",
             std::fs::read_to_string(&out).unwrap_or_default(),
@@ -159,13 +159,11 @@ fn check(p: &Program) -> Vec<String> {
         );
         // LLVM's executor listening on TCP.
         let port = free_port();
-        let exe = KillOnDrop::new(
+        let exe = KillOnDrop::spawn(
             Command::new(llvm_tool("llvm-jitlink-executor"))
                 .arg(format!("listen=127.0.0.1:{port}"))
                 .stdout(std::fs::File::create(&out).unwrap())
-                .stderr(std::fs::File::create(&err).unwrap())
-                .spawn()
-                .expect("llvm-jitlink-executor"),
+                .stderr(std::fs::File::create(&err).unwrap()),
         );
         let addr = format!("--oop-executor-connect=127.0.0.1:{port}");
         let mut o = repl(std::slice::from_ref(&addr), &objs, &p.args);
@@ -177,7 +175,7 @@ fn check(p: &Program) -> Vec<String> {
             std::thread::sleep(std::time::Duration::from_millis(20));
             o = repl(std::slice::from_ref(&addr), &objs, &p.args);
         }
-        let _ = wait_output(exe.into_child(), std::time::Duration::from_secs(30), "llvm-jitlink-executor");
+        let _ = exe.wait(std::time::Duration::from_secs(30), "llvm-jitlink-executor");
         compare(
             "llvm-jitlink-executor, tcp",
             std::fs::read_to_string(&out).unwrap_or_default(),

@@ -58,20 +58,14 @@ fn check_stderr(what: &str, stderr: &str) {
 }
 
 /// `repl ARGS` with stdin, stdout and stderr piped.
-fn spawn_repl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Child {
-    Command::new(our_bin("repl"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start repl")
+fn spawn_repl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proc {
+    spawn(Command::new(our_bin("repl")).args(args).stdin(Stdio::piped()))
 }
 
 fn piped(args: &[String]) -> Output {
     let mut child = spawn_repl(args);
-    child.stdin.take().unwrap().write_all(transcript().as_bytes()).unwrap();
-    wait_output(child, Duration::from_secs(120), "repl")
+    child.take_stdin().write_all(transcript().as_bytes()).unwrap();
+    child.wait(Duration::from_secs(120))
 }
 
 fn text(b: &[u8]) -> String {
@@ -92,7 +86,7 @@ fn transcript_on_piped_stdin_in_every_executor() {
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let (exe, port) = start_listening_executor(&["--once"], &out, &err);
     let o = piped(&[format!("--oop-executor-connect=127.0.0.1:{port}")]);
-    let _ = wait_output(exe.into_child(), Duration::from_secs(30), "orc-executor");
+    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
     let values: String = text(&o.stdout);
     let printed = std::fs::read_to_string(&out).unwrap();
     assert_eq!(printed, "hello 42\n");
@@ -118,24 +112,22 @@ fn interactive_session_on_a_terminal_over_tcp() {
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let (exe, port) = start_listening_executor(&["--once"], &out, &err);
     let cmd = format!("{} --oop-executor-connect=127.0.0.1:{port}", our_bin("repl").display());
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
-        .env("HOME", dir.path())
-        .env("TERM", "dumb")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) runs repl on a pseudo-terminal");
-    let mut stdin = child.stdin.take().unwrap();
+    let mut child = spawn(
+        Command::new("script")
+            .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .env("HOME", dir.path())
+            .env("TERM", "dumb")
+            .stdin(Stdio::piped()),
+    );
+    let mut stdin = child.take_stdin();
     for line in transcript().lines() {
         // One line at a time, as typed.
         stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(stdin);
-    let o = wait_output(child, Duration::from_secs(120), "repl on a terminal");
-    let _ = wait_output(exe.into_child(), Duration::from_secs(30), "orc-executor");
+    let o = child.wait(Duration::from_secs(120));
+    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
     let screen = text(&o.stdout).replace('\r', "");
     assert!(screen.contains("repl> "), "prompt missing:\n{screen}");
     assert!(screen.contains("  ...> "), "continuation prompt missing:\n{screen}");
@@ -149,8 +141,8 @@ fn interactive_session_on_a_terminal_over_tcp() {
 
 fn eval(args: &[&str], inputs: &str) -> Output {
     let mut child = spawn_repl(args);
-    child.stdin.take().unwrap().write_all(inputs.as_bytes()).unwrap();
-    wait_output(child, Duration::from_secs(60), "repl")
+    child.take_stdin().write_all(inputs.as_bytes()).unwrap();
+    child.wait(Duration::from_secs(60))
 }
 
 #[test]
@@ -228,35 +220,25 @@ fn class_values_use_the_users_print_value_and_the_probe_is_not_an_input() {
 
 #[test]
 fn ctrl_c_stops_the_waiting_and_quit_ends_the_busy_executor() {
-    use std::io::{BufRead, BufReader};
     let mut child = spawn_repl(&["-x", "c"]);
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdin = child.take_stdin();
     stdin
         .write_all(b"#include <stdio.h>\nint x = 5;\nprintf(\"spinning\\n\"); fflush(stdout); for (;;) {}\n")
         .unwrap();
     stdin.flush().unwrap();
     // The executor shares our stdout pipe: once this line is there, the input is running.
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "spinning\n");
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    child.wait_for_stdout("spinning\n", Duration::from_secs(60));
+    child.signal(libc::SIGINT);
     stdin.write_all(b"x\n%quit\n").unwrap();
     drop(stdin);
     let start = std::time::Instant::now();
-    // The rest of stdout ends when the executor is gone too (it shares the pipe).
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
-        let _ = tx.send(out);
-    });
-    let rest = wait_output(child, Duration::from_secs(30), "repl");
-    let out = rx.recv_timeout(Duration::from_secs(20)).expect("the executor outlived the REPL");
-    let err = text(&rest.stderr);
-    assert_eq!(out, "(int) 5\n", "{err}");
+    // The output ends only when the executor is gone too (it shares the pipes).
+    let o = child.wait(Duration::from_secs(30));
+    let err = text(&o.stderr);
+    assert_eq!(text(&o.stdout), "spinning\n(int) 5\n", "{err}");
     assert!(err.contains("^C: stopped waiting; the input goes on running in the executor"), "{err}");
+    // The interrupted input did not finish, which counts as a failed input.
+    assert_eq!(o.status.code(), Some(1), "{err}");
     // %quit does not wait forever for the spinning input: the launched executor is killed.
     assert!(start.elapsed() < Duration::from_secs(10));
 }
