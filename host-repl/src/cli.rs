@@ -9,6 +9,7 @@ use clap::Parser;
 
 use crate::compile::{self, FileKind, Lang};
 use crate::epc::{Session, Transport};
+use crate::interrupt::Interrupts;
 use crate::jit::Jit;
 use crate::link::Input;
 use crate::repl::{Outcome, Repl};
@@ -104,8 +105,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    if cli.files.is_empty() { run_repl(&runtime, cli) } else { runtime.block_on(run_files(cli)) }
+    let mut interrupts = {
+        let _in_runtime = runtime.enter();
+        Interrupts::new().context("cannot watch for Ctrl-C")?
+    };
+    if cli.files.is_empty() {
+        return run_repl(&runtime, cli, interrupts);
+    }
+    // A program run from files ends on Ctrl-C as a native one would; dropping the run kills
+    // an executor we launched.
+    runtime.block_on(async {
+        tokio::select! {
+            r = run_files(cli) => r,
+            () = interrupts.since(0) => {
+                eprintln!("repl: interrupted");
+                Ok(ExitCode::from(128 + libc::SIGINT as u8))
+            }
+        }
+    })
 }
+
+/// How long repl waits for an executor's Setup message.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to the executor the options name. `interactive`: a launched executor gets a
 /// process group of its own, so Ctrl-C at the terminal reaches only the REPL.
@@ -119,7 +140,7 @@ async fn connect(cli: &Cli, interactive: bool) -> Result<Session> {
             Transport::launch(&bundled_executor()?, &quiet, interactive)?
         }
     };
-    Ok(Session::start(transport).await?)
+    Ok(Session::start(transport, SETUP_TIMEOUT).await?)
 }
 
 /// A JIT session with the runtime compiled for the executor's target.
@@ -275,7 +296,7 @@ fn find_shared(lib: &str, dirs: &[PathBuf]) -> Option<String> {
 }
 
 /// The REPL: `-e` inputs, a script on stdin, or an interactive terminal.
-fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli) -> Result<ExitCode> {
+fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> Result<ExitCode> {
     use std::io::IsTerminal;
     let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
     let mut repl = rt.block_on(async {
@@ -286,6 +307,7 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli) -> Result<ExitCode> {
         }
         Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await
     })?;
+    repl.set_interrupts(interrupts);
     let ok = if !cli.code.is_empty() {
         let mut ok = true;
         for code in &cli.code {

@@ -7,12 +7,13 @@
 //! * [`jit`]: a session put together: load units, run code, few round trips.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
 //! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
-//! * [`cli`]: the `repl` command line.
+//! * [`cli`]: the `repl` command line; [`interrupt`]: what Ctrl-C does.
 
 pub mod arch;
 pub mod cli;
 pub mod compile;
 pub mod epc;
+pub mod interrupt;
 pub mod jit;
 pub mod link;
 pub mod memmgr;

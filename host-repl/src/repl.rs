@@ -12,6 +12,7 @@ use std::path::Path;
 use orcbridge_clang::{Interpreter, Options, RemoteValue, ValueKind};
 
 use crate::compile::{self, FileKind, Lang};
+use crate::interrupt::{self, Interrupts};
 use crate::jit::{Initializers, Jit, JitError};
 use crate::link::Input;
 
@@ -94,6 +95,10 @@ pub struct Repl {
     lang: Lang,
     /// Some input mentioned `printValue`: class values are offered to it.
     printer_mentioned: bool,
+    /// What ends the wait for a running input (Ctrl-C), if the caller gave one.
+    interrupts: Option<Interrupts>,
+    /// [`interrupt::mark`] when the current input began.
+    interrupt_mark: u64,
 }
 
 impl std::fmt::Debug for Repl {
@@ -146,7 +151,16 @@ impl Repl {
             absorbed: HashMap::new(),
             lang,
             printer_mentioned: false,
+            interrupts: None,
+            interrupt_mark: 0,
         })
+    }
+
+    /// Lets `interrupts` (Ctrl-C) end the wait for a running input: the input goes on running
+    /// in the executor and the session stays usable. An interrupt that arrives while the
+    /// input is compiled or loaded ends the wait as soon as it starts.
+    pub fn set_interrupts(&mut self, interrupts: Interrupts) {
+        self.interrupts = Some(interrupts);
     }
 
     /// The JIT session.
@@ -171,6 +185,7 @@ impl Repl {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<Outcome, JitError> {
+        self.interrupt_mark = interrupt::mark();
         let trimmed = input.trim();
         if let Some(cmd) = trimmed.strip_prefix('%') {
             return self.command(cmd, out, err).await;
@@ -260,9 +275,16 @@ impl Repl {
         let t_load = t0.elapsed();
         // Only this wait can be interrupted: the input is loaded and recorded, so the session
         // stays consistent while it goes on running in the executor.
+        let mark = self.interrupt_mark;
+        let interrupted = async {
+            match &mut self.interrupts {
+                Some(i) => i.since(mark).await,
+                None => std::future::pending().await,
+            }
+        };
         let run = tokio::select! {
             r = self.jit.run_input(&unit) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            () = interrupted => None,
         };
         let Some(run) = run else {
             let msg = "^C: stopped waiting; the input goes on running in the executor";

@@ -65,6 +65,7 @@ impl Transport {
         if own_process_group {
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }
+        end_with_parent(&mut cmd);
         cmd.fd_mappings(vec![
             FdMapping { parent_fd: child_in, child_fd: CHILD_IN },
             FdMapping { parent_fd: child_out, child_fd: CHILD_OUT },
@@ -84,6 +85,36 @@ impl Transport {
             }),
         })
     }
+}
+
+/// Makes the launched executor end when this process ends, however it ends (`kill -9`
+/// included): on Linux the kernel sends it `SIGKILL` when we die (`PR_SET_PDEATHSIG`). The
+/// signal follows the *thread* that spawned the child, so launch from a thread that lives as
+/// long as the session (repl launches from its main thread). Elsewhere, and as a second line on
+/// Linux, `orc-executor filedescs=` ends itself when its input pipe reaches end of file and the
+/// calls still running do not return within a grace period.
+fn end_with_parent(cmd: &mut std::process::Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the forked child before exec and only makes the
+        // async-signal-safe calls prctl and getppid.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // We may have died between fork and prctl: then nobody would send the signal.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("the controller exited during the launch"));
+                }
+                Ok(())
+            })
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// Pipe capacity we ask for: large segments then move in fewer, larger writes (the kernel may

@@ -1,0 +1,100 @@
+//! No executor outlives the controller that launched it, whatever ends the controller: `repl`
+//! killed with SIGKILL while its input spins, or LLVM's `clang-repl` killed the same way (its
+//! `orc-executor` sees end of file on its pipe and exits once the grace period for the running
+//! call is over).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use device_tests::*;
+
+/// Process ids whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid ...: comm may contain spaces, so parse after the last ')'.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// True while `pid` exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some(s) if s != "Z" && s != "X")
+}
+
+fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while running(pid) {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// The executor process `controller` launched, once it exists.
+fn launched_executor(controller: u32, name: &str) -> u32 {
+    let start = Instant::now();
+    loop {
+        let found = children_of(controller).into_iter().find(|&c| {
+            std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|comm| comm.trim() == name)
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{controller} launched no {name}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_9_of_repl_leaves_no_executor_running() {
+    let mut repl = spawn(Command::new(our_bin("repl")).args(["-x", "c"]).stdin(Stdio::piped()));
+    let mut stdin = repl.take_stdin();
+    stdin.write_all(b"#include <stdio.h>\nputs(\"spinning\"); fflush(stdout); for (;;) {}\n").unwrap();
+    stdin.flush().unwrap();
+    repl.wait_for_stdout("spinning", Duration::from_secs(60));
+    let executor = launched_executor(repl.id(), "orc-executor");
+    repl.signal(libc::SIGKILL);
+    assert!(wait_gone(executor, Duration::from_secs(2)), "orc-executor {executor} outlived repl by 2 s");
+    drop(stdin);
+    drop(repl);
+}
+
+#[test]
+fn an_executor_whose_controller_died_mid_call_exits() {
+    // clang-repl does not arrange for its executor to die with it: orc-executor notices the end
+    // of its input pipe and, the running call not returning, exits with status 3.
+    let mut clang_repl = spawn(
+        Command::new(llvm_tool("clang-repl"))
+            .arg(format!("--oop-executor={}", our_bin("orc-executor").display()))
+            .arg(format!("--orc-runtime={}", orc_runtime().display()))
+            .stdin(Stdio::piped()),
+    );
+    let mut stdin = clang_repl.take_stdin();
+    stdin
+        .write_all(
+            b"extern \"C\" int printf(const char *, ...);\nextern \"C\" int fflush(void *);\n\
+              int spin() { printf(\"spinning\\n\"); fflush(nullptr); for (;;) {} }\nint x = spin();\n",
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    clang_repl.wait_for_stdout("spinning", Duration::from_secs(60));
+    let executor = launched_executor(clang_repl.id(), "orc-executor");
+    let start = Instant::now();
+    clang_repl.signal(libc::SIGKILL);
+    assert!(wait_gone(executor, Duration::from_secs(10)), "orc-executor {executor} outlived clang-repl");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    drop(stdin);
+    drop(clang_repl);
+}
