@@ -199,11 +199,32 @@ pub unsafe fn run_as_int_function(addr: ExecutorAddr, arg: i32) -> Result<i32, S
     unsafe { guard::guarded(|| f(arg)) }.map_err(crashed)
 }
 
-/// Flushes every C stdio output stream, as `exit()` would for a native program, so that
-/// output of JIT'd code is neither lost nor held back when stdout is a file or a pipe.
-pub fn flush_c_stdio() {
-    // SAFETY: fflush(NULL) flushes all open output streams; it takes each stream's lock.
-    unsafe { libc::fflush(ptr::null_mut()) };
+unsafe extern "C" {
+    fn ftrylockfile(f: *mut libc::FILE) -> c_int;
+    fn funlockfile(f: *mut libc::FILE);
+    #[cfg_attr(target_vendor = "apple", link_name = "__stdoutp")]
+    static mut stdout: *mut libc::FILE;
+    #[cfg_attr(target_vendor = "apple", link_name = "__stderrp")]
+    static mut stderr: *mut libc::FILE;
+}
+
+/// Flushes C's `stdout` and `stderr`, as `exit()` would for a native program, so that output
+/// of JIT'd code is neither lost nor held back when stdout is a file or a pipe. A stream
+/// another thread holds locked is skipped: that thread is still writing (its own call flushes
+/// when it returns), or it crashed or spins with the lock held, and waiting would hang the
+/// executor's thread too.
+pub fn flush_stdio_if_free() {
+    // SAFETY: reading the C library's stream pointers, which it initialises before main.
+    let streams = unsafe { [stdout, stderr] };
+    for f in streams {
+        // SAFETY: `f` is a valid stream; the lock is recursive, so fflush under our lock is fine.
+        unsafe {
+            if !f.is_null() && ftrylockfile(f) == 0 {
+                libc::fflush(f);
+                funlockfile(f);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

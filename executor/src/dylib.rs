@@ -103,15 +103,6 @@ impl DylibManager {
         Ok(out)
     }
 
-    /// True if `handle` was returned by [`open`](Self::open) of this manager.
-    pub fn owns(&self, handle: ExecutorAddr) -> bool {
-        self.libraries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|l| ExecutorAddr::from_ptr(&**l) == handle)
-    }
-
     /// True if `addr` was returned by [`resolve`](Self::resolve) in this session (the controller
     /// may call such a symbol as a wrapper function).
     pub fn was_resolved(&self, addr: ExecutorAddr) -> bool {

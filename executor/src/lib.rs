@@ -15,7 +15,7 @@
 //!
 //! let executor = Executor::builder().build();
 //! let listener = TcpListener::bind("127.0.0.1:20000")?;
-//! // Serve controllers one after another, forever.
+//! // Serve controllers, several at once, forever.
 //! executor.serve_listener(&listener, None)?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
@@ -24,29 +24,34 @@
 //! `SIGPIPE` (Rust binaries do by default) so that a controller vanishing mid-write is an error
 //! rather than a signal.
 //!
-//! Module map: [`session`] runs the protocol; [`builtins`] are the published wrapper
-//! functions; [`memory`] manages executor memory (OS calls in [`memory::sys_unix`]); [`dylib`]
-//! talks to the dynamic loader; [`call`] is the only place that jumps into received addresses;
-//! [`dispatch`] sends calls to the controller; [`transport`] wraps sockets and pipes.
+//! Module map (private modules): `session` runs the protocol for one controller; `services`
+//! is one session's state, which every handler receives, so a controller reaches only its own
+//! session; `builtins` are the published wrapper functions; `memory` manages executor memory
+//! (OS calls in `memory/sys_unix.rs`); `dylib` talks to the dynamic loader; [`call`] is the
+//! only place that jumps into received addresses, under the crash guard of `guard`;
+//! `dispatch` sends calls to the controller; `transport` wraps sockets and pipes; `registry`
+//! knows the live sessions for JIT'd code that calls in without one.
 
 #![deny(missing_docs)]
 
-pub mod builtins;
+mod builtins;
 pub mod call;
-pub mod dispatch;
-pub mod dylib;
-pub mod guard;
-pub mod memory;
+mod dispatch;
+mod dylib;
+mod guard;
+mod memory;
 mod pool;
-pub mod registry;
-pub mod services;
-pub mod session;
-pub mod transport;
+mod registry;
+mod services;
+mod session;
+mod transport;
 
 use std::fmt;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use orc_rpc::ExecutorAddr;
@@ -56,15 +61,28 @@ pub use transport::Connection;
 /// it initialized, before the executor closes it.
 pub const DEFAULT_IDLE_CLOSE: Duration = Duration::from_millis(250);
 
+/// The default number of controllers a listener serves at once ([`ExecutorBuilder::max_sessions`]).
+pub const DEFAULT_MAX_SESSIONS: usize = 16;
+
+/// The default number of calls one session may run at once ([`ExecutorBuilder::max_calls`]).
+pub const DEFAULT_MAX_CALLS: usize = 64;
+
+/// The default time calls still running when a session ends get to return before they are
+/// abandoned ([`ExecutorBuilder::call_grace`]).
+pub const DEFAULT_CALL_GRACE: Duration = Duration::from_secs(1);
+
 pub use orc_rpc::info::ORCBRIDGE_EXECUTOR_KEY;
 
 /// Settings shared by every session an [`Executor`] serves.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub(crate) triple: String,
     pub(crate) page_size: usize,
     pub(crate) max_frame_size: u64,
     pub(crate) idle_close: Option<Duration>,
+    pub(crate) max_sessions: usize,
+    pub(crate) max_calls: usize,
+    pub(crate) call_grace: Duration,
     pub(crate) symbols: Vec<(String, ExecutorAddr)>,
     pub(crate) values: Vec<(String, Vec<u8>)>,
 }
@@ -102,6 +120,29 @@ impl ExecutorBuilder {
     /// end TCP sessions themselves. Default [`DEFAULT_IDLE_CLOSE`].
     pub fn idle_close(mut self, after: Option<Duration>) -> Self {
         self.config.idle_close = after;
+        self
+    }
+
+    /// How many controllers [`Executor::serve_listener`] serves at once (at least 1); one
+    /// more is refused with a Hangup that says why. Default [`DEFAULT_MAX_SESSIONS`].
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.config.max_sessions = n.max(1);
+        self
+    }
+
+    /// How many calls of one session run at once (at least 1; calls waiting for the
+    /// controller in jit-dispatch do not count). Beyond that the session stops reading from
+    /// its controller until a call ends. Default [`DEFAULT_MAX_CALLS`].
+    pub fn max_calls(mut self, n: usize) -> Self {
+        self.config.max_calls = n.max(1);
+        self
+    }
+
+    /// How long calls still running when a session ends (JIT'd code that has not returned)
+    /// may take before the session is reported ended with them abandoned; their memory is
+    /// released when they return. Default [`DEFAULT_CALL_GRACE`].
+    pub fn call_grace(mut self, grace: Duration) -> Self {
+        self.config.call_grace = grace;
         self
     }
 
@@ -158,11 +199,15 @@ impl fmt::Display for SessionEnd {
 
 /// The outcome of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionReport {
     /// Why it ended.
     pub end: SessionEnd,
     /// CallWrapper requests served.
     pub calls: u64,
+    /// Calls still running in JIT'd code when the session ended, after the grace period
+    /// ([`ExecutorBuilder::call_grace`]): their threads go on until the code returns.
+    pub abandoned_calls: usize,
 }
 
 impl Executor {
@@ -174,6 +219,9 @@ impl Executor {
                 page_size: memory::sys_unix::page_size(),
                 max_frame_size: orc_rpc::DEFAULT_MAX_FRAME_SIZE,
                 idle_close: Some(DEFAULT_IDLE_CLOSE),
+                max_sessions: DEFAULT_MAX_SESSIONS,
+                max_calls: DEFAULT_MAX_CALLS,
+                call_grace: DEFAULT_CALL_GRACE,
                 symbols: Vec::new(),
                 values: vec![(
                     ORCBRIDGE_EXECUTOR_KEY.to_owned(),
@@ -210,15 +258,20 @@ impl Executor {
         self.serve_connection(Connection::fds(input, output))
     }
 
-    /// Accepts controllers on `listener` and serves them one after another; stops after
-    /// `max_sessions` sessions if given. A failed session is logged and the next one served.
+    /// Accepts controllers on `listener` and serves each in a session on a thread of its
+    /// own, up to [`ExecutorBuilder::max_sessions`] at once; a controller beyond that gets a
+    /// Hangup saying why and is closed. With `max_sessions` (a total), stops accepting after
+    /// that many sessions and returns when they have ended. A failed session is logged; the
+    /// others go on.
     ///
     /// # Errors
     /// A failing `accept`.
     pub fn serve_listener(&self, listener: &TcpListener, max_sessions: Option<u64>) -> io::Result<()> {
-        let mut served = 0u64;
-        while max_sessions.is_none_or(|m| served < m) {
-            let (stream, _) = match listener.accept() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        let mut accepted = 0u64;
+        while max_sessions.is_none_or(|m| accepted < m) {
+            let (stream, peer) = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_transient_accept_error(&e) => {
@@ -228,10 +281,35 @@ impl Executor {
                 }
                 Err(e) => return Err(e),
             };
-            served += 1;
-            if let Err(e) = self.serve_tcp_stream(stream) {
-                tracing::warn!("cannot serve connection: {e}");
+            threads.retain(|t: &std::thread::JoinHandle<()>| !t.is_finished());
+            let limit = self.config.max_sessions;
+            if active.load(Ordering::SeqCst) >= limit {
+                refuse(
+                    stream,
+                    &format!("orc-executor is serving {limit} controllers, its limit; try again later"),
+                );
+                tracing::warn!("refused a controller from {peer}: {limit} sessions already running");
+                continue;
             }
+            accepted += 1;
+            active.fetch_add(1, Ordering::SeqCst);
+            let (this, count) = (self.clone(), active.clone());
+            let spawned = std::thread::Builder::new().name("orc-session".into()).spawn(move || {
+                if let Err(e) = this.serve_tcp_stream(stream) {
+                    tracing::warn!("cannot serve the controller from {peer}: {e}");
+                }
+                count.fetch_sub(1, Ordering::SeqCst);
+            });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    tracing::error!("cannot start a session thread for {peer}: {e}");
+                }
+            }
+        }
+        for t in threads {
+            let _ = t.join();
         }
         Ok(())
     }
@@ -250,6 +328,22 @@ impl Executor {
             .name("orc-executor".into())
             .spawn(move || this.serve_listener(&listener, None))
     }
+}
+
+/// Tells a controller we will not serve it: a Hangup with `why`, then close. Bounded: a
+/// controller that does not read cannot hold the accept loop.
+fn refuse(stream: std::net::TcpStream, why: &str) {
+    use std::io::Write;
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let frame = orc_rpc::EncodedFrame::new(
+        orc_rpc::Opcode::Hangup,
+        0,
+        ExecutorAddr::NULL,
+        &orc_rpc::SpsError::failure(why.to_owned()),
+    );
+    let mut stream = stream;
+    let _ = stream.write_all(frame.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 fn is_transient_accept_error(e: &io::Error) -> bool {

@@ -1,12 +1,19 @@
-//! The state one session's services share: memory, libraries, jit-dispatch, and the rule for
+//! The state one session's services share: memory, libraries, jit-dispatch, and the rules for
 //! which addresses may be called.
+//!
+//! Every handler receives the [`SessionServices`] of the session it serves and acts on that
+//! session only: instance arguments must be this session's, memory must be this session's,
+//! code must have been placed or resolved by this session. Nothing a controller sends is looked
+//! up in another session (the process-wide [`crate::registry`] exists only for JIT'd code that
+//! calls in without a session, and for refusing reads of other sessions' memory).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use orc_rpc::sps::{SpsError, from_bytes};
 use orc_rpc::types::WrapperFunctionCall;
-use orc_rpc::{ExecutorAddr, info::names};
+use orc_rpc::{ExecutorAddr, ExecutorAddrRange, info::names};
 
 use crate::builtins;
 use crate::call::{self, WrapperResult};
@@ -18,7 +25,7 @@ use crate::memory::MemoryManager;
 /// Per-session services. Instance addresses published in Setup are the addresses of these
 /// fields, so they stay valid exactly as long as the session.
 #[derive(Debug)]
-pub struct SessionServices {
+pub(crate) struct SessionServices {
     /// Session number, for logs.
     pub id: u64,
     /// `SimpleExecutorMemoryManager` (and the slabs of the shared-memory mapper).
@@ -31,8 +38,39 @@ pub struct SessionServices {
     pub shm_counter: AtomicU64,
     /// Addresses the embedding application published in addition to ours.
     pub extra_symbols: Vec<(String, ExecutorAddr)>,
+    /// Largest frame the session sends or accepts, in bytes; bounds what one read may return.
+    pub max_frame_size: u64,
     /// The last crash caught in a call made for this session, until the controller takes it.
     last_crash: Mutex<Option<Crash>>,
+}
+
+thread_local! {
+    /// The session whose call into JIT'd code runs on this thread (see [`with_current`]).
+    static CURRENT: Cell<*const SessionServices> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` with the session whose call into JIT'd code is running on this thread, if any: a
+/// builtin's C entry called by that code serves that session.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&SessionServices>) -> R) -> R {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: CURRENT is non-null only while `SessionServices::call` runs on this thread, which
+    // holds a reference to the session for that time (see `Entered`).
+    f(unsafe { p.as_ref() })
+}
+
+/// Marks `s` as the current session of this thread until dropped.
+struct Entered(*const SessionServices);
+
+impl Entered {
+    fn new(s: &SessionServices) -> Entered {
+        Entered(CURRENT.with(|c| c.replace(s)))
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
 }
 
 impl SessionServices {
@@ -41,6 +79,7 @@ impl SessionServices {
         id: u64,
         outbox: Arc<Outbox>,
         page_size: usize,
+        max_frame_size: u64,
         extra_symbols: Vec<(String, ExecutorAddr)>,
     ) -> Self {
         SessionServices {
@@ -50,6 +89,7 @@ impl SessionServices {
             dispatch: Dispatcher::new(outbox),
             shm_counter: AtomicU64::new(0),
             extra_symbols,
+            max_frame_size,
             last_crash: Mutex::new(None),
         }
     }
@@ -72,6 +112,21 @@ impl SessionServices {
     /// Address of the jit-dispatch context.
     pub fn dispatch_ctx(&self) -> ExecutorAddr {
         ExecutorAddr::from_ptr(&self.dispatch)
+    }
+
+    /// Checks that `inst` is this session's memory manager (`shm`: shared-memory mapper)
+    /// instance.
+    ///
+    /// # Errors
+    /// Says it is not, and logs it.
+    pub fn check_memory_instance(&self, inst: ExecutorAddr, shm: bool) -> Result<(), String> {
+        let ours = if shm { self.shm_instance() } else { self.memory_instance() };
+        if inst == ours {
+            return Ok(());
+        }
+        let e = format!("{inst} is not a memory manager instance of this session");
+        tracing::warn!("session {}: {e}", self.id);
+        Err(e)
     }
 
     /// A fresh, process-unique name for a shared-memory object.
@@ -99,24 +154,51 @@ impl SessionServices {
         v
     }
 
-    /// True if `addr` may be called as a wrapper or entry function: one of our builtins, an
-    /// address the application published, code this session placed in executable memory, or
-    /// a symbol this session resolved.
-    pub fn is_callable(&self, addr: ExecutorAddr) -> bool {
+    /// True if `addr` is one of the executor's own entry points (builtins, jit-dispatch, the
+    /// crash guard) or one the application published.
+    fn is_published(&self, addr: ExecutorAddr) -> bool {
         builtins::find(addr).is_some()
+            || addr.0 == dispatch_fn as *const () as usize as u64
+            || addr.0 == guard::guarded_call_for_jit as *const () as usize as u64
             || self.extra_symbols.iter().any(|&(_, a)| a == addr)
-            || self.memory.is_executable(addr)
-            || self.dylibs.was_resolved(addr)
     }
 
-    /// Calls the wrapper function at `addr` with SPS-encoded `args`.
+    /// True if `addr` is code this session placed in executable memory or a symbol it
+    /// resolved, and not one of the executor's published entry points: what `run_as_main`,
+    /// `run_as_void_function` and `run_as_int_function` may jump to.
+    pub fn is_program_code(&self, addr: ExecutorAddr) -> bool {
+        (self.memory.is_executable(addr) || self.dylibs.was_resolved(addr)) && !self.is_published(addr)
+    }
+
+    /// True if `addr` may be called as a wrapper function: one of our builtins, an address
+    /// the application published, code this session placed in executable memory, or a symbol
+    /// this session resolved.
+    pub fn is_callable(&self, addr: ExecutorAddr) -> bool {
+        self.is_published(addr) || self.memory.is_executable(addr) || self.dylibs.was_resolved(addr)
+    }
+
+    /// Checks that reading `range` does not reach into memory another session reserved.
+    ///
+    /// # Errors
+    /// Says whose memory it is not.
+    pub fn check_readable(&self, range: &ExecutorAddrRange) -> Result<(), String> {
+        if crate::registry::reserved_by_another(self, range) {
+            return Err(format!("{range:?} is memory of another session"));
+        }
+        Ok(())
+    }
+
+    /// Calls the wrapper function at `addr` with SPS-encoded `args` for this session. C stdio
+    /// is flushed after a call into JIT'd code, as `exit()` would, so its output is not held
+    /// back when stdout is a pipe or a file, whatever the controller (with or without the ORC
+    /// runtime) calls.
     ///
     /// # Errors
     /// An out-of-band error: `addr` is not callable (see [`is_callable`](Self::is_callable)),
     /// the function reported one, or it crashed.
     pub fn call(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
         if let Some(b) = builtins::find(addr) {
-            return (b.call)(args);
+            return (b.call)(self, args);
         }
         if !self.is_callable(addr) {
             return Err(format!(
@@ -124,10 +206,13 @@ impl SessionServices {
                  or symbols of this session"
             ));
         }
+        let _entered = Entered::new(self);
         // SAFETY: the address is executable code the controller placed or resolved, or one the
         // embedding application published; the controller asserts it has the wrapper ABI, as
         // with LLVM's executor.
-        unsafe { call::call_wrapper(addr, args) }
+        let result = unsafe { call::call_wrapper(addr, args) };
+        call::flush_stdio_if_free();
+        result
     }
 
     /// Runs `addr` with `args` for the controller (a CallWrapper): as [`call`](Self::call),
@@ -142,6 +227,15 @@ impl SessionServices {
             *self.last_crash.lock().unwrap_or_else(PoisonError::into_inner) = crash;
         }
         result
+    }
+
+    /// Runs `f` (a jump into code the controller named) with this session current on the
+    /// thread, flushing C stdio afterwards as [`call`](Self::call) does.
+    pub fn run_program_code<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = Entered::new(self);
+        let r = f();
+        call::flush_stdio_if_free();
+        r
     }
 
     /// Takes the crash that made the last failed controller call fail, if one did.

@@ -5,12 +5,21 @@
 //! complete our own jit-dispatch calls. Protocol violations end the session with a Hangup that
 //! carries the reason, and a log line; unlike LLVM 22.1's executor the process survives them.
 //!
-//! Ending a session (`docs/protocol.md` §8): Hangup or end of stream ends it at once. LLVM 22.1
-//! controllers close TCP sessions with a `close()` that sends no FIN and then wait for our EOF
-//! forever; so on sockets, once the controller has released all memory it initialized and
-//! nothing has happened for the idle period (8 periods if it never initialized any), we close
-//! our side and the controller exits normally. At the end, pending jit-dispatch calls fail,
-//! calls still running are awaited, and every slab is released (running its dealloc actions).
+//! Bounds: at most `max_calls` calls of one session run at once (calls waiting for the
+//! controller in jit-dispatch do not count); beyond that the reader stops reading until one
+//! ends, which pushes back on the controller instead of starting threads without limit. A
+//! result too large for a frame is sent as an empty Result (an error) and logged.
+//!
+//! Ending a session (`docs/protocol.md`, "Ending a session"): Hangup or end of stream ends it
+//! at once. LLVM 22.1 controllers close TCP sessions with a `close()` that sends no FIN and then
+//! wait for our EOF forever; so on sockets, once the controller has released all memory it
+//! initialized and nothing has happened for the idle period (8 periods if it never initialized
+//! any), we close our side and the controller exits normally. At the end, pending jit-dispatch
+//! calls fail and calls still running get a grace period to return. Then every slab is released
+//! (running its dealloc actions); calls that are still running then (JIT'd code that never
+//! returns, a controller that vanished while its code spins) are abandoned: the session ends
+//! and is reported now, and its memory is released when the last of them returns, since it
+//! still runs there. Threads cannot be cancelled.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use orc_rpc::frame::FrameReader;
 use orc_rpc::sps::{SpsError, from_bytes};
-use orc_rpc::{EncodedFrame, ExecutorAddr, ExecutorInfo, Frame, FrameError, Opcode, Raw};
+use orc_rpc::{EncodedFrame, ExecutorAddr, ExecutorInfo, FRAME_HEADER_SIZE, Frame, FrameError, Opcode, Raw};
 
 use crate::builtins;
 use crate::dispatch::Outbox;
@@ -29,36 +38,74 @@ use crate::{Config, SessionEnd, SessionReport};
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
-/// Counts calls that are running, and lets teardown wait for them.
+type OnIdle = Box<dyn FnOnce() + Send>;
+
+/// Counts calls that are running, lets the reader wait for a free slot and teardown for the
+/// end of all of them, and runs deferred work once none runs.
 #[derive(Default)]
 struct InFlight {
-    count: Mutex<usize>,
-    idle: Condvar,
+    state: Mutex<(usize, Option<OnIdle>)>,
+    changed: Condvar,
 }
 
 impl InFlight {
-    fn begin(&self) {
-        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, Option<OnIdle>)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn begin(&self) {
+        self.lock().0 += 1;
+    }
+
     fn end(&self) {
-        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
-        *c -= 1;
-        if *c == 0 {
-            self.idle.notify_all();
+        let on_idle = {
+            let mut st = self.lock();
+            st.0 -= 1;
+            if st.0 == 0 { st.1.take() } else { None }
+        };
+        self.changed.notify_all();
+        if let Some(f) = on_idle {
+            f();
         }
     }
+
     fn get(&self) -> usize {
-        *self.count.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock().0
     }
-    /// Waits until no call runs, logging now and then if that takes long.
-    fn wait_idle(&self, session: u64) {
-        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
-        while *c > 0 {
-            let (g, t) = self.idle.wait_timeout(c, Duration::from_secs(5)).unwrap_or_else(|e| e.into_inner());
-            c = g;
-            if t.timed_out() && *c > 0 {
-                tracing::warn!("session {session}: waiting for {} call(s) still running in JIT'd code", *c);
+
+    /// Waits until fewer than `cap` calls run, not counting `waiting` ones (calls blocked in
+    /// jit-dispatch, which wait for the controller rather than use the executor).
+    fn wait_for_slot(&self, cap: usize, waiting: impl Fn() -> usize) {
+        let mut st = self.lock();
+        while st.0.saturating_sub(waiting()) >= cap {
+            // Dispatch waits end without notifying this condition: look again now and then.
+            st =
+                self.changed.wait_timeout(st, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Waits up to `limit` until no call runs; returns how many still do.
+    fn wait_idle_for(&self, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        let mut st = self.lock();
+        while st.0 > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
             }
+            st = self.changed.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        st.0
+    }
+
+    /// Runs `f` now if no call runs, else when the last running call ends.
+    fn on_idle(&self, f: OnIdle) {
+        let mut st = self.lock();
+        if st.0 == 0 {
+            drop(st);
+            f();
+        } else {
+            st.1 = Some(f);
         }
     }
 }
@@ -83,16 +130,22 @@ struct Shared {
     in_flight: InFlight,
     activity: Activity,
     calls: AtomicU64,
+    max_frame_size: u64,
 }
 
 /// Serves one session on `conn` until it ends.
-pub fn run(conn: Connection, config: &Config) -> SessionReport {
+pub(crate) fn run(conn: Connection, config: &Config) -> SessionReport {
     let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
     let Connection { reader, writer, closer, peer } = conn;
     tracing::info!("session {id}: controller connected ({peer})");
     let outbox = Arc::new(Outbox::new(writer, config.max_frame_size));
-    let services =
-        Arc::new(SessionServices::new(id, outbox.clone(), config.page_size, config.symbols.clone()));
+    let services = Arc::new(SessionServices::new(
+        id,
+        outbox.clone(),
+        config.page_size,
+        config.max_frame_size,
+        config.symbols.clone(),
+    ));
     registry::register(&services);
     let shared = Arc::new(Shared {
         services,
@@ -100,6 +153,7 @@ pub fn run(conn: Connection, config: &Config) -> SessionReport {
         in_flight: InFlight::default(),
         activity: Activity { last: Mutex::new(Instant::now()) },
         calls: AtomicU64::new(0),
+        max_frame_size: config.max_frame_size,
     });
 
     let info = ExecutorInfo {
@@ -118,7 +172,11 @@ pub fn run(conn: Connection, config: &Config) -> SessionReport {
                 }
                 _ => None,
             };
-            let end = serve(&shared, FrameReader::with_max_frame_size(reader, config.max_frame_size));
+            let end = serve(
+                &shared,
+                FrameReader::with_max_frame_size(reader, config.max_frame_size),
+                config.max_calls,
+            );
             drop(watchdog);
             end
         }
@@ -128,7 +186,7 @@ pub fn run(conn: Connection, config: &Config) -> SessionReport {
     } else {
         end
     };
-    teardown(&shared, id);
+    let abandoned_calls = teardown(&shared, config.call_grace);
     if let Some(close) = &closer {
         close();
     }
@@ -139,10 +197,14 @@ pub fn run(conn: Connection, config: &Config) -> SessionReport {
         }
         e => tracing::info!("session {id} ended: {e} ({calls} calls)"),
     }
-    SessionReport { end, calls }
+    SessionReport { end, calls, abandoned_calls }
 }
 
-fn serve(shared: &Arc<Shared>, mut reader: FrameReader<Box<dyn std::io::Read + Send>>) -> SessionEnd {
+fn serve(
+    shared: &Arc<Shared>,
+    mut reader: FrameReader<Box<dyn std::io::Read + Send>>,
+    max_calls: usize,
+) -> SessionEnd {
     let id = shared.services.id;
     loop {
         let frame = match reader.read_frame() {
@@ -162,7 +224,10 @@ fn serve(shared: &Arc<Shared>, mut reader: FrameReader<Box<dyn std::io::Read + S
             frame.payload.len()
         );
         match frame.opcode {
-            Opcode::CallWrapper => start_call(shared, frame),
+            Opcode::CallWrapper => {
+                shared.in_flight.wait_for_slot(max_calls, || shared.services.dispatch.outstanding());
+                start_call(shared, frame)
+            }
             Opcode::Result => {
                 if !shared.services.dispatch.complete(frame.seq_no, frame.payload.to_vec()) {
                     return hang_up(
@@ -196,33 +261,60 @@ fn start_call(shared: &Arc<Shared>, frame: Frame) {
     let shared = shared.clone();
     crate::pool::spawn(move || {
         let Frame { seq_no, tag_addr, payload, .. } = frame;
+        let id = shared.services.id;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             shared.services.call_for_controller(tag_addr, &payload)
         }))
         .unwrap_or_else(|_| Err(format!("the call to {tag_addr} panicked")));
+        let result = result.and_then(|bytes| {
+            let size = FRAME_HEADER_SIZE as u64 + bytes.len() as u64;
+            if size > shared.max_frame_size {
+                Err(format!(
+                    "its result of {} bytes does not fit in a frame of at most {} bytes",
+                    bytes.len(),
+                    shared.max_frame_size
+                ))
+            } else {
+                Ok(bytes)
+            }
+        });
         let bytes = result.unwrap_or_else(|e| {
             // No out-of-band channel exists on the wire: like LLVM, send an empty result.
-            tracing::warn!("session {}: call {seq_no} to {tag_addr} failed: {e}", shared.services.id);
+            tracing::warn!("session {id}: call {seq_no} to {tag_addr} failed: {e}");
             Vec::new()
         });
         if let Err(e) =
             shared.outbox.send(&EncodedFrame::new(Opcode::Result, seq_no, ExecutorAddr::NULL, &Raw(&bytes)))
         {
-            tracing::debug!("session {}: cannot send result {seq_no}: {e}", shared.services.id);
+            tracing::debug!("session {id}: cannot send result {seq_no}: {e}");
         }
         shared.activity.touch();
         shared.in_flight.end();
     });
 }
 
-fn teardown(shared: &Shared, id: u64) {
+/// Ends the session's services: fails pending jit-dispatch calls, gives running calls `grace`
+/// to return, then releases all memory, or, if calls are still running, leaves the release to
+/// the last of them. Returns how many calls were abandoned.
+fn teardown(shared: &Arc<Shared>, grace: Duration) -> usize {
+    let id = shared.services.id;
     shared.services.dispatch.disconnect();
-    shared.in_flight.wait_idle(id);
-    let s = &shared.services;
-    if let Err(e) = s.memory.release_all(&|c| s.run_action(c)) {
-        tracing::warn!("session {id}: releasing memory at the end of the session: {e}");
+    let running = shared.in_flight.wait_idle_for(grace);
+    if running > 0 {
+        tracing::warn!(
+            "session {id}: {running} call(s) still running in JIT'd code after the session ended; \
+             abandoned (their memory is released when they return)"
+        );
     }
-    registry::unregister(s);
+    let services = shared.services.clone();
+    shared.in_flight.on_idle(Box::new(move || {
+        let s = &services;
+        if let Err(e) = s.memory.release_all(&|c| s.run_action(c)) {
+            tracing::warn!("session {id}: releasing memory at the end of the session: {e}");
+        }
+        registry::unregister(s);
+    }));
+    running
 }
 
 /// How many idle periods a socket session that never initialized memory must stay quiet

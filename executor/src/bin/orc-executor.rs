@@ -17,10 +17,13 @@ use orc_executor::{Executor, SessionEnd};
     after_help = "\
 MODES (as llvm-jitlink-executor):
   listen=HOST:PORT     accept controllers on HOST:PORT (HOST defaults to 127.0.0.1; PORT 0 picks a
-                       free port). Serves one controller after another unless --once.
+                       free port). Serves up to --max-sessions controllers at once, each in a
+                       session of its own, until stopped (or after one with --once).
   filedescs=IN,OUT     serve one controller on inherited descriptors: read IN, write OUT
                        (what `llvm-jitlink -oop-executor=orc-executor` and
-                       `clang-repl --oop-executor=orc-executor` pass).
+                       `clang-repl --oop-executor=orc-executor` pass). When IN reaches end of
+                       file (the controller is gone) and JIT'd code is still running after
+                       a grace period, the process exits with status 3.
 
 EXAMPLES:
   orc-executor listen=127.0.0.1:20000
@@ -58,7 +61,19 @@ struct Cli {
     /// Largest frame accepted or sent, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = orc_rpc::DEFAULT_MAX_FRAME_SIZE)]
     max_frame_size: u64,
+
+    /// With listen=, the most controllers served at once; one more is refused with a message.
+    #[arg(long, value_name = "N", default_value_t = orc_executor::DEFAULT_MAX_SESSIONS)]
+    max_sessions: usize,
+
+    /// The most calls one controller may have running at once.
+    #[arg(long, value_name = "N", default_value_t = orc_executor::DEFAULT_MAX_CALLS)]
+    max_calls: usize,
 }
+
+/// Exit status of `filedescs=` mode when the controller went away while JIT'd code kept
+/// running: the code cannot be stopped, and the process exists only for that controller.
+const EXIT_ABANDONED: i32 = 3;
 
 enum Mode {
     Listen(String),
@@ -112,10 +127,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let executor = Executor::builder()
         .idle_close((!cli.no_idle_close).then(|| Duration::from_millis(cli.idle_close_ms)))
         .max_frame_size(cli.max_frame_size)
+        .max_sessions(cli.max_sessions)
+        .max_calls(cli.max_calls)
         .build();
     match parse_mode(&cli.words)? {
         Mode::Fds(i, o) => {
             let report = executor.serve_fds(owned_fd(i)?, owned_fd(o)?);
+            if report.abandoned_calls > 0 {
+                tracing::warn!(
+                    "the controller is gone and JIT'd code still runs on {} thread(s); exiting",
+                    report.abandoned_calls
+                );
+                // Not exit(): static destructors and atexit handlers would run under the code
+                // that is still running. Its output so far is flushed where that is safe.
+                orc_executor::call::flush_stdio_if_free();
+                // SAFETY: _exit ends the process at once; nothing here needs to run first.
+                unsafe { libc::_exit(EXIT_ABANDONED) };
+            }
             Ok(match report.end {
                 SessionEnd::ProtocolError(_) | SessionEnd::TransportError(_) => ExitCode::FAILURE,
                 _ => ExitCode::SUCCESS,

@@ -12,19 +12,19 @@ use orc_rpc::services::{DeregisterEhFrame, RegisterEhFrame};
 use orc_rpc::sps::SpsError;
 
 use super::Builtin;
-use crate::registry;
+use crate::services::SessionServices;
 
 unsafe extern "C" {
     fn __register_frame(begin: *const c_void);
     fn __deregister_frame(begin: *const c_void);
 }
 
-fn check(range: &ExecutorAddrRange) -> Result<(), String> {
+fn check(cx: &SessionServices, range: &ExecutorAddrRange) -> Result<(), String> {
     if range.size() < 4 {
         return Err(format!("eh-frame section {range:?} is too small"));
     }
-    if !registry::is_reserved(range) {
-        return Err(format!("eh-frame section {range:?} is not in memory reserved by the controller"));
+    if !cx.memory.contains(range) {
+        return Err(format!("eh-frame section {range:?} is not in memory reserved by this session"));
     }
     Ok(())
 }
@@ -65,13 +65,13 @@ fn for_each_unit(range: &ExecutorAddrRange, f: unsafe extern "C" fn(*const c_voi
 }
 
 impl Builtin for RegisterEhFrame {
-    fn handle((range,): (ExecutorAddrRange,)) -> Result<SpsError, String> {
-        Ok(check(&range).map(|()| for_each_unit(&range, __register_frame)).into())
+    fn handle(cx: &SessionServices, (range,): (ExecutorAddrRange,)) -> Result<SpsError, String> {
+        Ok(check(cx, &range).map(|()| for_each_unit(&range, __register_frame)).into())
     }
 }
 
 impl Builtin for DeregisterEhFrame {
-    fn handle((range,): (ExecutorAddrRange,)) -> Result<SpsError, String> {
-        Ok(check(&range).map(|()| for_each_unit(&range, __deregister_frame)).into())
+    fn handle(cx: &SessionServices, (range,): (ExecutorAddrRange,)) -> Result<SpsError, String> {
+        Ok(check(cx, &range).map(|()| for_each_unit(&range, __deregister_frame)).into())
     }
 }

@@ -61,10 +61,13 @@ pub extern "C" fn __jit_debug_register_code() {
 static LOCK: Mutex<()> = Mutex::new(());
 
 impl Builtin for RegisterJitLoaderGdb {
-    fn handle((range, auto_register): (ExecutorAddrRange, bool)) -> Result<SpsError, String> {
-        if !crate::registry::is_reserved(&range) {
+    fn handle(
+        cx: &crate::services::SessionServices,
+        (range, auto_register): (ExecutorAddrRange, bool),
+    ) -> Result<SpsError, String> {
+        if !cx.memory.contains(&range) {
             return Ok(SpsError::failure(format!(
-                "debug object {range:?} is not in memory reserved by the controller"
+                "debug object {range:?} is not in memory reserved by this session"
             )));
         }
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());

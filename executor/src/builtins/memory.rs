@@ -9,67 +9,80 @@ use orc_rpc::{ExecutorAddr, ExecutorAddrRange};
 
 use super::Builtin;
 use crate::memory::Segment;
-use crate::registry;
 use crate::services::SessionServices;
 
-fn session(inst: ExecutorAddr, shm: bool) -> Result<std::sync::Arc<SessionServices>, String> {
-    let found = if shm { registry::by_shm_instance(inst) } else { registry::by_memory_instance(inst) };
-    found.ok_or_else(|| {
-        let e = format!("{inst} is not a memory manager instance of a live session");
-        tracing::warn!("{e}");
-        e
-    })
-}
-
 impl Builtin for MemReserve {
-    fn handle((inst, size): (ExecutorAddr, u64)) -> Result<SpsExpected<ExecutorAddr>, String> {
-        Ok(session(inst, false).and_then(|s| s.memory.reserve(size)).into())
+    fn handle(
+        cx: &SessionServices,
+        (inst, size): (ExecutorAddr, u64),
+    ) -> Result<SpsExpected<ExecutorAddr>, String> {
+        Ok(cx.check_memory_instance(inst, false).and_then(|()| cx.memory.reserve(size)).into())
     }
 }
 
 impl Builtin for MemReserveLow {
-    fn handle((inst, size): (ExecutorAddr, u64)) -> Result<SpsExpected<ExecutorAddr>, String> {
-        Ok(session(inst, false).and_then(|s| s.memory.reserve_in(size, true)).into())
+    fn handle(
+        cx: &SessionServices,
+        (inst, size): (ExecutorAddr, u64),
+    ) -> Result<SpsExpected<ExecutorAddr>, String> {
+        Ok(cx.check_memory_instance(inst, false).and_then(|()| cx.memory.reserve_in(size, true)).into())
     }
 }
 
 impl Builtin for MemInitialize {
     fn handle(
+        cx: &SessionServices,
         (inst, req): (ExecutorAddr, orc_rpc::types::FinalizeRequest<'_>),
     ) -> Result<SpsExpected<ExecutorAddr>, String> {
-        let r = session(inst, false).and_then(|s| {
+        let r = cx.check_memory_instance(inst, false).and_then(|()| {
             let segs: Vec<Segment<'_>> = req
                 .segments
                 .iter()
                 .map(|g| Segment { ag: g.ag, addr: g.addr, size: g.size, content: Some(&g.content) })
                 .collect();
-            s.memory.initialize(&segs, &req.actions, &|c| s.run_action(c))
+            cx.memory.initialize(&segs, &req.actions, &|c| cx.run_action(c))
         });
         if let Err(e) = &r {
-            tracing::warn!("initialize failed: {e}");
+            tracing::warn!("session {}: initialize failed: {e}", cx.id);
         }
         Ok(r.into())
     }
 }
 
 impl Builtin for MemDeinitialize {
-    fn handle((inst, keys): (ExecutorAddr, Vec<ExecutorAddr>)) -> Result<SpsError, String> {
-        Ok(session(inst, false).and_then(|s| s.memory.deinitialize(&keys, &|c| s.run_action(c))).into())
+    fn handle(
+        cx: &SessionServices,
+        (inst, keys): (ExecutorAddr, Vec<ExecutorAddr>),
+    ) -> Result<SpsError, String> {
+        Ok(cx
+            .check_memory_instance(inst, false)
+            .and_then(|()| cx.memory.deinitialize(&keys, &|c| cx.run_action(c)))
+            .into())
     }
 }
 
 impl Builtin for MemRelease {
-    fn handle((inst, bases): (ExecutorAddr, Vec<ExecutorAddr>)) -> Result<SpsError, String> {
-        Ok(session(inst, false).and_then(|s| s.memory.release(&bases, &|c| s.run_action(c))).into())
+    fn handle(
+        cx: &SessionServices,
+        (inst, bases): (ExecutorAddr, Vec<ExecutorAddr>),
+    ) -> Result<SpsError, String> {
+        Ok(cx
+            .check_memory_instance(inst, false)
+            .and_then(|()| cx.memory.release(&bases, &|c| cx.run_action(c)))
+            .into())
     }
 }
 
 impl Builtin for ShmReserve {
-    fn handle((inst, size): (ExecutorAddr, u64)) -> Result<SpsExpected<(ExecutorAddr, String)>, String> {
-        Ok(session(inst, true)
-            .and_then(|s| {
-                let name = s.next_shm_name();
-                s.memory.reserve_shared(size, &name).map(|base| (base, name))
+    fn handle(
+        cx: &SessionServices,
+        (inst, size): (ExecutorAddr, u64),
+    ) -> Result<SpsExpected<(ExecutorAddr, String)>, String> {
+        Ok(cx
+            .check_memory_instance(inst, true)
+            .and_then(|()| {
+                let name = cx.next_shm_name();
+                cx.memory.reserve_shared(size, &name).map(|base| (base, name))
             })
             .into())
     }
@@ -77,13 +90,14 @@ impl Builtin for ShmReserve {
 
 impl Builtin for ShmInitialize {
     fn handle(
+        cx: &SessionServices,
         (inst, reservation, req): (
             ExecutorAddr,
             ExecutorAddr,
             orc_rpc::types::SharedMemoryFinalizeRequest<'_>,
         ),
     ) -> Result<SpsExpected<ExecutorAddr>, String> {
-        let r = session(inst, true).and_then(|s| {
+        let r = cx.check_memory_instance(inst, true).and_then(|()| {
             let segs: Vec<Segment<'_>> = req
                 .segments
                 .iter()
@@ -91,23 +105,35 @@ impl Builtin for ShmInitialize {
                 .collect();
             let first = segs.first().map_or(reservation, |g| g.addr);
             let reserved = ExecutorAddrRange { start: reservation, end: first };
-            if first < reservation || !s.memory.contains(&reserved) {
+            if first < reservation || !cx.memory.contains(&reserved) {
                 return Err(format!("segments at {first} are not in the reservation at {reservation}"));
             }
-            s.memory.initialize(&segs, &req.actions, &|c| s.run_action(c))
+            cx.memory.initialize(&segs, &req.actions, &|c| cx.run_action(c))
         });
         Ok(r.into())
     }
 }
 
 impl Builtin for ShmDeinitialize {
-    fn handle((inst, keys): (ExecutorAddr, Vec<ExecutorAddr>)) -> Result<SpsError, String> {
-        Ok(session(inst, true).and_then(|s| s.memory.deinitialize(&keys, &|c| s.run_action(c))).into())
+    fn handle(
+        cx: &SessionServices,
+        (inst, keys): (ExecutorAddr, Vec<ExecutorAddr>),
+    ) -> Result<SpsError, String> {
+        Ok(cx
+            .check_memory_instance(inst, true)
+            .and_then(|()| cx.memory.deinitialize(&keys, &|c| cx.run_action(c)))
+            .into())
     }
 }
 
 impl Builtin for ShmRelease {
-    fn handle((inst, bases): (ExecutorAddr, Vec<ExecutorAddr>)) -> Result<SpsError, String> {
-        Ok(session(inst, true).and_then(|s| s.memory.release(&bases, &|c| s.run_action(c))).into())
+    fn handle(
+        cx: &SessionServices,
+        (inst, bases): (ExecutorAddr, Vec<ExecutorAddr>),
+    ) -> Result<SpsError, String> {
+        Ok(cx
+            .check_memory_instance(inst, true)
+            .and_then(|()| cx.memory.release(&bases, &|c| cx.run_action(c)))
+            .into())
     }
 }

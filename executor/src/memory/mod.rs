@@ -14,9 +14,14 @@
 //!
 //! Beyond LLVM, every segment must lie inside one slab reserved by this session and may not
 //! overlap a live region, and memory writes from the controller are checked against the
-//! current page protections, so a confused controller gets an error instead of a crash.
+//! current page protections and done under the same lock as the check ([`write`]), so a
+//! confused or hostile controller gets an error instead of a crash, even when it releases the
+//! slab at the same time. A slab with an initialize or deinitialize in progress cannot be
+//! released until it is done: their alloc actions read the slab's memory.
 //! The lock is never held while alloc actions run: actions are JIT'd code that may call back
 //! into the controller, which may in turn call this manager.
+//!
+//! [`write`]: MemoryManager::write
 
 pub mod sys_unix;
 
@@ -63,6 +68,8 @@ struct Slab {
     regions: BTreeMap<u64, Region>,
     /// Set while release runs its dealloc actions, so no new region can start in it.
     releasing: bool,
+    /// Initializes and deinitializes in progress (their actions use the slab).
+    busy: usize,
 }
 
 #[derive(Debug)]
@@ -149,6 +156,7 @@ impl MemoryManager {
             page_prot: vec![RemoteAllocGroup::RW; len / self.page_size],
             regions: BTreeMap::new(),
             releasing: false,
+            busy: 0,
         };
         self.lock().insert(base as u64, slab);
     }
@@ -167,6 +175,7 @@ impl MemoryManager {
         run: &ActionRunner<'_>,
     ) -> Result<ExecutorAddr, String> {
         let key = self.place_segments(segments)?;
+        let _busy = Busy { manager: self, slab: self.slab_of(key) };
         let mut dealloc: Vec<WrapperFunctionCall<'static>> = Vec::new();
         for (i, pair) in actions.iter().enumerate() {
             if !pair.finalize.is_null()
@@ -279,7 +288,13 @@ impl MemoryManager {
             start.0,
             Region { range: ExecutorAddrRange { start, end }, exec, dealloc: Vec::new(), live: false },
         );
+        slab.busy += 1;
         Ok(start)
+    }
+
+    /// The base of the slab containing `addr`.
+    fn slab_of(&self, addr: ExecutorAddr) -> Option<u64> {
+        self.lock().range(..=addr.0).next_back().filter(|(_, s)| s.range.contains(addr)).map(|(&b, _)| b)
     }
 
     fn make_writable(&self, slab: &mut Slab, range: &ExecutorAddrRange) -> Result<(), String> {
@@ -320,13 +335,17 @@ impl MemoryManager {
     pub fn deinitialize(&self, keys: &[ExecutorAddr], run: &ActionRunner<'_>) -> Result<(), String> {
         let mut errors = Vec::new();
         for &key in keys.iter().rev() {
-            let actions = {
+            let (actions, _busy) = {
                 let mut slabs = self.lock();
-                match slabs.values_mut().find_map(|s| s.regions.get_mut(&key.0)) {
-                    Some(r) => {
-                        r.live = false;
-                        std::mem::take(&mut r.dealloc)
-                    }
+                let found = slabs.iter_mut().find_map(|(&b, s)| {
+                    let r = s.regions.get_mut(&key.0)?;
+                    r.live = false;
+                    let actions = std::mem::take(&mut r.dealloc);
+                    s.busy += 1;
+                    Some((actions, b))
+                });
+                match found {
+                    Some((actions, base)) => (actions, Busy { manager: self, slab: Some(base) }),
                     None => {
                         errors.push(format!(
                             "In deinitialize, address {key} is not part of any reserved address range"
@@ -362,6 +381,11 @@ impl MemoryManager {
                 .get_mut(&base.0)
                 .filter(|s| !s.releasing)
                 .ok_or_else(|| format!("In release, {base} is not part of any reserved address range"))?;
+            if slab.busy > 0 {
+                return Err(format!(
+                    "In release, {base} is in use by an initialize or deinitialize that has not finished"
+                ));
+            }
             slab.releasing = true;
             // Newest region first, each region's actions in reverse.
             slab.regions
@@ -424,12 +448,35 @@ impl MemoryManager {
         self.lock().range(..=range.start.0).next_back().is_some_and(|(_, s)| s.range.contains_range(range))
     }
 
-    /// Checks that `range` lies inside one slab and that all of its pages are writable now.
+    /// True if `range` overlaps a slab of this manager.
+    pub fn overlaps(&self, range: &ExecutorAddrRange) -> bool {
+        self.lock().range(..range.end.0).next_back().is_some_and(|(_, s)| overlaps(&s.range, range))
+    }
+
+    /// Copies each `(address, bytes)` into this manager's memory, after checking that every
+    /// destination lies inside one slab and that all of its pages are writable now. Check and
+    /// copy happen under one lock, so a release or a protection change in another thread
+    /// cannot come between them; nothing is written unless every destination passes.
     ///
     /// # Errors
-    /// Says which of the two does not hold.
-    pub fn check_writable(&self, range: &ExecutorAddrRange) -> Result<(), String> {
+    /// The first destination that is not reserved or not writable.
+    pub fn write(&self, writes: &[(ExecutorAddr, &[u8])]) -> Result<(), String> {
         let slabs = self.lock();
+        for &(addr, bytes) in writes {
+            let range = ExecutorAddrRange::from_start_size(addr, bytes.len() as u64)
+                .ok_or_else(|| format!("{addr} + {} wraps around", bytes.len()))?;
+            self.check_writable(&slabs, &range)?;
+        }
+        for &(addr, bytes) in writes {
+            // SAFETY: checked just above, under the lock we still hold, to be inside a slab of
+            // ours whose pages are writable; slabs are unmapped only after leaving the table.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr.0 as usize as *mut u8, bytes.len()) };
+        }
+        Ok(())
+    }
+
+    /// Checks that `range` lies inside one slab and that all of its pages are writable now.
+    fn check_writable(&self, slabs: &BTreeMap<u64, Slab>, range: &ExecutorAddrRange) -> Result<(), String> {
         let slab = slabs
             .range(..=range.start.0)
             .next_back()
@@ -450,6 +497,22 @@ impl MemoryManager {
 
 fn overlaps(a: &ExecutorAddrRange, b: &ExecutorAddrRange) -> bool {
     a.start < b.end && b.start < a.end
+}
+
+/// Marks a slab as used by an initialize or deinitialize until dropped.
+struct Busy<'m> {
+    manager: &'m MemoryManager,
+    slab: Option<u64>,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Some(base) = self.slab
+            && let Some(slab) = self.manager.lock().get_mut(&base)
+        {
+            slab.busy -= 1;
+        }
+    }
 }
 
 fn set_page_prot(slab: &mut Slab, start: usize, len: usize, page_size: usize, ag: RemoteAllocGroup) {
@@ -507,11 +570,13 @@ mod tests {
         let mut buf = [9u8; 5];
         sys_unix::read_checked(base.0 as usize, &mut buf).unwrap();
         assert_eq!(buf, [1, 2, 3, 0, 0]);
-        assert!(m.check_writable(&ExecutorAddrRange::from_start_size(base, 4).unwrap()).is_err());
-        assert!(
-            m.check_writable(&ExecutorAddrRange::from_start_size(ExecutorAddr(base.0 + ps), 8).unwrap())
-                .is_ok()
-        );
+        assert!(m.write(&[(base, &[7; 4])]).unwrap_err().contains("not writable"));
+        m.write(&[(ExecutorAddr(base.0 + ps), &[7; 8])]).unwrap();
+        // One bad destination: nothing is written.
+        assert!(m.write(&[(ExecutorAddr(base.0 + ps + 8), &[5; 8]), (base, &[5; 4])]).is_err());
+        let mut rw = [0u8; 16];
+        sys_unix::read_checked((base.0 + ps) as usize, &mut rw).unwrap();
+        assert_eq!(rw, [7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(m.live_regions(), 1);
         m.release(&[base], &|_| Ok(())).unwrap();
         assert!(sys_unix::read_checked(base.0 as usize, &mut buf).is_err(), "slab must be unmapped");

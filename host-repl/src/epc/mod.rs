@@ -12,6 +12,7 @@ mod transport;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -87,15 +88,30 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Starts a session on `transport`: reads Setup, then serves frames in the background.
+    /// Starts a session on `transport`: reads Setup (waiting at most `timeout` for it), then
+    /// serves frames in the background.
     ///
     /// # Errors
-    /// [`SessionError::Setup`] if the first frame is not a valid Setup.
-    pub async fn start(transport: Transport) -> Result<Session, SessionError> {
+    /// [`SessionError::Setup`] if the first frame is not a valid Setup, the executor refused
+    /// the session (a Hangup, e.g. a listener serving as many controllers as it may), or no
+    /// Setup came within `timeout`.
+    pub async fn start(transport: Transport, timeout: Duration) -> Result<Session, SessionError> {
         let Transport { reader, writer, process } = transport;
         let mut frames = FramedRead::new(reader, FrameCodec::default());
-        let setup = match frames.next().await {
+        let first = tokio::time::timeout(timeout, frames.next()).await.map_err(|_| {
+            SessionError::Setup(format!(
+                "no Setup message from the executor within {timeout:?} (is it busy, or not an ORC executor?)"
+            ))
+        })?;
+        let setup = match first {
             Some(Ok(f)) if f.opcode == Opcode::Setup => f,
+            Some(Ok(f)) if f.opcode == Opcode::Hangup => {
+                let why = match orc_rpc::sps::from_bytes::<SpsError>(&f.payload) {
+                    Ok(SpsError(Err(m))) => m,
+                    _ => "no reason given".into(),
+                };
+                return Err(SessionError::Setup(format!("the executor refused the session: {why}")));
+            }
             Some(Ok(f)) => {
                 return Err(SessionError::Setup(format!("first message was {:?}, not Setup", f.opcode)));
             }
