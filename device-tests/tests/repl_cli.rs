@@ -184,3 +184,62 @@ fn libraries_from_dash_l_and_dlopen() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("libnope.so"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn system_libraries_are_found_as_the_system_linker_finds_them() {
+    // glibc's libm.so and libc.so are GNU ld scripts; libpthread.a, libdl.a and librt.a are
+    // empty archives kept for old build scripts; libz.so is a symlink to the real library.
+    let dir = scratch();
+    let src = dir.path().join("mathprog.c");
+    std::fs::write(
+        &src,
+        "#include <math.h>\n#include <stdio.h>\n#include <pthread.h>\n#include <zlib.h>\n\
+         int main(int argc, char **argv) {\n  double x = argc + 1.0;\n\
+           printf(\"%.3f %.3f %d\\n\", sqrt(x * 8), pow(x, 10), pthread_self() != 0);\n\
+           return zlibVersion()[0] == '1' ? 0 : 1;\n}\n",
+    )
+    .unwrap();
+    let libs = ["-lm", "-lpthread", "-ldl", "-lrt", "-lz", "-lc"];
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    for executor in [None, Some(llvm.as_str())] {
+        let mut args: Vec<&str> = executor.into_iter().collect();
+        args.extend(libs);
+        args.push(src.to_str().unwrap());
+        let o = repl(&args);
+        assert_eq!(
+            (text(&o.stdout).as_str(), o.status.code()),
+            ("4.000 1024.000 1\n", Some(0)),
+            "{executor:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    // In the REPL too, and with --dlopen of a script's name and %lib.
+    let o = repl(&["-x", "c", "-lm", "-e", "#include <math.h>", "-e", "cbrt(27.0)"]);
+    assert_eq!(text(&o.stdout), "(double) 3.0000000\n", "{}", text(&o.stderr));
+    // The value is printed, so clang's warning that a const function's result is unused is
+    // not shown.
+    assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+    let o = repl(&[
+        "-x",
+        "c",
+        "--dlopen",
+        "libm.so",
+        "-e",
+        "#include <math.h>",
+        "-e",
+        "%lib libz.so",
+        "-e",
+        "cbrt(8.0)",
+    ]);
+    // As clang-repl prints it.
+    assert_eq!(text(&o.stdout), "(double) 2.0\n", "{}", text(&o.stderr));
+    // Nothing found: the error names what was searched.
+    let o = repl(&["-lsurely_missing_library", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("cannot find -lsurely_missing_library: no libsurely_missing_library.so or"),
+        "{err}"
+    );
+    assert!(err.contains("/usr/lib/x86_64-linux-gnu"), "{err}");
+}

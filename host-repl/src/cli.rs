@@ -11,6 +11,7 @@ use crate::compile::{self, FileKind, Lang};
 use crate::epc::{Session, Transport};
 use crate::interrupt::Interrupts;
 use crate::jit::Jit;
+use crate::libs::Search;
 use crate::link::Input;
 use crate::repl::{Outcome, Repl};
 
@@ -76,12 +77,14 @@ pub struct Cli {
     #[arg(short = 'L', value_name = "DIR")]
     pub lib_dirs: Vec<PathBuf>,
 
-    /// Link libNAME: a static archive from -L directories, else a shared library loaded into
-    /// the executor.
+    /// Link libNAME as GNU ld finds it: libNAME.so, then libNAME.a, in the -L directories and
+    /// then the system's (a .so that is a linker script, like glibc's libm.so, is followed).
+    /// Shared objects are loaded into the executor; archives are linked.
     #[arg(short = 'l', value_name = "NAME")]
     pub libs: Vec<String>,
 
-    /// Load a shared library into the executor before linking.
+    /// Load a shared library into the executor before linking (a path, or a name the
+    /// executor's loader finds, e.g. libz.so.1).
     #[arg(long = "dlopen", value_name = "LIB")]
     pub dlopen: Vec<String>,
 
@@ -156,10 +159,37 @@ async fn start_jit(cli: &Cli, interactive: bool) -> Result<Jit> {
     )
     .map_err(|e| anyhow::anyhow!("compiling the session runtime failed:\n{e}"))?;
     let mut jit = Jit::new(session, runtime).await?;
+    let search = Search::new(&cli.lib_dirs, &triple);
     for lib in &cli.dlopen {
-        jit.open_library(lib).await.with_context(|| format!("--dlopen {lib}"))?;
+        let found = search.find_dlopen(lib).with_context(|| format!("--dlopen {lib}"))?;
+        let linkable = jit.open_libraries(found).await.with_context(|| format!("--dlopen {lib}"))?;
+        keep_for_session(&mut jit, linkable).await?;
     }
     Ok(jit)
+}
+
+/// Links library objects into the session now, and offers library archives to every unit
+/// from now on.
+async fn keep_for_session(jit: &mut Jit, inputs: Vec<Input>) -> Result<()> {
+    for input in inputs {
+        match input {
+            Input::Object { .. } => _ = jit.load(vec![input]).await?,
+            Input::Archive { .. } => jit.add_library_archive(input),
+        }
+    }
+    Ok(())
+}
+
+/// What each `-lNAME` stands for, shared objects loaded into the executor; returns the
+/// archives and objects to link.
+async fn open_l_libraries(cli: &Cli, jit: &mut Jit) -> Result<Vec<Input>> {
+    let search = Search::new(&cli.lib_dirs, &jit.session().info().target_triple.clone());
+    let mut inputs = Vec::new();
+    for lib in &cli.libs {
+        let found = search.find_l(lib)?;
+        inputs.extend(jit.open_libraries(found).await.with_context(|| format!("-l{lib}"))?);
+    }
+    Ok(inputs)
 }
 
 /// The orc-executor installed next to this program.
@@ -190,18 +220,7 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     for file in &cli.files {
         inputs.push(read_input(file, cli.lang, &triple, &cli.xcc)?);
     }
-    for lib in &cli.libs {
-        match find_archive(lib, &cli.lib_dirs) {
-            Some(path) => inputs.push(Input::Archive {
-                name: path.display().to_string(),
-                bytes: std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-            }),
-            None => {
-                let shared = find_shared(lib, &cli.lib_dirs).unwrap_or_else(|| format!("lib{lib}.so"));
-                jit.open_library(&shared).await.with_context(|| format!("-l{lib}"))?;
-            }
-        }
-    }
+    inputs.extend(open_l_libraries(&cli, &mut jit).await?);
 
     jit.load(inputs).await?;
     let program = cli.files.first().map_or_else(|| "repl-program".to_owned(), |f| f.display().to_string());
@@ -287,24 +306,14 @@ fn opt_level(xcc: &[String]) -> u8 {
         .unwrap_or(0)
 }
 
-fn find_archive(lib: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
-    dirs.iter().map(|d| d.join(format!("lib{lib}.a"))).find(|p| p.exists())
-}
-
-fn find_shared(lib: &str, dirs: &[PathBuf]) -> Option<String> {
-    dirs.iter().map(|d| d.join(format!("lib{lib}.so"))).find(|p| p.exists()).map(|p| p.display().to_string())
-}
-
 /// The REPL: `-e` inputs, a script on stdin, or an interactive terminal.
 fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> Result<ExitCode> {
     use std::io::IsTerminal;
     let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
     let mut repl = rt.block_on(async {
         let mut jit = start_jit(&cli, interactive).await?;
-        for lib in &cli.libs {
-            let shared = find_shared(lib, &cli.lib_dirs).unwrap_or_else(|| format!("lib{lib}.so"));
-            jit.open_library(&shared).await.with_context(|| format!("-l{lib}"))?;
-        }
+        let linkable = open_l_libraries(&cli, &mut jit).await?;
+        keep_for_session(&mut jit, linkable).await?;
         Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await
     })?;
     repl.set_interrupts(interrupts);

@@ -126,6 +126,8 @@ pub struct Jit {
     runtime: Option<Input>,
     page_size: u64,
     units: Vec<LinkedUnit>,
+    /// Archives offered to every unit from now on (see [`Jit::add_library_archive`]).
+    library_archives: Vec<Input>,
 }
 
 impl Jit {
@@ -164,6 +166,7 @@ impl Jit {
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
             page_size,
             units: Vec::new(),
+            library_archives: Vec::new(),
         })
     }
 
@@ -196,6 +199,57 @@ impl Jit {
         // Names that were missing may exist now.
         self.cache.retain(|_, v| v.is_some());
         Ok(())
+    }
+
+    /// Makes `libs` available: opens the shared objects in the executor and returns the
+    /// archives and objects for the caller to link. A shared object named by a path the
+    /// executor cannot open (it runs elsewhere) is tried again by its file name; one listed
+    /// `AS_NEEDED` may fail to load.
+    ///
+    /// # Errors
+    /// The executor's loader error for a shared object that is needed; an unreadable file.
+    pub async fn open_libraries(&mut self, libs: Vec<crate::libs::Library>) -> Result<Vec<Input>, JitError> {
+        use crate::libs::Library;
+        let mut inputs = Vec::new();
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| JitError::Runtime(format!("{}: {e}", p.display())))
+        };
+        for lib in libs {
+            match lib {
+                Library::Shared { load, as_needed } => {
+                    let mut r = self.open_library(&load).await;
+                    if r.is_err()
+                        && let Some(name) = load.contains('/').then(|| load.rsplit('/').next()).flatten()
+                    {
+                        r = self.open_library(name).await.or(r);
+                    }
+                    match r {
+                        Err(e) if as_needed => tracing::debug!("not loading {load} (AS_NEEDED): {e}"),
+                        r => r?,
+                    }
+                }
+                Library::Archive(p) => {
+                    inputs.push(Input::Archive { name: p.display().to_string(), bytes: read(&p)? })
+                }
+                Library::Object(p) => {
+                    inputs.push(Input::Object { name: p.display().to_string(), bytes: read(&p)? })
+                }
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// Offers archive `input` to every unit loaded from now on (a REPL session's `-lNAME`):
+    /// members are linked into the first unit that needs them, as a static linker would pull
+    /// them into a program. Archives without members (glibc's `libpthread.a`) are dropped, and
+    /// so is an object (link it with [`load`](Self::load) instead).
+    pub fn add_library_archive(&mut self, input: Input) {
+        if let Input::Archive { bytes, .. } = &input
+            && object::read::archive::ArchiveFile::parse(bytes.as_slice())
+                .map_or(true, |a| a.members().next().is_some())
+        {
+            self.library_archives.push(input);
+        }
     }
 
     /// Links `inputs` into a new unit and loads it, running its initializers.
@@ -235,6 +289,7 @@ impl Jit {
         if let Some(rt) = self.runtime.take() {
             inputs.insert(0, rt);
         }
+        inputs.extend(self.library_archives.iter().cloned());
         let opts = LinkOptions { page_size: self.page_size };
         let plan = loop {
             let plan = match link::plan(&inputs, &mut self.dylib, opts) {

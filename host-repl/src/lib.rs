@@ -4,7 +4,8 @@
 //! * [`link`]: the JIT linker (objects and archives → finalized segments), with per-arch
 //!   relocation code in [`arch`].
 //! * [`memmgr`]: executor memory as the host hands it out.
-//! * [`jit`]: a session put together: load units, run code, few round trips.
+//! * [`jit`]: a session put together: load units, run code, few round trips; [`libs`]:
+//!   libraries found as GNU ld finds them.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
 //! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
 //! * [`cli`]: the `repl` command line; [`interrupt`]: what Ctrl-C does.
@@ -15,6 +16,7 @@ pub mod compile;
 pub mod epc;
 pub mod interrupt;
 pub mod jit;
+pub mod libs;
 pub mod link;
 pub mod memmgr;
 pub mod repl;

@@ -240,7 +240,7 @@ impl Repl {
             Err(d) => return Ok((None, d.text)),
         };
         if ptu.has_value {
-            ptu.warnings = without_unused_result_warnings(&ptu.warnings);
+            ptu.warnings = without_unused_warnings(&ptu.warnings);
         }
         let done = Ran { input: ptu.id, value: None, interrupted: false };
         if ptu.deferred {
@@ -410,9 +410,21 @@ impl Repl {
                 }
             }
             "lib" => {
-                if let Err(e) = self.jit.open_library(arg).await {
-                    let _ = writeln!(err, "error: {e}");
-                    return Ok(Outcome::Failed);
+                let triple = self.jit.session().info().target_triple.clone();
+                let found = match crate::libs::Search::new(&[], &triple).find_dlopen(arg) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = writeln!(err, "error: {e}");
+                        return Ok(Outcome::Failed);
+                    }
+                };
+                match self.jit.open_libraries(found).await {
+                    Ok(linkable) => linkable.into_iter().for_each(|i| self.jit.add_library_archive(i)),
+                    Err(e @ (JitError::Executor { .. } | JitError::Runtime(_))) => {
+                        let _ = writeln!(err, "error: {e}");
+                        return Ok(Outcome::Failed);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             "load" => return self.load_file(Path::new(arg), out, err).await,
@@ -509,12 +521,13 @@ fn take_deferred(
     inputs
 }
 
-/// `diagnostics` without its `-Wunused-result` warnings. clang (clang-repl 22.1 too) warns
-/// that the result of a `[[nodiscard]]` call is ignored when an input like `v.size()` is an
-/// expression whose value the REPL prints, i.e. uses. A diagnostic is a block of lines
+/// `diagnostics` without its warnings that a result is unused (`-Wunused-result`,
+/// `-Wunused-value`, `-Wunused-comparison`). clang (clang-repl 22.1 too) warns that the result
+/// of a `[[nodiscard]]` or `const` function call, or of `x == 1`, is ignored when the input is
+/// an expression whose value the REPL prints, i.e. uses. A diagnostic is a block of lines
 /// starting with its "In file included from" line, if any, or its "file:line:col:" line;
 /// notes belong to the diagnostic before them.
-fn without_unused_result_warnings(diagnostics: &str) -> String {
+fn without_unused_warnings(diagnostics: &str) -> String {
     let mut blocks: Vec<String> = Vec::new();
     let mut included = false;
     for line in diagnostics.lines() {
@@ -529,7 +542,8 @@ fn without_unused_result_warnings(diagnostics: &str) -> String {
             b.push('\n');
         }
     }
-    blocks.retain(|b| !b.contains("[-Wunused-result]"));
+    const UNUSED: [&str; 3] = ["[-Wunused-result]", "[-Wunused-value]", "[-Wunused-comparison]"];
+    blocks.retain(|b| !UNUSED.iter().any(|flag| b.contains(flag)));
     blocks.concat()
 }
 
@@ -602,10 +616,15 @@ mod tests {
                     attribute [-Wunused-result]\n    1 | v.size()\n      | ^~~~~~~~\n\
                     In file included from <<< inputs >>>:1:\n\
                     input_line_3:1:5: warning: implicit conversion [-Wconversion]\n    1 | v.size()\n";
-        let kept = super::without_unused_result_warnings(text);
+        let kept = super::without_unused_warnings(text);
         assert!(!kept.contains("nodiscard") && kept.contains("[-Wconversion]"), "{kept}");
         assert!(kept.starts_with("In file included from") && kept.ends_with("    1 | v.size()\n"), "{kept}");
-        assert_eq!(super::without_unused_result_warnings(""), "");
+        assert_eq!(super::without_unused_warnings(""), "");
+        let eq = "input_line_2:1:3: warning: equality comparison result unused [-Wunused-comparison]
+    1 |                   x == 1
+input_line_2:1:3: note: use '=' to turn this equality comparison into an                   assignment
+";
+        assert_eq!(super::without_unused_warnings(eq), "");
     }
 
     #[test]
