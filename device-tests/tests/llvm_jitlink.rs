@@ -127,3 +127,20 @@ fn cxx_static_init_and_atexit() {
 fn argv_passing() {
     check(&Case { src: "argv.c", args: &["first", "second arg", "3"], status: (3, 3), native: false });
 }
+
+#[test]
+fn output_of_a_program_run_through_the_orc_runtime_is_not_held_back() {
+    // With the ORC runtime, llvm-jitlink runs main through the runtime's own wrapper, not
+    // run_as_main; orc-executor flushes C stdio after every call into JIT'd code, so the
+    // output is in the executor's stdout as soon as llvm-jitlink is done, while the executor
+    // keeps serving (LLVM's executor holds it in its buffers until it exits).
+    let dir = scratch();
+    let obj = compile("hello.c", dir.path(), &["-O1"]);
+    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
+    let (executor, port) = start_listening_executor(&[], &out, &err);
+    let o = jitlink(&format!("-oop-executor-connect=127.0.0.1:{port}"), true, &obj, &[]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
+    // llvm-jitlink passes no program name.
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello, world (argc=0)\n");
+    assert!(std::fs::metadata(format!("/proc/{}", executor.id())).is_ok(), "the executor still runs");
+}

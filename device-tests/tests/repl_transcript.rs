@@ -242,3 +242,39 @@ fn ctrl_c_stops_the_waiting_and_quit_ends_the_busy_executor() {
     // %quit does not wait forever for the spinning input: the launched executor is killed.
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn the_end_of_a_session_runs_exit_time_work_like_a_program_exit() {
+    // Static destructors and atexit handlers run newest first when the session ends, by
+    // %quit, end of input or after -e; an undone input's destructor runs when it is undone
+    // (as dlclose would), never afterwards on freed memory.
+    let inputs = "#include <cstdio>\n#include <cstdlib>\n\
+                  struct S { int n; ~S() { std::printf(\"dtor %d\\n\", n); } };\nS a{1};\n\
+                  void bye() { std::puts(\"atexit handler\"); }\nint r = std::atexit(bye);\n\
+                  S b{2};\nS c{3};\n%undo\nstd::puts(\"last input\");\n";
+    let want = "dtor 3\nlast input\ndtor 2\natexit handler\ndtor 1\n";
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    for args in [vec![], vec![llvm.as_str()]] {
+        for ending in ["", "%quit\n"] {
+            let o = eval(&args, &format!("{inputs}{ending}"));
+            assert_eq!(text(&o.stdout), want, "{args:?} {ending:?}: {}", text(&o.stderr));
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        }
+    }
+    let o = spawn_repl(&[
+        "-x",
+        "c",
+        "-e",
+        "#include <stdio.h>",
+        "-e",
+        "#include <stdlib.h>",
+        "-e",
+        "void bye(void) { puts(\"bye\"); }",
+        "-e",
+        "atexit(bye);",
+        "-e",
+        "puts(\"hi\");",
+    ])
+    .wait(Duration::from_secs(60));
+    assert_eq!(text(&o.stdout), "hi\nbye\n", "{}", text(&o.stderr));
+}

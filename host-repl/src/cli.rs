@@ -332,6 +332,23 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> R
     } else {
         script(rt, &mut repl, std::io::stdin().lock())?
     };
+    // The session ends as a program does: its exit-time work runs (atexit handlers, static
+    // destructors), however the inputs ended (%quit, end of input, -e done).
+    let finished = rt.block_on(async {
+        let outcome = repl.finish(&mut std::io::stderr()).await;
+        let why = match &outcome {
+            Err(e) => Some(repl.jit().session().end_reason().await.unwrap_or_else(|| e.to_string())),
+            Ok(_) => None,
+        };
+        (outcome, why)
+    });
+    let ok = match finished {
+        (Ok(o), _) => ok && o != Outcome::Failed,
+        (Err(_), why) => {
+            eprintln!("repl: error: the executor is gone: {}", why.unwrap_or_default());
+            false
+        }
+    };
     rt.block_on(repl.close());
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

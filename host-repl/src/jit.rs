@@ -468,6 +468,18 @@ impl Jit {
                 },
             });
         }
+        // Dealloc actions run in reverse: exit-time work living in the unit runs before its
+        // EH frames are deregistered (a destructor may throw and catch).
+        if let Some((start, end)) = unit.span() {
+            let unloaded = self.runtime_symbol(unit, rt::UNIT_UNLOADED)?;
+            actions.push(AllocActionCallPair {
+                finalize: WrapperFunctionCall::default(),
+                dealloc: WrapperFunctionCall {
+                    fn_addr: ExecutorAddr(unloaded),
+                    arg_data: orc_rpc::sps::to_bytes(&(start, end)).into(),
+                },
+            });
+        }
         if init == Initializers::AtLoad && (!unit.initializers.is_empty() || !unit.finalizers.is_empty()) {
             let run = self.runtime_symbol(unit, rt::RUN_INITIALIZERS)?;
             let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();

@@ -99,6 +99,8 @@ pub struct Repl {
     interrupts: Option<Interrupts>,
     /// [`interrupt::mark`] when the current input began.
     interrupt_mark: u64,
+    /// An input whose wait was interrupted may still be running in the executor.
+    interrupted_running: bool,
 }
 
 impl std::fmt::Debug for Repl {
@@ -153,6 +155,7 @@ impl Repl {
             printer_mentioned: false,
             interrupts: None,
             interrupt_mark: 0,
+            interrupted_running: false,
         })
     }
 
@@ -168,7 +171,32 @@ impl Repl {
         &self.jit
     }
 
-    /// Ends the session.
+    /// Ends the session as a program ends: runs the exit-time work of the inputs (`atexit`
+    /// handlers and static destructors, newest first), whose output reaches the executor's
+    /// stdout before this returns. Skipped while an interrupted input may still be running in
+    /// the executor: its objects may be in use. Errors (a crashing destructor) go to `err`.
+    ///
+    /// # Errors
+    /// The executor went away.
+    pub async fn finish(&mut self, err: &mut dyn Write) -> Result<Outcome, JitError> {
+        if self.interrupted_running {
+            return Ok(Outcome::Done);
+        }
+        match self.jit.run_exit().await {
+            Ok(()) => Ok(Outcome::Done),
+            Err(JitError::Crashed { description, .. }) => {
+                let _ = writeln!(err, "error: the exit-time work of the session crashed with {description}");
+                Ok(Outcome::Failed)
+            }
+            Err(e @ (JitError::Executor { .. } | JitError::Runtime(_))) => {
+                let _ = writeln!(err, "error: {e}");
+                Ok(Outcome::Failed)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends the session (call [`finish`](Self::finish) first for the exit-time work).
     pub async fn close(self) {
         self.jit.close().await;
     }
@@ -287,6 +315,7 @@ impl Repl {
             () = interrupted => None,
         };
         let Some(run) = run else {
+            self.interrupted_running = true;
             let msg = "^C: stopped waiting; the input goes on running in the executor";
             let ran = Ran { input: ptu.id, value: None, interrupted: true };
             return Ok((Some(ran), format!("{}{msg}", with_newline_if_any(&ptu.warnings))));

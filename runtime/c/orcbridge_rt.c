@@ -7,8 +7,10 @@
  * native program gets from the static linker, crt files and libc_nonshared.a, and what the
  * host needs to run code and collect values with few round trips:
  *
- *  - __dso_handle, atexit, at_quick_exit, pthread_atfork: registered against this session's
- *    DSO handle so that the host can run them when the program ends (__cxa_finalize);
+ *  - __dso_handle, __cxa_atexit, atexit, at_quick_exit, pthread_atfork: exit-time work
+ *    registered by JIT'd code (C++ static destructors, atexit handlers) is kept here, so the
+ *    host can run it when the program or the REPL session ends, and a unit's share of it when
+ *    that unit is unloaded (as dlclose runs a library's), never after its code is gone;
  *  - exit: ends the running program, not the executor process (it unwinds to run_main);
  *  - __tls_get_addr: thread-local storage for JIT'd code, on top of libgcc's emutls;
  *  - wrapper functions (LLVM's wrapper ABI, SPS arguments) the host calls: run initializers,
@@ -35,8 +37,7 @@ void free(void *);
 void *memcpy(void *, const void *, size_t);
 size_t strlen(const char *);
 int fflush(void *);
-int __cxa_atexit(void (*)(void *), void *, void *);
-void __cxa_finalize(void *);
+int __orcbridge_libc___cxa_atexit(void (*)(void *), void *, void *);
 void *__emutls_get_address(void *);
 uintptr_t pthread_self(void);
 int pthread_create(uintptr_t *thread, const void *attr, void *(*start)(void *), void *arg);
@@ -117,10 +118,68 @@ static WrapperBuffer buf_finish(Buf *b) {
   return r;
 }
 
-/* ---- DSO handle and exit-time registration ---- */
+/* ---- DSO handle and exit-time registration ----
+ * Handlers registered for this session's DSO handle are kept in a list of our own, newest
+ * first, rather than in libc's, so that they can be run by code address when a unit is
+ * unloaded; handlers for other DSOs (libraries loaded in the executor) go to libc. A spin lock
+ * guards the list: JIT'd threads may register concurrently. */
 void *__dso_handle = &__dso_handle;
 
+typedef struct ExitFn {
+  struct ExitFn *next;
+  void (*fn)(void *);
+  void *arg;
+} ExitFn;
+
+static ExitFn *exit_fns;
+static int exit_lock;
+
+static void lock(int *l) {
+  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+  }
+}
+static void unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+int __cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
+  if (dso != &__dso_handle) return __orcbridge_libc___cxa_atexit(fn, arg, dso);
+  ExitFn *e = (ExitFn *)malloc(sizeof *e);
+  if (!e) return -1;
+  e->fn = fn;
+  e->arg = arg;
+  lock(&exit_lock);
+  e->next = exit_fns;
+  exit_fns = e;
+  unlock(&exit_lock);
+  return 0;
+}
+
 int atexit(void (*fn)(void)) { return __cxa_atexit((void (*)(void *))fn, 0, &__dso_handle); }
+
+static int in_range(const void *p, uintptr_t lo, uintptr_t hi) {
+  return (uintptr_t)p >= lo && (uintptr_t)p < hi;
+}
+
+/* Takes the newest handler whose function or argument lies in [lo, hi) out of the list, or 0:
+ * a static destructor's function may live in an earlier unit than its object. */
+static ExitFn *take_exit_fn(uintptr_t lo, uintptr_t hi) {
+  lock(&exit_lock);
+  ExitFn **at = &exit_fns;
+  while (*at && !in_range((const void *)(*at)->fn, lo, hi) && !in_range((*at)->arg, lo, hi)) at = &(*at)->next;
+  ExitFn *e = *at;
+  if (e) *at = e->next;
+  unlock(&exit_lock);
+  return e;
+}
+
+/* Runs (newest first) and forgets the handlers whose function or argument lies in [lo, hi),
+ * including those they register while running. */
+static void run_exit_fns(uintptr_t lo, uintptr_t hi) {
+  ExitFn *e;
+  while ((e = take_exit_fn(lo, hi))) {
+    e->fn(e->arg);
+    free(e);
+  }
+}
 
 int __cxa_at_quick_exit(void (*)(void), void *);
 int at_quick_exit(void (*fn)(void)) { return __cxa_at_quick_exit(fn, &__dso_handle); }
@@ -174,7 +233,7 @@ static int run_fn_list(Reader *r, int record_fini) {
 }
 
 static void run_finalizers(void) {
-  __cxa_finalize(&__dso_handle);
+  run_exit_fns(0, (uintptr_t)-1);
   while (fini_lists) {
     FiniList *l = fini_lists;
     fini_lists = l->next;
@@ -182,6 +241,30 @@ static void run_finalizers(void) {
     free(l);
   }
   fflush(0);
+}
+
+/* Wrapper: (u64 start, u64 end) -> Error. The host's dealloc action for a unit whose memory
+ * spans [start, end): runs the exit-time work that lives there (handlers whose function or
+ * object is in the range, newest first, then its recorded finalizers), as dlclose runs a
+ * library's, so nothing touches the unit after it is gone. */
+WrapperBuffer __orcbridge_unit_unloaded_wrapper(const char *data, size_t size) {
+  Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
+  u64 lo = rd_u64(&r), hi = rd_u64(&r);
+  if (!r.bad) {
+    run_exit_fns((uintptr_t)lo, (uintptr_t)hi);
+    for (FiniList **at = &fini_lists; *at;) {
+      FiniList *l = *at;
+      if (l->count && l->fns[0] >= lo && l->fns[0] < hi) {
+        *at = l->next;
+        for (u64 i = l->count; i > 0; i--) ((Fn)(uintptr_t)l->fns[i - 1])();
+        free(l);
+      } else {
+        at = &l->next;
+      }
+    }
+    fflush(0);
+  }
+  return wb_error_success();
 }
 
 /* Wrapper: (Sequence<Addr> initializers, Sequence<Addr> finalizers) -> Error.

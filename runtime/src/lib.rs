@@ -25,6 +25,13 @@ pub const RUN_MAIN: &str = "__orcbridge_run_main_wrapper";
 /// finalizers, newest first) and flushes stdio.
 pub const RUN_EXIT: &str = "__orcbridge_run_exit_wrapper";
 
+/// Wrapper `(u64 start, u64 end) -> Error`: the dealloc action of a unit whose memory spans
+/// `[start, end)`: runs the exit-time work that lives there (atexit handlers and static
+/// destructors registered with the session's DSO handle whose function or object is in the
+/// range, then the unit's finalizers), as `dlclose` does for a library, so that nothing
+/// touches the unit once it is unloaded.
+pub const UNIT_UNLOADED: &str = "__orcbridge_unit_unloaded_wrapper";
+
 /// Wrapper `(Sequence<Addr> initializers, Sequence<Addr> finalizers) -> (bool has_value, u8
 /// kind, u64 type, Sequence<u8> data)`: runs one REPL input's top-level statements and returns
 /// the value it captured (kinds as `orcbridge_clang::ValueKind`).
@@ -39,9 +46,14 @@ pub const LIBC_ALIAS_PREFIX: &str = "__orcbridge_libc_";
 mod tests {
     #[test]
     fn source_defines_every_entry_point() {
-        for name in
-            [super::RUN_INITIALIZERS, super::RUN_MAIN, super::RUN_EXIT, "__tls_get_addr", "__dso_handle"]
-        {
+        for name in [
+            super::RUN_INITIALIZERS,
+            super::RUN_MAIN,
+            super::RUN_EXIT,
+            super::UNIT_UNLOADED,
+            "__tls_get_addr",
+            "__dso_handle",
+        ] {
             assert!(super::SOURCE.contains(name), "{name}");
         }
     }

@@ -128,6 +128,13 @@ impl LinkedUnit {
     pub fn content_bytes(&self) -> usize {
         self.segments.iter().map(|s| s.content.len()).sum()
     }
+
+    /// `[start, end)` spanning all of the unit's segments (one block of executor memory,
+    /// shared with no other unit), if it has any.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        let start = self.segments.iter().map(|s| s.addr).min()?;
+        Some((start, self.segments.iter().map(|s| s.addr + s.size).max()?))
+    }
 }
 
 fn align_up(v: u64, a: u64) -> u64 {
