@@ -278,3 +278,33 @@ fn the_end_of_a_session_runs_exit_time_work_like_a_program_exit() {
     .wait(Duration::from_secs(60));
     assert_eq!(text(&o.stdout), "hi\nbye\n", "{}", text(&o.stderr));
 }
+
+#[test]
+fn terminal_input_is_never_dropped() {
+    // Lines pasted at once, and lines typed while an input runs, are all evaluated in order,
+    // as in clang-repl. (TERM=xterm: with a dumb terminal the line editor reads plain lines.)
+    let dir = scratch();
+    let cmd = format!("{} -x c", our_bin("repl").display());
+    let mut child = spawn(
+        Command::new("script")
+            .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .env("HOME", dir.path())
+            .env("TERM", "xterm")
+            .stdin(Stdio::piped()),
+    );
+    let mut stdin = child.take_stdin();
+    // Pasted while the line editor is reading (raw mode): one read returns all three lines.
+    child.wait_for_stdout("repl> ", Duration::from_secs(60));
+    stdin.write_all(b"int a = 1;\nint b = 2;\na + b\n").unwrap();
+    child.wait_for_stdout("(int) 3", Duration::from_secs(60));
+    stdin.write_all(b"for (volatile long i = 0; i < 200000000; i++) {}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    stdin.write_all(b"a * 10\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    stdin.write_all(b"b * 10\n%quit\n").unwrap();
+    let o = child.wait(Duration::from_secs(120));
+    let screen = text(&o.stdout).replace('\r', "");
+    // Values follow the prompts of the lines that were already read ahead.
+    let values: Vec<&str> = screen.lines().filter_map(|l| l.rfind("(int) ").map(|i| &l[i..])).collect();
+    assert_eq!(values, ["(int) 3", "(int) 10", "(int) 20"], "{screen}");
+}
