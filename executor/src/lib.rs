@@ -42,6 +42,8 @@ mod guard;
 mod memory;
 mod pool;
 mod registry;
+#[cfg(feature = "secure")]
+mod secure;
 mod services;
 mod session;
 mod transport;
@@ -85,7 +87,12 @@ pub(crate) struct Config {
     pub(crate) call_grace: Duration,
     pub(crate) symbols: Vec<(String, ExecutorAddr)>,
     pub(crate) values: Vec<(String, Vec<u8>)>,
+    #[cfg(feature = "secure")]
+    pub(crate) key: Option<orc_rpc::secure::Key>,
 }
+
+#[cfg(feature = "secure")]
+pub use orc_rpc::secure::Key;
 
 /// Builds an [`Executor`].
 #[derive(Debug, Clone)]
@@ -143,6 +150,15 @@ impl ExecutorBuilder {
     /// released when they return. Default [`DEFAULT_CALL_GRACE`].
     pub fn call_grace(mut self, grace: Duration) -> Self {
         self.config.call_grace = grace;
+        self
+    }
+
+    /// Requires every TCP controller to hold `key` (orcbridge's secure sessions,
+    /// `docs/protocol.md`): sessions are authenticated and encrypted, and a controller
+    /// without the key (LLVM's, or a wrong key) is refused after at most 5 s, with a log line.
+    #[cfg(feature = "secure")]
+    pub fn key(mut self, key: Key) -> Self {
+        self.config.key = Some(key);
         self
     }
 
@@ -222,6 +238,8 @@ impl Executor {
                 max_sessions: DEFAULT_MAX_SESSIONS,
                 max_calls: DEFAULT_MAX_CALLS,
                 call_grace: DEFAULT_CALL_GRACE,
+                #[cfg(feature = "secure")]
+                key: None,
                 symbols: Vec::new(),
                 values: vec![(
                     ORCBRIDGE_EXECUTOR_KEY.to_owned(),
@@ -236,11 +254,18 @@ impl Executor {
         session::run(conn, &self.config)
     }
 
-    /// Serves one session on an accepted TCP stream.
+    /// Serves one session on an accepted TCP stream (after the key exchange, if the executor
+    /// has a key).
     ///
     /// # Errors
-    /// Failure to set up the socket.
+    /// Failure to set up the socket; with a key, a controller that does not complete the key
+    /// exchange (`PermissionDenied` for a wrong key or a replayed or altered handshake,
+    /// `TimedOut` for one that sends nothing, as LLVM's controllers do).
     pub fn serve_tcp_stream(&self, stream: std::net::TcpStream) -> io::Result<SessionReport> {
+        #[cfg(feature = "secure")]
+        if let Some(key) = &self.config.key {
+            return Ok(self.serve_connection(secure::accept(stream, key)?));
+        }
         Ok(self.serve_connection(Connection::tcp(stream)?))
     }
 
@@ -296,7 +321,7 @@ impl Executor {
             let (this, count) = (self.clone(), active.clone());
             let spawned = std::thread::Builder::new().name("orc-session".into()).spawn(move || {
                 if let Err(e) = this.serve_tcp_stream(stream) {
-                    tracing::warn!("cannot serve the controller from {peer}: {e}");
+                    tracing::warn!("refused the controller from {peer}: {e}");
                 }
                 count.fetch_sub(1, Ordering::SeqCst);
             });

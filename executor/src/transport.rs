@@ -97,7 +97,7 @@ impl Connection {
 /// Reads a TCP stream with `TCP_QUICKACK` re-armed before every read (Linux), so that LLVM
 /// 22.1 peers, which send a frame's header and payload in two writes without `TCP_NODELAY`,
 /// do not wait for our delayed ACK (about 40 ms) before their payload leaves.
-struct QuickAckReader(TcpStream);
+pub(crate) struct QuickAckReader(pub(crate) TcpStream);
 
 impl Read for QuickAckReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -73,6 +73,11 @@ pub struct Cli {
     )]
     pub oop_executor_connect: Option<String>,
 
+    /// With --oop-executor-connect: the executor requires this key (`orc-executor keygen`,
+    /// `orc-executor listen=… --key FILE`); the session is authenticated and encrypted.
+    #[arg(long, value_name = "FILE", requires = "oop_executor_connect")]
+    pub key: Option<PathBuf>,
+
     /// Search DIR for -l libraries.
     #[arg(short = 'L', value_name = "DIR")]
     pub lib_dirs: Vec<PathBuf>,
@@ -135,7 +140,10 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// process group of its own, so Ctrl-C at the terminal reaches only the REPL.
 async fn connect(cli: &Cli, interactive: bool) -> Result<Session> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
-        (Some(addr), _) => Transport::connect(addr, Duration::from_secs(10)).await?,
+        (Some(addr), _) => {
+            let key = cli.key.as_deref().map(orc_rpc::secure::Key::load).transpose()?;
+            Transport::connect(addr, Duration::from_secs(10), key.as_ref()).await?
+        }
         (None, Some(path)) if !path.is_empty() => Transport::launch(Path::new(path), &[], interactive)?,
         // repl reports what goes wrong in its own words; the executor's log would repeat it.
         _ => {

@@ -9,6 +9,8 @@
 //! * [`info`]: the Setup payload ([`ExecutorInfo`]) and the bootstrap symbol names.
 //! * [`types`]: named protocol structures (finalize requests, alloc actions, symbol defs).
 //! * [`services`]: typed [`WrapperFunction`] descriptors for every service LLVM 22.1 uses.
+//! * `secure` (feature `secure`): orcbridge's authenticated, encrypted sessions (a Noise
+//!   handshake with a pre-shared key, then encrypted records), without I/O of its own.
 //!
 //! The protocol as implemented here is described in `docs/protocol.md` of this repository,
 //! with the LLVM sources each fact comes from.
@@ -21,6 +23,8 @@ pub mod codec;
 pub mod error;
 pub mod frame;
 pub mod info;
+#[cfg(feature = "secure")]
+pub mod secure;
 pub mod services;
 pub mod sps;
 pub mod types;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use orc_executor::{Executor, SessionEnd};
+use orc_executor::{Executor, Key, SessionEnd};
 
 /// An ORC executor that LLVM 22.1's controllers (llvm-jitlink, clang-repl) and orcbridge's
 /// repl can drive. Takes the same mode words as llvm-jitlink-executor.
@@ -24,10 +24,20 @@ MODES (as llvm-jitlink-executor):
                        `clang-repl --oop-executor=orc-executor` pass). When IN reaches end of
                        file (the controller is gone) and JIT'd code is still running after
                        a grace period, the process exits with status 3.
+  keygen FILE          write a new random key to FILE (mode 0600) for --key, and exit.
+
+SECURITY:
+  Whoever can connect to a listening executor can run code in its process. On a loopback
+  address that is every local user; elsewhere, everyone on the network. With --key FILE,
+  controllers must hold the same key (repl --oop-executor-connect=HOST:PORT --key FILE):
+  sessions are authenticated and encrypted (Noise NNpsk0 with a pre-shared key), and others
+  are refused. listen= on a non-loopback address requires --key, or --insecure to accept
+  anyone. LLVM's controllers cannot use a key: serve them on loopback without one.
 
 EXAMPLES:
   orc-executor listen=127.0.0.1:20000
   llvm-jitlink -oop-executor-connect=127.0.0.1:20000 hello.o
+  orc-executor keygen ~/.orcbridge.key && orc-executor listen=0.0.0.0:20000 --key ~/.orcbridge.key
   llvm-jitlink -oop-executor=orc-executor hello.o -args a b
   clang-repl --oop-executor=orc-executor --orc-runtime=/usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a"
 )]
@@ -62,6 +72,14 @@ struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = orc_rpc::DEFAULT_MAX_FRAME_SIZE)]
     max_frame_size: u64,
 
+    /// Require controllers to hold the key in FILE (see SECURITY).
+    #[arg(long, value_name = "FILE")]
+    key: Option<std::path::PathBuf>,
+
+    /// Listen on a non-loopback address without a key: anyone who can connect runs code here.
+    #[arg(long, conflicts_with = "key")]
+    insecure: bool,
+
     /// With listen=, the most controllers served at once; one more is refused with a message.
     #[arg(long, value_name = "N", default_value_t = orc_executor::DEFAULT_MAX_SESSIONS)]
     max_sessions: usize,
@@ -78,9 +96,16 @@ const EXIT_ABANDONED: i32 = 3;
 enum Mode {
     Listen(String),
     Fds(RawFd, RawFd),
+    Keygen(std::path::PathBuf),
 }
 
 fn parse_mode(words: &[String]) -> Result<Mode> {
+    if words.first().is_some_and(|w| w == "keygen") {
+        return match words {
+            [_, file] => Ok(Mode::Keygen(file.into())),
+            _ => bail!("usage: orc-executor keygen FILE"),
+        };
+    }
     let mut mode = None;
     for w in words {
         if let Some(addr) = w.strip_prefix("listen=") {
@@ -124,13 +149,29 @@ fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let executor = Executor::builder()
+    let mode = parse_mode(&cli.words)?;
+    if let Mode::Keygen(file) = &mode {
+        Key::create_file(file)?;
+        eprintln!(
+            "orc-executor: wrote a new key to {} (keep it secret; copy it to the controller)",
+            file.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut builder = Executor::builder()
         .idle_close((!cli.no_idle_close).then(|| Duration::from_millis(cli.idle_close_ms)))
         .max_frame_size(cli.max_frame_size)
         .max_sessions(cli.max_sessions)
-        .max_calls(cli.max_calls)
-        .build();
-    match parse_mode(&cli.words)? {
+        .max_calls(cli.max_calls);
+    if let Some(file) = &cli.key {
+        if !matches!(mode, Mode::Listen(_)) {
+            bail!("--key applies to listen= (over filedescs= the controller launched this executor)");
+        }
+        builder = builder.key(Key::load(file)?);
+    }
+    let executor = builder.build();
+    match mode {
+        Mode::Keygen(_) => unreachable!("handled above"),
         Mode::Fds(i, o) => {
             let report = executor.serve_fds(owned_fd(i)?, owned_fd(o)?);
             if report.abandoned_calls > 0 {
@@ -151,14 +192,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Mode::Listen(spec) => {
             let addr = listen_addr(&spec)?;
+            let open_to_all = !addr.ip().is_loopback() && cli.key.is_none();
+            if open_to_all && !cli.insecure {
+                bail!(
+                    "listen={spec} is reachable from other hosts, and anyone who connects could run code \
+                     here: give --key FILE (create one with `orc-executor keygen FILE`), or --insecure to \
+                     accept anyone"
+                );
+            }
             let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
             let bound = listener.local_addr()?;
-            if !bound.ip().is_loopback() {
-                tracing::warn!(
-                    "listening on {bound}, which is reachable from other hosts; anyone who connects can run code here"
+            if open_to_all {
+                eprintln!(
+                    "orc-executor: warning: no key (--insecure): anyone who can connect to {bound} can run \
+                     code here"
                 );
             }
             eprintln!("orc-executor: listening on {bound}");
+            if let Some(file) = &cli.key {
+                eprintln!("orc-executor: controllers must hold the key in {}", file.display());
+            }
             executor.serve_listener(&listener, cli.once.then_some(1))?;
             Ok(ExitCode::SUCCESS)
         }

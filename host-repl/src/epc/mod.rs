@@ -32,8 +32,8 @@ pub enum SessionError {
     /// The connection could not be made.
     #[error("cannot reach the executor: {0}")]
     Connect(String),
-    /// The executor's first message was not a valid Setup.
-    #[error("bad Setup from the executor: {0}")]
+    /// The executor's first message was not a valid Setup, or none came.
+    #[error("{0}")]
     Setup(String),
     /// The session ended (the executor went away or hung up) before the call was answered.
     #[error("the executor disconnected: {0}")]
@@ -100,7 +100,8 @@ impl Session {
         let mut frames = FramedRead::new(reader, FrameCodec::default());
         let first = tokio::time::timeout(timeout, frames.next()).await.map_err(|_| {
             SessionError::Setup(format!(
-                "no Setup message from the executor within {timeout:?} (is it busy, or not an ORC executor?)"
+                "no Setup message from the executor within {timeout:?} (is it busy, does it require a key \
+                 (--key), or is it not an ORC executor?)"
             ))
         })?;
         let setup = match first {
@@ -113,9 +114,12 @@ impl Session {
                 return Err(SessionError::Setup(format!("the executor refused the session: {why}")));
             }
             Some(Ok(f)) => {
-                return Err(SessionError::Setup(format!("first message was {:?}, not Setup", f.opcode)));
+                return Err(SessionError::Setup(format!(
+                    "bad Setup from the executor: its first message was {:?}",
+                    f.opcode
+                )));
             }
-            Some(Err(e)) => return Err(SessionError::Setup(e.to_string())),
+            Some(Err(e)) => return Err(SessionError::Setup(format!("bad Setup from the executor: {e}"))),
             None => {
                 let why = match &process {
                     Some(p) => p.describe_exit().await,
@@ -124,8 +128,8 @@ impl Session {
                 return Err(SessionError::Setup(why));
             }
         };
-        let info: ExecutorInfo =
-            orc_rpc::sps::from_bytes(&setup.payload).map_err(|e| SessionError::Setup(e.to_string()))?;
+        let info: ExecutorInfo = orc_rpc::sps::from_bytes(&setup.payload)
+            .map_err(|e| SessionError::Setup(format!("bad Setup from the executor: {e}")))?;
         tracing::debug!(
             "Setup: {} page {} with {} bootstrap symbols",
             info.target_triple,

@@ -8,6 +8,7 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use command_fds::{CommandFdExt, FdMapping};
+use orc_rpc::secure::{Initiator, Key, MAX_PLAINTEXT, record_len};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::SessionError;
@@ -31,17 +32,32 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Connects to an executor listening at `addr` (`HOST:PORT`), giving up after `timeout`.
+    /// With `key`, runs orcbridge's key exchange first ([`orc_rpc::secure`]) and encrypts the
+    /// session.
     ///
     /// # Errors
-    /// [`SessionError::Connect`] with the address and the system's reason.
-    pub async fn connect(addr: &str, timeout: Duration) -> Result<Transport, SessionError> {
+    /// [`SessionError::Connect`] with the address and the system's reason, or why the key
+    /// exchange failed.
+    pub async fn connect(
+        addr: &str,
+        timeout: Duration,
+        key: Option<&Key>,
+    ) -> Result<Transport, SessionError> {
         let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
             .await
             .map_err(|_| SessionError::Connect(format!("{addr}: no answer within {timeout:?}")))?
             .map_err(|e| SessionError::Connect(format!("{addr}: {e}")))?;
         stream.set_nodelay(true).map_err(|e| SessionError::Connect(format!("{addr}: {e}")))?;
         let (r, w) = stream.into_split();
-        Ok(Transport { reader: Box::new(r), writer: Box::new(w), process: None })
+        match key {
+            None => Ok(Transport { reader: Box::new(r), writer: Box::new(w), process: None }),
+            Some(key) => tokio::time::timeout(timeout, secure(r, w, key))
+                .await
+                .map_err(|_| {
+                    SessionError::Connect(format!("{addr}: no answer to the key exchange within {timeout:?}"))
+                })?
+                .map_err(|e| SessionError::Connect(format!("{addr}: {e}"))),
+        }
     }
 
     /// Launches `executor filedescs=3,4 ARGS…` connected to us by two pipes. With
@@ -115,6 +131,80 @@ fn end_with_parent(cmd: &mut std::process::Command) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = cmd;
+}
+
+/// Runs the controller's side of the key exchange on a connected socket, then moves the
+/// session's bytes through two tasks that encrypt and decrypt records, behind an in-memory
+/// pipe that the session reads and writes like a plain socket.
+async fn secure(
+    mut r: tokio::net::tcp::OwnedReadHalf,
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    key: &Key,
+) -> Result<Transport, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (init, first) = Initiator::start(key).map_err(|e| e.to_string())?;
+    w.write_all(&first).await.map_err(|e| e.to_string())?;
+    let reply = read_record(&mut r).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the executor ended the connection during the key exchange: it does not hold this key, or it \
+             does not use one (start it with --key)"
+                .to_owned()
+        } else {
+            e.to_string()
+        }
+    })?;
+    let (mut sealer, mut opener, confirm) = init.finish(&reply).map_err(|e| e.to_string())?;
+    w.write_all(&confirm).await.map_err(|e| e.to_string())?;
+
+    let (session_side, pump_side) = tokio::io::duplex(4 * MAX_PLAINTEXT);
+    let (mut plain_out, mut plain_in) = tokio::io::split(pump_side);
+    tokio::spawn(async move {
+        loop {
+            let record = match read_record(&mut r).await {
+                Ok(rec) => rec,
+                Err(_) => break,
+            };
+            match opener.open(&record) {
+                Ok(plain) => {
+                    if plain_in.write_all(&plain).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("ending the session: {e}");
+                    break;
+                }
+            }
+        }
+        let _ = plain_in.shutdown().await;
+    });
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; MAX_PLAINTEXT];
+        let mut records = Vec::new();
+        loop {
+            let n = match plain_out.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            records.clear();
+            if sealer.seal(&buf[..n], &mut records).is_err() || w.write_all(&records).await.is_err() {
+                break;
+            }
+        }
+        let _ = w.shutdown().await;
+    });
+    let (reader, writer) = tokio::io::split(session_side);
+    Ok(Transport { reader: Box::new(reader), writer: Box::new(writer), process: None })
+}
+
+/// Reads one length-prefixed record or handshake message.
+async fn read_record(r: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut header = [0u8; 2];
+    r.read_exact(&mut header).await?;
+    let mut body = vec![0u8; record_len(header)];
+    r.read_exact(&mut body).await?;
+    Ok(body)
 }
 
 /// Pipe capacity we ask for: large segments then move in fewer, larger writes (the kernel may
