@@ -3,13 +3,17 @@
 //! ```text
 //! cargo run --release -p orcbridge-bench -- link     # repl + orc-executor vs llvm-jitlink + llvm-jitlink-executor
 //! cargo run --release -p orcbridge-bench -- repl     # REPL inputs: repl vs clang-repl --oop-executor
+//! cargo run --release -p orcbridge-bench -- fuzz     # mutation loop over every decoder (no timing)
+//! cargo run --release -p orcbridge-bench -- soak     # 10,000 REPL inputs, then 500 sessions: drift
 //! ```
 //! Times are wall-clock medians of several runs of whole commands (process start-up included);
 //! round trips are counted on the wire by a relay between controller and executor (this same
 //! binary, started by the controller as its executor).
 
+mod fuzz;
 mod link;
 mod repl;
+mod soak;
 mod tap;
 
 use std::time::Duration;
@@ -49,6 +53,28 @@ enum What {
         #[arg(long, default_value_t = 1000)]
         inputs: usize,
     },
+    /// Mutated inputs for the frame reader and codec, the SPS decoders of every service, the
+    /// Setup parser and the JIT linker; fails if any input panics.
+    Fuzz {
+        /// Inputs per target.
+        #[arg(long, default_value_t = 1_000_000)]
+        runs: u64,
+        /// The generator's seed (a run is repeatable).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Targets to run (frames, sps, setup, elf); all when none is given.
+        targets: Vec<String>,
+    },
+    /// A long REPL session (10,000 inputs) and many short ones against one listening executor
+    /// (500): latency drift, and memory and descriptors of both processes at start and end.
+    Soak {
+        /// Inputs in the long session.
+        #[arg(long, default_value_t = 10_000)]
+        inputs: usize,
+        /// Sessions against the listening executor.
+        #[arg(long, default_value_t = 500)]
+        sessions: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -59,5 +85,7 @@ fn main() -> Result<()> {
     match Cli::parse().what {
         What::Link { runs } => link::run(runs),
         What::Repl { runs, inputs } => repl::run(runs, inputs),
+        What::Fuzz { runs, seed, targets } => fuzz::run(&targets, runs, seed),
+        What::Soak { inputs, sessions } => soak::run(inputs, sessions),
     }
 }

@@ -27,7 +27,7 @@ pub mod sys_unix;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use orc_rpc::types::{AllocActionCallPair, RemoteAllocGroup, WrapperFunctionCall};
 use orc_rpc::{ExecutorAddr, ExecutorAddrRange};
@@ -72,6 +72,19 @@ struct Slab {
     busy: usize,
 }
 
+impl Slab {
+    /// The region records overlapping `range`, highest first. Records never overlap each other
+    /// (a new region removes the dead records it reuses), so the walk stops at the first one
+    /// that ends at or before `range` starts: O(log n + overlaps).
+    fn overlapping<'s>(
+        &'s self,
+        range: &ExecutorAddrRange,
+    ) -> impl Iterator<Item = (&'s u64, &'s Region)> + 's {
+        let start = range.start;
+        self.regions.range(..range.end.0).rev().take_while(move |(_, r)| r.range.end > start)
+    }
+}
+
 #[derive(Debug)]
 struct Region {
     range: ExecutorAddrRange,
@@ -89,12 +102,19 @@ pub struct MemoryManager {
     slabs: Mutex<BTreeMap<u64, Slab>>,
     /// Successful initializations so far.
     initialized: AtomicU64,
+    /// Regions whose dealloc actions have not run yet.
+    live: AtomicUsize,
 }
 
 impl MemoryManager {
     /// A manager with no slabs, for pages of `page_size` bytes.
     pub fn new(page_size: usize) -> Self {
-        MemoryManager { page_size, slabs: Mutex::new(BTreeMap::new()), initialized: AtomicU64::new(0) }
+        MemoryManager {
+            page_size,
+            slabs: Mutex::new(BTreeMap::new()),
+            initialized: AtomicU64::new(0),
+            live: AtomicUsize::new(0),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Slab>> {
@@ -197,6 +217,7 @@ impl MemoryManager {
         if let Some(r) = slabs.values_mut().find_map(|s| s.regions.get_mut(&key.0)) {
             r.dealloc = dealloc;
             r.live = true;
+            self.live.fetch_add(1, Ordering::Relaxed);
         }
         self.initialized.fetch_add(1, Ordering::Relaxed);
         Ok(key)
@@ -238,7 +259,7 @@ impl MemoryManager {
                     seg.size
                 ));
             }
-            if let Some(r) = slab.regions.values().find(|r| r.live && overlaps(&r.range, &range)) {
+            if let Some((_, r)) = slab.overlapping(&range).find(|(_, r)| r.live) {
                 return Err(format!("segment {range:?} overlaps the live allocation {:?}", r.range));
             }
             ranges.push(range);
@@ -283,7 +304,11 @@ impl MemoryManager {
         let end = ranges.iter().map(|r| r.end).max().unwrap_or(first.addr);
         // Records of deinitialized regions the new one reuses are obsolete.
         let reused = ExecutorAddrRange { start, end };
-        slab.regions.retain(|_, r| r.live || !overlaps(&r.range, &reused));
+        let obsolete: Vec<u64> =
+            slab.overlapping(&reused).filter(|(_, r)| !r.live).map(|(&k, _)| k).collect();
+        for k in obsolete {
+            slab.regions.remove(&k);
+        }
         slab.regions.insert(
             start.0,
             Region { range: ExecutorAddrRange { start, end }, exec, dealloc: Vec::new(), live: false },
@@ -339,7 +364,9 @@ impl MemoryManager {
                 let mut slabs = self.lock();
                 let found = slabs.iter_mut().find_map(|(&b, s)| {
                     let r = s.regions.get_mut(&key.0)?;
-                    r.live = false;
+                    if std::mem::replace(&mut r.live, false) {
+                        self.live.fetch_sub(1, Ordering::Relaxed);
+                    }
                     let actions = std::mem::take(&mut r.dealloc);
                     s.busy += 1;
                     Some((actions, b))
@@ -394,6 +421,7 @@ impl MemoryManager {
                 .filter(|r| r.live)
                 .map(|r| {
                     r.live = false;
+                    self.live.fetch_sub(1, Ordering::Relaxed);
                     std::mem::take(&mut r.dealloc)
                 })
                 .collect()
@@ -432,15 +460,18 @@ impl MemoryManager {
 
     /// Number of regions whose dealloc actions have not run yet.
     pub fn live_regions(&self) -> usize {
-        self.lock().values().map(|s| s.regions.values().filter(|r| r.live).count()).sum()
+        self.live.load(Ordering::Relaxed)
     }
 
-    /// True if `addr` is inside an executable segment placed by this manager.
+    /// True if `addr` is inside an executable segment placed by this manager (in a region
+    /// being initialized, live, or deinitialized but not reused).
     pub fn is_executable(&self, addr: ExecutorAddr) -> bool {
-        self.lock()
-            .range(..=addr.0)
-            .next_back()
-            .is_some_and(|(_, s)| s.regions.values().any(|r| r.exec.iter().any(|e| e.contains(addr))))
+        self.lock().range(..=addr.0).next_back().is_some_and(|(_, s)| {
+            s.regions
+                .range(..=addr.0)
+                .next_back()
+                .is_some_and(|(_, r)| r.exec.iter().any(|e| e.contains(addr)))
+        })
     }
 
     /// True if `range` is inside one slab of this manager.
