@@ -47,17 +47,23 @@ pub struct Crash {
 }
 
 impl Crash {
-    /// The signal's name, e.g. `SIGSEGV`.
-    pub fn signal_name(&self) -> &'static str {
-        match self.signal {
-            libc::SIGSEGV => "SIGSEGV",
-            libc::SIGBUS => "SIGBUS",
-            libc::SIGILL => "SIGILL",
-            libc::SIGFPE => "SIGFPE",
-            libc::SIGTRAP => "SIGTRAP",
-            libc::SIGABRT => "SIGABRT",
-            _ => "signal",
-        }
+    /// The signal's number on the wire (Linux's numbering, [`orc_rpc::crash`]).
+    pub fn wire_signal(&self) -> i32 {
+        wire_signal(self.signal)
+    }
+}
+
+/// This system's signal number `native` in the wire's numbering ([`orc_rpc::crash`]).
+fn wire_signal(native: c_int) -> i32 {
+    use orc_rpc::crash as w;
+    match native {
+        libc::SIGILL => w::SIGILL,
+        libc::SIGTRAP => w::SIGTRAP,
+        libc::SIGABRT => w::SIGABRT,
+        libc::SIGBUS => w::SIGBUS,
+        libc::SIGFPE => w::SIGFPE,
+        libc::SIGSEGV => w::SIGSEGV,
+        s => s,
     }
 }
 
@@ -66,15 +72,7 @@ impl std::fmt::Display for Crash {
         if self.exception {
             return f.write_str("an uncaught C++ exception");
         }
-        let what = match self.signal {
-            libc::SIGSEGV | libc::SIGBUS => format!("invalid memory access at {:#x}", self.address),
-            libc::SIGILL => format!("illegal instruction at {:#x}", self.address),
-            libc::SIGFPE => format!("arithmetic exception at {:#x}", self.address),
-            libc::SIGTRAP => format!("trap at {:#x}", self.address),
-            libc::SIGABRT => "abort".to_owned(),
-            s => format!("signal {s}"),
-        };
-        write!(f, "{} ({what})", self.signal_name())
+        f.write_str(&orc_rpc::crash::describe(self.wire_signal(), self.address))
     }
 }
 
@@ -99,8 +97,9 @@ fn install_handlers() {
 
 /// `__orcbridge_guarded_call` (bootstrap symbol [`orc_rpc::info::names::ORCBRIDGE_GUARDED_CALL`]):
 /// the guard for JIT'd code that runs code on threads of its own (the session runtime's
-/// `main` thread). Calls `f(ctx)`; returns 1 with `*sig` and `*addr` set if a fault signal
-/// interrupted it on this thread, else 0.
+/// `main` and REPL-input threads). Calls `f(ctx)`; returns 1 with `*sig` (in the wire's
+/// numbering, [`orc_rpc::crash`]) and `*addr` set if a fault signal interrupted it on this
+/// thread, 2 with `*sig` = SIGABRT for a C++ exception it let escape, else 0.
 ///
 /// # Safety
 /// `f` must be callable with `ctx`; `sig` and `addr` must be writable. What [`guarded`] says
@@ -113,7 +112,12 @@ pub unsafe extern "C" fn guarded_call_for_jit(
 ) -> c_int {
     install_handlers();
     // SAFETY: as the caller guarantees.
-    unsafe { orcx_guarded_call(f, ctx, sig, addr) }
+    let r = unsafe { orcx_guarded_call(f, ctx, sig, addr) };
+    if r != 0 {
+        // SAFETY: `sig` is writable per the contract and was just written.
+        unsafe { *sig = wire_signal(*sig) };
+    }
+    r
 }
 
 /// Runs `f` (a call into JIT'd code); a fault signal raised on this thread while it runs makes

@@ -305,6 +305,7 @@ impl Jit {
             }
             inputs.extend(more);
         };
+        dump_objects(&inputs);
         let wanted: Vec<String> =
             plan.externals().iter().filter(|n| !self.cache.contains_key(*n)).cloned().collect();
         let size = plan.size();
@@ -518,9 +519,19 @@ impl Jit {
         let run = self.runtime_symbol(unit, rt::RUN_INPUT)?;
         let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
         let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
-        let (has, kind, ty, data): (bool, u8, u64, Vec<u8>) =
+        let (has, kind, ty, data, signal, address): (bool, u8, u64, Vec<u8>, i32, u64) =
             self.call_runtime(run, rt::RUN_INPUT, &args).await?;
+        if signal != 0 {
+            // The input crashed on the runtime's input thread and orc-executor's guard caught it.
+            return Err(JitError::Crashed { signal, description: orc_rpc::crash::describe(signal, address) });
+        }
         Ok(has.then_some(CapturedValue { kind, ty, data }))
+    }
+
+    /// Forgets the definitions `names` that unit `unit` made (an undone input's), so they can
+    /// be made again; the unit's code stays loaded for its other definitions.
+    pub fn forget_names(&mut self, unit: u64, names: &[String]) {
+        self.dylib.remove_names(unit, names);
     }
 
     /// Unloads unit `id`: runs its dealloc actions in the executor (deinitialize), forgets
@@ -566,7 +577,7 @@ impl Jit {
             self.call_runtime(run, rt::RUN_MAIN, &args).await?;
         if signal != 0 {
             // main crashed on its thread and orc-executor's guard caught it.
-            let description = format!("{} at address {address:#x}", crate::epc::signal_name(signal));
+            let description = orc_rpc::crash::describe(signal, address);
             return Err(JitError::Crashed { signal, description });
         }
         Ok(MainResult { status, called_exit })
@@ -608,5 +619,25 @@ impl Jit {
     /// Ends the session (Hangup); a launched executor exits.
     pub async fn close(self) {
         self.session.close().await;
+    }
+}
+
+/// With `ORCBRIDGE_DUMP_DIR` set, writes every object linked into a unit to that folder (as
+/// `<name>.o`, the name made file-safe), for looking at what the compiler produced
+/// (`readelf`, `objdump`). Failures to write are logged, never fatal.
+fn dump_objects(inputs: &[Input]) {
+    let Some(dir) = std::env::var_os("ORCBRIDGE_DUMP_DIR") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    for input in inputs {
+        if let Input::Object { name, bytes } = input {
+            let file: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+                .collect();
+            let path = dir.join(format!("{file}.o"));
+            if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, bytes)) {
+                tracing::warn!("ORCBRIDGE_DUMP_DIR: cannot write {}: {e}", path.display());
+            }
+        }
     }
 }

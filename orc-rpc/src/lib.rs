@@ -9,6 +9,7 @@
 //! * [`info`]: the Setup payload ([`ExecutorInfo`]) and the bootstrap symbol names.
 //! * [`types`]: named protocol structures (finalize requests, alloc actions, symbol defs).
 //! * [`services`]: typed [`WrapperFunction`] descriptors for every service LLVM 22.1 uses.
+//! * [`crash`]: signal numbers on the wire and the text a crash in JIT'd code is reported as.
 //! * `secure` (feature `secure`): orcbridge's authenticated, encrypted sessions (a Noise
 //!   handshake with a pre-shared key, then encrypted records), without I/O of its own.
 //!
@@ -20,6 +21,7 @@
 
 pub mod addr;
 pub mod codec;
+pub mod crash;
 pub mod error;
 pub mod frame;
 pub mod info;

@@ -42,6 +42,21 @@ void *__emutls_get_address(void *);
 uintptr_t pthread_self(void);
 int pthread_create(uintptr_t *thread, const void *attr, void *(*start)(void *), void *arg);
 int pthread_join(uintptr_t thread, void **result);
+/* pthread_mutex_t and pthread_cond_t are opaque here: 128 bytes covers glibc (40/48 bytes on
+ * x86-64 and AArch64) and Darwin (64/48). */
+typedef struct {
+  _Alignas(16) char opaque[128];
+} Mutex;
+typedef struct {
+  _Alignas(16) char opaque[128];
+} Cond;
+int pthread_mutex_init(Mutex *, const void *);
+int pthread_mutex_lock(Mutex *);
+int pthread_mutex_unlock(Mutex *);
+int pthread_cond_init(Cond *, const void *);
+int pthread_cond_wait(Cond *, Mutex *);
+int pthread_cond_broadcast(Cond *);
+void *calloc(size_t, size_t);
 __attribute__((noreturn)) void __orcbridge_libc_exit(int);
 /* The jmp_buf is opaque here: 512 bytes covers glibc x86-64 (200) and AArch64 (312) and Darwin. */
 int _setjmp(void *) __attribute__((returns_twice));
@@ -277,11 +292,16 @@ WrapperBuffer __orcbridge_run_initializers_wrapper(const char *data, size_t size
   return wb_error_success();
 }
 
-/* Wrapper: () -> Error. Runs exit-time work: atexit handlers and static destructors registered
- * with this session's DSO handle (newest first), then recorded finalizers, then flushes stdio. */
+static void end_input_thread(void);
+
+/* Wrapper: () -> Error. Runs exit-time work as exit() does: the thread_local destructors of the
+ * REPL's input thread (by ending it, if no input runs there), then atexit handlers and static
+ * destructors registered with this session's DSO handle (newest first), then recorded
+ * finalizers, then flushes stdio. */
 WrapperBuffer __orcbridge_run_exit_wrapper(const char *data, size_t size) {
   (void)data;
   (void)size;
+  end_input_thread();
   run_finalizers();
   return wb_error_success();
 }
@@ -477,21 +497,142 @@ void *_ZnwmPv26__clang_Interpreter_NewTag(size_t size, void *where, struct __cla
   return where;
 }
 
+/* ---- the REPL's input thread ----
+ * Every REPL input runs on one thread the runtime owns for the session, whichever executor
+ * thread delivers it: thread_local variables keep their values from input to input and
+ * their destructors run when the session ends, as on the main thread of clang-repl or a
+ * native program. (Executors run each call on a thread of their own, or of a pool.) If an
+ * input is still running when the next arrives (the host stopped waiting for it after a
+ * Ctrl-C), the next one gets a fresh thread, and the stuck one is left to itself. */
+typedef struct InputThread {
+  Mutex lock;
+  Cond changed;
+  Reader work;   /* the initializer and finalizer lists of the input to run */
+  int has_work;  /* work waits to be taken */
+  int running;   /* an input runs (from delivery until its caller took the result) */
+  int done;      /* the input ran */
+  int quit;      /* end the thread */
+  int signal;    /* the fault that ended the input (orc-executor's guard caught it), or 0 */
+  void *fault;   /* its address */
+  uintptr_t thread;
+} InputThread;
+
+static InputThread *input_thread;
+static int input_lock; /* guards input_thread */
+
+static void run_input_work(void *arg) {
+  InputThread *t = (InputThread *)arg;
+  value.set = 0;
+  run_fn_list(&t->work, 0);
+  run_fn_list(&t->work, 1);
+}
+
+static void *input_loop(void *arg) {
+  InputThread *t = (InputThread *)arg;
+  pthread_mutex_lock(&t->lock);
+  for (;;) {
+    while (!t->has_work && !t->quit) pthread_cond_wait(&t->changed, &t->lock);
+    if (!t->has_work) break;
+    t->has_work = 0;
+    pthread_mutex_unlock(&t->lock);
+    int sig = 0;
+    void *fault = 0;
+    if (__orcbridge_guarded_call)
+      __orcbridge_guarded_call(run_input_work, t, &sig, &fault);
+    else
+      run_input_work(t);
+    fflush(0);
+    pthread_mutex_lock(&t->lock);
+    t->signal = sig;
+    t->fault = fault;
+    t->done = 1;
+    pthread_cond_broadcast(&t->changed);
+  }
+  pthread_mutex_unlock(&t->lock);
+  return 0;
+}
+
+/* The input thread, started if there is none or the current one is busy; 0 if no thread can
+ * be started (the input then runs on the caller's thread). Marks it running. */
+static InputThread *claim_input_thread(void) {
+  lock(&input_lock);
+  InputThread *t = input_thread;
+  if (t) {
+    pthread_mutex_lock(&t->lock);
+    int busy = t->running;
+    if (!busy) t->running = 1;
+    pthread_mutex_unlock(&t->lock);
+    if (busy) t = 0; /* abandoned: it stays as it is */
+  }
+  if (!t && (t = (InputThread *)calloc(1, sizeof *t))) {
+    pthread_mutex_init(&t->lock, 0);
+    pthread_cond_init(&t->changed, 0);
+    t->running = 1;
+    if (pthread_create(&t->thread, 0, input_loop, t) == 0) {
+      input_thread = t;
+    } else {
+      free(t);
+      t = 0;
+    }
+  }
+  unlock(&input_lock);
+  return t;
+}
+
+/* Ends the input thread, if it is idle, so that its thread_local destructors run. */
+static void end_input_thread(void) {
+  lock(&input_lock);
+  InputThread *t = input_thread;
+  int idle = 0;
+  if (t) {
+    pthread_mutex_lock(&t->lock);
+    idle = !t->running;
+    if (idle) {
+      t->quit = 1;
+      pthread_cond_broadcast(&t->changed);
+    }
+    pthread_mutex_unlock(&t->lock);
+  }
+  if (idle) input_thread = 0;
+  unlock(&input_lock);
+  if (idle) pthread_join(t->thread, 0);
+}
+
 /* Wrapper: (Sequence<Addr> initializers, Sequence<Addr> finalizers)
- *   -> SPS (bool has_value, u8 kind, u64 type, Sequence<u8> data).
- * Runs one REPL input's initializers (its top-level statements) and returns the value it
- * produced, if any. */
+ *   -> SPS (bool has_value, u8 kind, u64 type, Sequence<u8> data, i32 signal, u64 fault).
+ * Runs one REPL input's initializers (its top-level statements) on the input thread and
+ * returns the value it produced, if any. If orc-executor's guard caught a fault in it, signal
+ * (in Linux's numbering) and fault are set and there is no value. */
 WrapperBuffer __orcbridge_run_input_wrapper(const char *data, size_t size) {
   Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
-  value.set = 0;
-  run_fn_list(&r, 0);
-  run_fn_list(&r, 1);
-  fflush(0);
+  InputThread *t = claim_input_thread();
+  int sig = 0;
+  void *fault = 0;
+  if (t) {
+    pthread_mutex_lock(&t->lock);
+    t->work = r;
+    t->done = 0;
+    t->has_work = 1;
+    pthread_cond_broadcast(&t->changed);
+    while (!t->done) pthread_cond_wait(&t->changed, &t->lock);
+    sig = t->signal;
+    fault = t->fault;
+    t->running = 0;
+    pthread_mutex_unlock(&t->lock);
+  } else {
+    InputThread inline_run;
+    inline_run.work = r;
+    run_input_work(&inline_run);
+    fflush(0);
+  }
+  int has = value.set && !sig;
   Buf b = {0, 0, 0};
-  buf_u8(&b, (u8)value.set);
-  buf_u8(&b, value.set ? value.kind : 0);
-  buf_u64(&b, value.set ? value.ty : 0);
-  buf_u64(&b, value.set ? value.data.len : 0);
-  if (value.set) buf_put(&b, value.data.p, value.data.len);
+  buf_u8(&b, (u8)has);
+  buf_u8(&b, has ? value.kind : 0);
+  buf_u64(&b, has ? value.ty : 0);
+  buf_u64(&b, has ? value.data.len : 0);
+  if (has) buf_put(&b, value.data.p, value.data.len);
+  buf_put(&b, &sig, 4);
+  buf_u64(&b, (u64)(uintptr_t)fault);
   return buf_finish(&b);
 }

@@ -33,8 +33,11 @@ pub const RUN_EXIT: &str = "__orcbridge_run_exit_wrapper";
 pub const UNIT_UNLOADED: &str = "__orcbridge_unit_unloaded_wrapper";
 
 /// Wrapper `(Sequence<Addr> initializers, Sequence<Addr> finalizers) -> (bool has_value, u8
-/// kind, u64 type, Sequence<u8> data)`: runs one REPL input's top-level statements and returns
-/// the value it captured (kinds as `orcbridge_clang::ValueKind`).
+/// kind, u64 type, Sequence<u8> data, i32 signal, u64 fault)`: runs one REPL input's top-level
+/// statements on the session's input thread (one thread for every input, so `thread_local`
+/// state persists) and returns the value it captured (kinds as `orcbridge_clang::ValueKind`).
+/// A fault that orc-executor's guard caught on that thread comes back as its signal (Linux's
+/// numbering, `orc_rpc::crash`) and address, with no value.
 pub const RUN_INPUT: &str = "__orcbridge_run_input_wrapper";
 
 /// Prefix of undefined names the host resolves in the executor process without the prefix,

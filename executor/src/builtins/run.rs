@@ -53,6 +53,6 @@ impl Builtin for RunAsIntFunction {
 impl Builtin for TakeCrashReport {
     fn handle(cx: &SessionServices, (inst,): (ExecutorAddr,)) -> Result<Option<(i32, u64, String)>, String> {
         cx.check_memory_instance(inst, false)?;
-        Ok(cx.take_crash().map(|c| (c.signal, c.address, c.to_string())))
+        Ok(cx.take_crash().map(|c| (c.wire_signal(), c.address, c.to_string())))
     }
 }

@@ -263,19 +263,8 @@ pub fn describe_status(st: ExitStatus) -> String {
     }
 }
 
-/// The name of signal number `s` in Linux's numbering (x86-64 and AArch64), as an executor
-/// process or JIT'd code reports it; `signal` for others.
+/// The name of signal number `s` (as an executor process on this machine or the wire reports
+/// it; Linux's numbering, [`orc_rpc::crash`]).
 pub fn signal_name(s: i32) -> &'static str {
-    match s {
-        4 => "SIGILL",
-        5 => "SIGTRAP",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => "signal",
-    }
+    orc_rpc::crash::signal_name(s)
 }
