@@ -13,7 +13,7 @@ use crate::interrupt::Interrupts;
 use crate::jit::Jit;
 use crate::libs::Search;
 use crate::link::Input;
-use crate::repl::{Outcome, Repl};
+use crate::repl::{InputLines, Outcome, Repl};
 
 /// orcbridge's REPL and runner: compiles and links C, C++, LLVM IR and objects on this host
 /// and runs them in an ORC executor (a local orc-executor by default, or any executor that
@@ -28,7 +28,7 @@ EXAMPLES:
   repl                                  interactive C++ REPL in a local orc-executor
   repl -x c                             interactive C REPL
   repl -e 'int x = 6 * 7;' -e x         evaluate inputs, printing values: (int) 42
-  repl < script.txt                     one input per line (continued while brackets are open)
+  repl < script.txt                     one input per line (continued while braces are open)
   repl hello.c                          run main of hello.c in a local orc-executor
   repl a.c b.o libfoo.a -- x y          link several inputs, run main with argv x y
   repl --oop-executor-connect=127.0.0.1:20000 prog.cpp
@@ -375,25 +375,27 @@ async fn eval(repl: &mut Repl, input: &str) -> Result<Outcome> {
     }
 }
 
-/// Reads inputs from a non-terminal (one per line, continued while brackets are open).
+/// Reads inputs from a non-terminal (one per line, continued while braces are open).
 fn script(rt: &tokio::runtime::Runtime, repl: &mut Repl, input: impl std::io::BufRead) -> Result<bool> {
     let mut ok = true;
-    let mut pending = String::new();
+    let mut lines = InputLines::default();
     for line in input.lines() {
         let line = line.context("reading stdin")?;
-        pending.push_str(&line);
-        pending.push('\n');
-        if pending.trim_start().starts_with('%') || !crate::repl::needs_more(&pending) {
-            let text = std::mem::take(&mut pending);
-            match rt.block_on(eval(repl, text.trim_end_matches('\n')))? {
-                Outcome::Quit => return Ok(ok),
-                Outcome::Failed => ok = false,
-                Outcome::Done => {}
-            }
+        let Some(text) = lines.push(&line) else { continue };
+        match rt.block_on(eval(repl, &text))? {
+            Outcome::Quit => return Ok(ok),
+            Outcome::Failed => ok = false,
+            Outcome::Done => {}
         }
     }
-    if !pending.trim().is_empty() {
-        ok &= rt.block_on(eval(repl, &pending))? != Outcome::Failed;
+    match lines.finish() {
+        Some(Ok(text)) => ok &= rt.block_on(eval(repl, &text))? != Outcome::Failed,
+        Some(Err(text)) => {
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("error: the input ends inside an unclosed '{{' or comment (from: {first})");
+            ok = false;
+        }
+        None => {}
     }
     Ok(ok)
 }
@@ -407,28 +409,22 @@ fn interact(rt: &tokio::runtime::Runtime, repl: &mut Repl) -> Result<bool> {
         let _ = editor.load_history(h);
     }
     let mut ok = true;
-    let mut pending = String::new();
+    let mut lines = InputLines::default();
     loop {
-        let prompt = if pending.is_empty() { "repl> " } else { "  ...> " };
+        let prompt = if lines.is_pending() { "  ...> " } else { "repl> " };
         match editor.readline(prompt) {
             Ok(line) => {
-                pending.push_str(&line);
-                pending.push('\n');
-                if !pending.trim_start().starts_with('%') && crate::repl::needs_more(&pending) {
-                    continue;
-                }
-                let text = std::mem::take(&mut pending);
-                let text = text.trim_end_matches('\n');
+                let Some(text) = lines.push(&line) else { continue };
                 if !text.trim().is_empty() {
-                    let _ = editor.add_history_entry(text);
+                    let _ = editor.add_history_entry(text.as_str());
                 }
-                match rt.block_on(eval(repl, text))? {
+                match rt.block_on(eval(repl, &text))? {
                     Outcome::Quit => break,
                     Outcome::Failed => ok = false,
                     Outcome::Done => {}
                 }
             }
-            Err(ReadlineError::Interrupted) => pending.clear(),
+            Err(ReadlineError::Interrupted) => lines.clear(),
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(e).context("reading input"),
         }

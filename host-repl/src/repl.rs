@@ -90,8 +90,11 @@ pub struct Repl {
     /// Input id (from the interpreter) → unit id (in the JIT).
     units: HashMap<u64, u64>,
     deferred: Deferred,
-    /// Unit → the deferred inputs linked into it.
-    absorbed: HashMap<u64, Vec<Absorbed>>,
+    /// Unit → the inputs whose code it holds (the one that loaded it and the deferred ones it
+    /// pulled in) and the names each defines. A unit is unloaded when the last of them is
+    /// undone; until then an undone input's names are forgotten but its code stays, so the
+    /// state of the others (a variable's value) survives.
+    members: HashMap<u64, Vec<(u64, Vec<String>)>>,
     lang: Lang,
     /// Some input mentioned `printValue`: class values are offered to it.
     printer_mentioned: bool,
@@ -113,7 +116,7 @@ impl std::fmt::Debug for Repl {
 pub const HELP: &str = "\
 Type C or C++ (declarations, statements, expressions). An expression without a trailing ';'
 prints its type and value; declare `std::string printValue(const T *)` to print class T your
-way. Input continues on the next line while brackets are open or a line ends with '\\'.
+way. Input continues on the next line while a brace is open or a line ends with '\\'.
   %help          this text
   %quit          leave (also Ctrl-D)
   %undo [N]      forget the last N inputs (default 1): their definitions can be made again
@@ -150,7 +153,7 @@ impl Repl {
             interp,
             units: HashMap::new(),
             deferred: Deferred::default(),
-            absorbed: HashMap::new(),
+            members: HashMap::new(),
             lang,
             printer_mentioned: false,
             interrupts: None,
@@ -298,8 +301,7 @@ impl Repl {
             }
             Err(e) => return Err(e),
         };
-        self.units.insert(ptu.id, unit.id);
-        self.absorbed.insert(unit.id, absorbed);
+        self.record_unit(ptu.id, &unit, absorbed);
         let t_load = t0.elapsed();
         // Only this wait can be interrupted: the input is loaded and recorded, so the session
         // stays consistent while it goes on running in the executor.
@@ -388,24 +390,46 @@ impl Repl {
             .map_or(PLAIN, |v| Rendering::Custom(format!("{shown} {}", String::from_utf8_lossy(&v.data)))))
     }
 
-    /// Drops the printValue probe `id` (just undone in the interpreter). If its unit pulled in
-    /// deferred definitions (the printer itself, globals it uses), the unit stays loaded so
-    /// their state persists, owned from now on by the newest of them: undoing that input
-    /// unloads it and puts the others back to wait, as for any unit. A probe still `running`
-    /// (interrupted) keeps its code loaded.
-    async fn forget_probe(&mut self, id: u64, running: bool) -> Result<(), JitError> {
-        let Some(unit) = self.units.remove(&id) else { return Ok(()) };
-        let mut absorbed = self.absorbed.remove(&unit).unwrap_or_default();
-        absorbed.sort_by_key(|a| a.input);
-        match absorbed.pop() {
-            None if running => Ok(()),
-            None => self.jit.unload(unit).await,
-            Some(owner) => {
-                self.units.insert(owner.input, unit);
-                self.absorbed.insert(unit, absorbed);
-                Ok(())
-            }
+    /// Records that `unit` holds input `input` and the deferred inputs it pulled in.
+    fn record_unit(&mut self, input: u64, unit: &crate::link::LinkedUnit, absorbed: Vec<Absorbed>) {
+        let theirs: std::collections::HashSet<&str> =
+            absorbed.iter().flat_map(|a| a.defines.iter().map(String::as_str)).collect();
+        let own: Vec<String> =
+            unit.symbols.iter().map(|(n, _)| n).filter(|n| !theirs.contains(n.as_str())).cloned().collect();
+        let mut members = vec![(input, own)];
+        for a in absorbed {
+            self.units.insert(a.input, unit.id);
+            members.push((a.input, a.defines));
         }
+        self.units.insert(input, unit.id);
+        self.members.insert(unit.id, members);
+    }
+
+    /// Drops the printValue probe `id` (just undone in the interpreter) as any undone input;
+    /// a probe still `running` (interrupted) keeps its code loaded.
+    async fn forget_probe(&mut self, id: u64, running: bool) -> Result<(), JitError> {
+        if running {
+            if let Some(unit) = self.units.remove(&id) {
+                self.forget_member(unit, id);
+            }
+            return Ok(());
+        }
+        self.forget_input(id).await
+    }
+
+    /// Removes `input` from `unit`'s members and its names from the session; true if no
+    /// member is left.
+    fn forget_member(&mut self, unit: u64, input: u64) -> bool {
+        let Some(members) = self.members.get_mut(&unit) else { return true };
+        if let Some(pos) = members.iter().position(|(i, _)| *i == input) {
+            let (_, names) = members.remove(pos);
+            self.jit.forget_names(unit, &names);
+        }
+        let empty = members.is_empty();
+        if empty {
+            self.members.remove(&unit);
+        }
+        empty
     }
 
     async fn command(
@@ -470,15 +494,11 @@ impl Repl {
         if self.deferred.remove(id).is_some() {
             return Ok(());
         }
-        if let Some(unit) = self.units.remove(&id) {
+        if let Some(unit) = self.units.remove(&id)
+            && self.forget_member(unit, id)
+        {
             self.jit.unload(unit).await?;
-            // Definitions it pulled in belong to inputs that may still exist: they wait again.
-            for a in self.absorbed.remove(&unit).unwrap_or_default() {
-                self.deferred.add(a.input, a.defines, Some(a.object));
-            }
         }
-        // Inputs are undone newest first and a definition is only used by later inputs, so
-        // a deferred input that joined a unit is back in `deferred` by now.
         Ok(())
     }
 
@@ -498,9 +518,14 @@ impl Repl {
         let triple = self.jit.session().info().target_triple.clone();
         let name = path.display().to_string();
         let input = match kind {
-            // Sources go through the interpreter, so their declarations are known afterwards.
-            FileKind::Source(_) => match std::fs::read_to_string(path) {
-                Ok(text) => return self.eval_code(&text, out, err).await,
+            // Sources go through the interpreter, so their declarations are known afterwards,
+            // as an #include of the file: its quoted includes are found beside it, and
+            // diagnostics name its lines.
+            FileKind::Source(_) => match std::fs::canonicalize(path) {
+                Ok(abs) => {
+                    let quoted = abs.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+                    return self.eval_code(&format!("#include \"{quoted}\""), out, err).await;
+                }
                 Err(e) => return fail(err, format!("{name}: {e}")),
             },
             FileKind::Ir => match compile::ir::compile(path, &triple, 0) {
@@ -585,12 +610,60 @@ fn with_newline(s: &str) -> String {
     if s.ends_with('\n') { s.to_owned() } else { format!("{s}\n") }
 }
 
-/// True if `text` is not a complete input yet: brackets are open (outside strings, character
-/// literals and comments) or the last line ends with a backslash.
-pub fn needs_more(text: &str) -> bool {
-    if text.trim_end_matches([' ', '\t']).ends_with('\\') {
-        return true;
+/// Assembles lines into inputs: a line ending in `\` continues on the next, as in clang-repl
+/// (the line is trimmed, the backslash dropped, and the next line joined without a newline,
+/// except after a preprocessor line); beyond clang-repl, an input also continues while a brace
+/// or a comment is open (only braces: a stray `(` in a mistyped line must not swallow the
+/// lines after it). A line starting with `%` is a command.
+#[derive(Debug, Default)]
+pub struct InputLines {
+    pending: String,
+}
+
+impl InputLines {
+    /// Takes one line (without its newline); returns the input it completes, if it does.
+    pub fn push(&mut self, line: &str) -> Option<String> {
+        let trimmed = line.trim();
+        if let Some(body) = trimmed.strip_suffix('\\') {
+            self.pending.push_str(body);
+            if trimmed.starts_with('#') {
+                self.pending.push('\n');
+            }
+            return None;
+        }
+        self.pending.push_str(line);
+        self.pending.push('\n');
+        if self.pending.trim_start().starts_with('%') || !needs_more(&self.pending) {
+            let text = std::mem::take(&mut self.pending);
+            return Some(text.trim_end_matches('\n').to_owned());
+        }
+        None
     }
+
+    /// True while an input is incomplete (for a continuation prompt).
+    pub fn is_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Drops the incomplete input (Ctrl-C at a prompt).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// What is left at the end of the input, if anything but blanks: `Err` with it if a brace
+    /// or comment is still open (clang's parser would wait for the rest forever).
+    pub fn finish(&mut self) -> Option<Result<String, String>> {
+        let text = std::mem::take(&mut self.pending);
+        if text.trim().is_empty() {
+            return None;
+        }
+        Some(if needs_more(&text) { Err(text) } else { Ok(text) })
+    }
+}
+
+/// True if `text` is not a complete input yet: a brace or a block comment is open (outside
+/// strings, character literals and comments).
+pub fn needs_more(text: &str) -> bool {
     let mut depth = 0i32;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -626,8 +699,8 @@ pub fn needs_more(text: &str) -> bool {
                     }
                 }
             }
-            '{' | '(' | '[' => depth += 1,
-            '}' | ')' | ']' => depth -= 1,
+            '{' => depth += 1,
+            '}' => depth -= 1,
             _ => {}
         }
     }
@@ -665,7 +738,25 @@ input_line_2:1:3: note: use '=' to turn this equality comparison into an        
         assert!(!needs_more("char c = '{';"));
         assert!(!needs_more("int x; // {"));
         assert!(needs_more("int x; /* {"));
-        assert!(needs_more("#define M(a) \\"));
         assert!(!needs_more("x = v[(1)]"));
+        assert!(!needs_more("f(1,"), "only braces continue an input");
+    }
+
+    #[test]
+    fn backslashes_join_lines_as_in_clang_repl() {
+        let mut lines = super::InputLines::default();
+        assert_eq!(lines.push("#define TWICE(x) \\"), None);
+        assert_eq!(lines.push("  int f() {\\"), None);
+        assert_eq!(lines.push("  return 2;\\"), None);
+        assert_eq!(lines.push("}").as_deref(), Some("#define TWICE(x) \nint f() {return 2;}"));
+        assert_eq!(lines.push("int g() {"), None);
+        assert!(lines.is_pending());
+        assert_eq!(lines.push("  return 3;"), None);
+        assert_eq!(lines.push("}").as_deref(), Some("int g() {\n  return 3;\n}"));
+        assert_eq!(lines.push("%undo").as_deref(), Some("%undo"));
+        assert_eq!(lines.push("int h(\\"), None);
+        assert_eq!(lines.finish(), Some(Ok("int h(".to_owned())));
+        assert_eq!(lines.push("int k() {"), None);
+        assert_eq!(lines.finish(), Some(Err("int k() {\n".to_owned())));
     }
 }

@@ -15,8 +15,11 @@
 #include "shim.h"
 
 #include "clang/AST/ASTContext.h"
+#include "clang/AST/ASTMutationListener.h"
 #include "clang/AST/Decl.h"
 #include "clang/AST/ExprCXX.h"
+#include "clang/AST/Mangle.h"
+#include "clang/AST/RecordLayout.h"
 #include "clang/Basic/TargetInfo.h"
 #include "clang/CodeGen/CodeGenAction.h"
 #include "clang/Driver/Compilation.h"
@@ -34,6 +37,7 @@
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InstIterator.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Mangler.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -43,7 +47,10 @@
 #include "llvm/Transforms/Utils/Local.h"
 
 #include <cfloat>
+#include <cmath>
+#include <optional>
 #include <deque>
+#include <set>
 #include <map>
 #include <mutex>
 
@@ -153,6 +160,9 @@ const char *const kCopyArr = "__clang_Interpreter_SetValueCopyArr";
 
 // orcbridge_clang::ValueKind.
 enum Kind : uint32_t { K_Int, K_Double, K_LongDouble, K_Pointer, K_CString, K_Record, K_Bytes, K_Void };
+
+// The largest C struct copied whole into a value (the runtime keeps at most 64 KiB of a value).
+constexpr uint64_t kMaxRecordBytes = 65536;
 
 struct Capture {
   uint64_t Ty;
@@ -455,6 +465,14 @@ private:
     } else if (PT->isX86_FP80Ty() || PT->isFP128Ty() || PT->isPPC_FP128Ty()) {
       B.CreateCall(hook("__orcbridge_value_long_double", Void, {I64, PT}), {TyV, P});
       K = K_LongDouble;
+    } else if (PT->isPointerTy() && !Ctx.getLangOpts().CPlusPlus && QT->isReferenceType() &&
+               NR->isRecordType() && sizeOf(QT) <= kMaxRecordBytes) {
+      // A C struct or union (an lvalue: clang passes its address): copy its bytes, so that
+      // the host prints its fields; C has no user-defined printing, and no references.
+      B.CreateCall(hook("__orcbridge_value_bytes", Void, {I64, Ptr, I64}), {TyV, P, B.getInt64(sizeOf(QT))});
+      C->eraseFromParent();
+      Out.push_back({Ty, K_Bytes, sizeOf(QT)});
+      return true;
     } else if (PT->isPointerTy()) {
       K = NR->isPointerType() && NR->getPointeeType()->isCharType() ? K_CString : K_Pointer;
       B.CreateCall(hook(K == K_CString ? "__orcbridge_value_cstr" : "__orcbridge_value_ptr",
@@ -468,6 +486,43 @@ private:
     return true;
   }
 };
+
+// A thread_local variable with dynamic initialisation or a destructor is reached through its
+// wrapper `_ZTW<var>`, which calls the init function `_ZTH<var>` (it initialises the variable
+// and registers its destructor, once per thread). clang's incremental code generation emits
+// that call only in the input that defines the variable; a later input's wrapper goes
+// straight to the storage, so on a thread that touches the variable there first it is never
+// initialised and never destroyed. Give every wrapper without the call a call to the init
+// function through a weak reference: 0 (skipped) when the variable needs none, idempotent
+// (the init function has its own per-thread guard) otherwise.
+void callThreadLocalInits(Module &M) {
+  for (Function &W : M) {
+    StringRef Name = W.getName();
+    if (W.isDeclaration() || !Name.starts_with("_ZTW"))
+      continue;
+    std::string Init = ("_ZTH" + Name.drop_front(4)).str();
+    bool Calls = any_of(instructions(W), [&](const Instruction &I) {
+      auto *CB = dyn_cast<CallBase>(&I);
+      return CB && CB->getCalledOperand()->stripPointerCasts()->getName() == Init;
+    });
+    if (Calls)
+      continue;
+    FunctionCallee Callee = M.getOrInsertFunction(Init, FunctionType::get(Type::getVoidTy(M.getContext()), false));
+    auto *F = dyn_cast<Function>(Callee.getCallee());
+    if (!F || !F->isDeclaration())
+      continue;
+    F->setLinkage(GlobalValue::ExternalWeakLinkage);
+    BasicBlock &Entry = W.getEntryBlock();
+    BasicBlock *Rest = Entry.splitBasicBlock(Entry.getFirstInsertionPt(), "tls.init.done");
+    BasicBlock *Call = BasicBlock::Create(M.getContext(), "tls.init", &W, Rest);
+    Entry.getTerminator()->eraseFromParent();
+    IRBuilder<> B(&Entry);
+    B.CreateCondBr(B.CreateIsNotNull(F), Call, Rest);
+    IRBuilder<> C(Call);
+    C.CreateCall(Callee);
+    C.CreateBr(Rest);
+  }
+}
 
 bool emitObject(TargetMachine &TM, Module &M, SmallVectorImpl<char> &Obj, std::string &Err) {
   raw_svector_ostream OS(Obj);
@@ -502,9 +557,29 @@ struct Renderer {
   const clang::Interpreter &In;
   clang::ASTContext &Ctx;
 
+  // True if QT is a struct, union or enum, or points to or is an array of one.
+  static bool mentionsTag(QualType QT) {
+    const clang::Type *T = QT.getTypePtr();
+    while (T) {
+      if (T->getAs<clang::TagType>())
+        return true;
+      if (T->isPointerType())
+        T = T->getPointeeType().getTypePtr();
+      else if (T->isArrayType())
+        T = T->getArrayElementTypeNoTypeQual();
+      else
+        return false;
+    }
+    return false;
+  }
+
   // clang::Value(Interp, T) allocates storage and looks up T's destructor (through the
   // executor) for records, arrays and member pointers: name those through T& instead.
   std::string typeName(QualType QT) {
+    if (!Ctx.getLangOpts().CPlusPlus && mentionsTag(QT.getNonReferenceType()))
+      // C spells tags with their keyword (`struct P`, `enum E *`) and has no references:
+      // clang's own C spelling of the type.
+      return QT.getNonReferenceType().getAsString(Ctx.getPrintingPolicy());
     QualType C = QT.getCanonicalType();
     bool Allocates = !QT->isReferenceType() &&
                      (C->isRecordType() || C->isConstantArrayType() || C->isMemberPointerType());
@@ -514,32 +589,6 @@ struct Renderer {
         .printType(OS);
     StringRef R(S);
     return Allocates && R.consume_back(" &") ? R.str() : S;
-  }
-
-  static bool setFloating(clang::Value &V, APFloat F) {
-    bool Lost;
-    auto K = V.getKind();
-    const fltSemantics &To = K == clang::Value::K_Float    ? APFloat::IEEEsingle()
-                             : K == clang::Value::K_Double ? APFloat::IEEEdouble()
-                             : LDBL_MANT_DIG == 64         ? APFloat::x87DoubleExtended()
-                             : LDBL_MANT_DIG == 113        ? APFloat::IEEEquad()
-                                                           : APFloat::IEEEdouble();
-    F.convert(To, APFloat::rmNearestTiesToEven, &Lost);
-    if (K == clang::Value::K_Float)
-      V.setFloat(F.convertToFloat());
-    else if (K == clang::Value::K_Double)
-      V.setDouble(F.convertToDouble());
-    else if (K != clang::Value::K_LongDouble)
-      return false;
-    else if (&To == &APFloat::IEEEdouble())
-      V.setLongDouble(F.convertToDouble());
-    else {
-      long double LD = 0; // the host's long double: x87 (10 bytes used) or IEEE quad
-      APInt Bits = F.bitcastToAPInt();
-      std::memcpy(&LD, Bits.getRawData(), std::min(sizeof LD, size_t(Bits.getBitWidth() / 8)));
-      V.setLongDouble(LD);
-    }
-    return true;
   }
 
   std::string data(QualType QT, ArrayRef<uint8_t> D) {
@@ -559,7 +608,11 @@ struct Renderer {
         R += data(ET, D.slice(I * ES, ES)) + (I + 1 < N ? ", " : "");
       return R + " }";
     }
-    if (C->isFunctionType() || C->isFunctionPointerType() || C->isMemberFunctionPointerType())
+    if (!Ctx.getLangOpts().CPlusPlus && C->isRecordType())
+      return fields(C, D);
+    if (C->isFunctionType() || C->isFunctionPointerType())
+      return "Function @" + hex(A) + functionSource();
+    if (C->isMemberFunctionPointerType())
       return "Function @" + hex(A);
     if (C->isNullPtrType())
       return "nullptr";
@@ -568,6 +621,10 @@ struct Renderer {
     bool Int = C->isIntegralOrEnumerationType(), Float = C->isRealFloatingType();
     if (!Int && !Float && !C->isPointerType())
       return "[" + typeName(QT) + "]"; // e.g. records in arrays: no address to show
+    if (Float)
+      return floating(C, D);
+    if (auto Special = otherBuiltin(C, A))
+      return *Special;
     clang::Value V(&In, QT.getAsOpaquePtr()); // builtin, enum or pointer: no storage
     if (Int) {
       // Value::setRawBits takes BITS in clang 22.1 (memcpy(.., NBits / 8)), bytes in later
@@ -575,21 +632,167 @@ struct Renderer {
       alignas(16) unsigned char Buf[sizeof(long double) * 8] = {};
       std::memcpy(Buf, &A, sizeof A);
       V.setRawBits(Buf, 64);
-    } else if (!Float) {
-      V.setPtr(reinterpret_cast<void *>(uintptr_t(A)));
     } else {
-      const fltSemantics &Sem = Ctx.getFloatTypeSemantics(C);
-      unsigned Bits = APFloat::getSizeInBits(Sem);
-      SmallVector<uint64_t, 2> Words((Bits + 63) / 64, 0);
-      for (unsigned I = 0; I < Bits / 8 && I < D.size(); ++I)
-        Words[I / 8] |= uint64_t(D[I]) << (8 * (I % 8));
-      if (D.size() * 8 < Bits || !setFloating(V, APFloat(Sem, APInt(Bits, Words))))
-        return "<" + std::to_string(D.size()) + " bytes>";
+      V.setPtr(reinterpret_cast<void *>(uintptr_t(A)));
     }
     std::string S;
     raw_string_ostream OS(S);
     V.printData(OS);
     return S;
+  }
+
+  // Builtin kinds clang 22's value printer does not know (it prints "{ error: unknown builtin
+  // type }" or crashes): wide and Unicode characters as their literals, 128-bit integers
+  // (of which the capture keeps the low 64 bits, sign-extended for __int128) in decimal.
+  std::optional<std::string> otherBuiltin(QualType C, uint64_t A) {
+    const auto *BT = C->getAs<clang::BuiltinType>();
+    if (!BT)
+      return std::nullopt;
+    auto Char = [&](const char *Prefix) {
+      uint32_t V = uint32_t(A & (Ctx.getTypeSize(C) >= 32 ? 0xffffffffu : (1u << Ctx.getTypeSize(C)) - 1));
+      std::string S = Prefix;
+      S += '\'';
+      if (V >= 0x20 && V < 0x7f && V != '\'' && V != '\\')
+        S += char(V);
+      else {
+        char Buf[16];
+        std::snprintf(Buf, sizeof Buf, "\\x%x", V);
+        S += Buf;
+      }
+      return S + '\'';
+    };
+    switch (BT->getKind()) {
+    case clang::BuiltinType::WChar_S:
+    case clang::BuiltinType::WChar_U:
+      return Char("L");
+    case clang::BuiltinType::Char8:
+      return Char("u8");
+    case clang::BuiltinType::Char16:
+      return Char("u");
+    case clang::BuiltinType::Char32:
+      return Char("U");
+    case clang::BuiltinType::Int128:
+      return std::to_string(int64_t(A));
+    case clang::BuiltinType::UInt128:
+      return std::to_string(A);
+    default:
+      return std::nullopt;
+    }
+  }
+
+  // float, double and long double as clang-repl formats them (InterpreterValuePrinter.cpp):
+  // a whole number with one decimal, very small or large ones and floats with %#.6g, long
+  // doubles with %#.12Lg, others with %#.8g; suffix f or L. Done here, with each type's own
+  // printf conversion: clang 22.1 passes a long double where %f expects a double (1e6L
+  // prints as 0.0L) and converts out-of-range values to int64_t.
+  std::string floating(QualType C, ArrayRef<uint8_t> D) {
+    const fltSemantics &Sem = Ctx.getFloatTypeSemantics(C);
+    unsigned Bits = APFloat::getSizeInBits(Sem);
+    if (D.size() * 8 < Bits)
+      return "<" + std::to_string(D.size()) + " bytes>";
+    SmallVector<uint64_t, 2> Words((Bits + 63) / 64, 0);
+    for (unsigned I = 0; I < Bits / 8; ++I)
+      Words[I / 8] |= uint64_t(D[I]) << (8 * (I % 8));
+    APFloat F(Sem, APInt(Bits, Words));
+    const auto *BT = C->getAs<clang::BuiltinType>();
+    bool IsFloat = BT && BT->getKind() == clang::BuiltinType::Float;
+    bool IsLong = BT && BT->getKind() == clang::BuiltinType::LongDouble;
+    bool Lost;
+    long double V;
+    if (IsLong && &Sem != &APFloat::IEEEdouble()) {
+      // To the host's long double (x87 or IEEE quad), by its own semantics.
+      F.convert(LDBL_MANT_DIG == 64 ? APFloat::x87DoubleExtended() : LDBL_MANT_DIG == 113 ? APFloat::IEEEquad() : APFloat::IEEEdouble(),
+                APFloat::rmNearestTiesToEven, &Lost);
+      APInt B = F.bitcastToAPInt();
+      V = 0;
+      std::memcpy(&V, B.getRawData(), std::min(sizeof V, size_t(B.getBitWidth() / 8)));
+    } else {
+      F.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &Lost);
+      V = F.convertToDouble();
+    }
+    const char *Suffix = IsFloat ? "f" : IsLong ? "L" : "";
+    char Buf[128];
+    if (std::isnan(V) || std::isinf(V))
+      std::snprintf(Buf, sizeof Buf, "%Lg", V);
+    else if (std::fabs(V) < 9.2e18L && V == (long double)(int64_t)V)
+      std::snprintf(Buf, sizeof Buf, "%.1Lf", V);
+    else if (std::fabs(V) < 1e-4L || std::fabs(V) > 1e6L || IsFloat)
+      std::snprintf(Buf, sizeof Buf, "%#.6Lg", V);
+    else if (IsLong)
+      std::snprintf(Buf, sizeof Buf, "%#.12Lg", V);
+    else
+      std::snprintf(Buf, sizeof Buf, "%#.8Lg", V);
+    return std::string(Buf) + Suffix;
+  }
+
+  // The source of the function an input's value names (clang-repl prints it after the
+  // address): the callee of the last top-level statement's capture call, as clang does.
+  std::string functionSource() {
+    const clang::TopLevelStmtDecl *Last = nullptr;
+    for (const clang::Decl *D : Ctx.getTranslationUnitDecl()->noload_decls())
+      if (auto *T = dyn_cast<clang::TopLevelStmtDecl>(D))
+        Last = T;
+    const auto *Call = Last ? dyn_cast_or_null<clang::CallExpr>(Last->getStmt()) : nullptr;
+    if (!Call || Call->getNumArgs() < 4)
+      return "";
+    const clang::Expr *Arg = Call->getArg(3)->IgnoreParenCasts();
+    if (auto *U = dyn_cast<clang::UnaryOperator>(Arg); U && U->getOpcode() == clang::UO_AddrOf)
+      Arg = U->getSubExpr()->IgnoreParenCasts();
+    const auto *Ref = dyn_cast<clang::DeclRefExpr>(Arg);
+    const auto *FD = Ref ? dyn_cast<clang::FunctionDecl>(Ref->getDecl()) : nullptr;
+    const clang::FunctionDecl *Def = nullptr;
+    if (!FD || !FD->hasBody(Def))
+      return "";
+    std::string S = "\n";
+    raw_string_ostream OS(S);
+    Def->print(OS);
+    return StringRef(S).rtrim().str();
+  }
+
+  // A C struct or union from its bytes, as a designated initializer: `{ .x = 1, .y = 2.5 }`.
+  // Bit-fields are taken from their bits; unnamed members (padding bit-fields) are left out.
+  std::string fields(QualType C, ArrayRef<uint8_t> D) {
+    const clang::RecordDecl *RD = C->getAsRecordDecl();
+    RD = RD ? RD->getDefinition() : nullptr;
+    if (!RD)
+      return "[" + typeName(C) + "]";
+    const clang::ASTRecordLayout &L = Ctx.getASTRecordLayout(RD);
+    std::string R = "{";
+    const char *Sep = " ";
+    for (const clang::FieldDecl *F : RD->fields()) {
+      uint64_t Bit = L.getFieldOffset(F->getFieldIndex());
+      QualType FT = F->getType();
+      std::string V;
+      if (F->isBitField()) {
+        unsigned W = F->getBitWidthValue();
+        if (W == 0 || F->isUnnamedBitField())
+          continue;
+        uint64_t Raw = 0;
+        for (unsigned I = 0; I < W && I < 64; ++I) {
+          uint64_t At = Bit + I;
+          if (At / 8 < D.size() && (D[At / 8] >> (At % 8)) & 1)
+            Raw |= uint64_t(1) << I;
+        }
+        if (FT->isSignedIntegerOrEnumerationType() && W < 64 && (Raw >> (W - 1)) & 1)
+          Raw |= ~uint64_t(0) << W; // sign-extend
+        uint8_t Bytes[8];
+        for (int I = 0; I < 8; ++I)
+          Bytes[I] = uint8_t(Raw >> (8 * I));
+        uint64_t Size = Ctx.getTypeSizeInChars(FT).getQuantity();
+        V = data(FT, ArrayRef<uint8_t>(Bytes, std::min<uint64_t>(Size, 8)));
+      } else {
+        uint64_t Off = Bit / 8, Size = Ctx.getTypeSizeInChars(FT).getQuantity();
+        if (Off + Size > D.size())
+          return "<" + std::to_string(D.size()) + " bytes for " + typeName(C) + ">";
+        V = data(FT, D.slice(Off, Size));
+      }
+      R += Sep;
+      if (!F->getName().empty())
+        R += "." + F->getName().str() + " = ";
+      R += V;
+      Sep = ", ";
+    }
+    return R + (R == "{" ? "}" : " }");
   }
 
   // "(T) data" like Value::print, without the newline; "" for void, as clang-repl prints.
@@ -599,8 +802,8 @@ struct Renderer {
     SmallVector<uint8_t, 16> Bytes;
     if (Kind == K_Void)
       return NR->isVoidType() ? std::string() : Head + "<no value>";
-    if (Kind == K_Record)
-      return Head + "@" + hex(loadLE(D));
+    if (Kind == K_Record) // a member pointer is captured as a record: clang-repl names it
+      return Head + (NR->isMemberFunctionPointerType() ? "Function @" : "@") + hex(loadLE(D));
     if (Kind == K_CString) // the copied string, as clang's CharPtrToString prints it
       return Head + "\"" + std::string(D.begin(), std::find(D.begin(), D.end(), 0)) + "\"";
     if (Kind == K_Double && NR->isRealFloatingType()) { // widened by the hook: narrow back
@@ -612,7 +815,8 @@ struct Renderer {
         Bytes.push_back(uint8_t(B.extractBitsAsZExtValue(8, 8 * I)));
       D = Bytes;
     }
-    return Head + data(QT, D);
+    // Bytes of an lvalue (a C struct copied whole) are the object itself, not its address.
+    return Head + data(Kind == K_Bytes ? QT.getNonReferenceType() : QT, D);
   }
 };
 
@@ -680,7 +884,32 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
   });
 }
 
+// clang 22 crashes mangling a lambda whose context is a top-level statement (`fp = [](int v)
+// { ... };`, `std::sort(b, e, [](int a, int b) { ... });`, `[] { return 42; }()` with its value
+// printed): since a TopLevelStmtDecl became a DeclContext, the Itanium mangler treats it as a
+// named declaration (fixed upstream after 22.1, llvm-project PR 217041). Before such a lambda
+// is mangled, Sema declares one of its implicit members or marks a member used; at that
+// point the closure type is moved to the translation unit, a namespace-scope lambda, which
+// mangles (with internal linkage, so lambdas of different inputs never clash).
+struct LambdaContextFix final : clang::ASTMutationListener {
+  static void fix(const clang::CXXRecordDecl *C) {
+    auto *RD = const_cast<clang::CXXRecordDecl *>(C); // the listener only sees const decls
+    if (RD && RD->isLambda() && isa<clang::TopLevelStmtDecl>(RD->getDeclContext()))
+      RD->setDeclContext(RD->getDeclContext()->getParent());
+  }
+  void AddedCXXImplicitMember(const clang::CXXRecordDecl *RD, const clang::Decl *) override { fix(RD); }
+  void CompletedImplicitDefinition(const clang::FunctionDecl *D) override {
+    if (auto *M = dyn_cast<clang::CXXMethodDecl>(D))
+      fix(M->getParent());
+  }
+  void DeclarationMarkedUsed(const clang::Decl *D) override {
+    if (auto *M = dyn_cast<clang::CXXMethodDecl>(D))
+      fix(M->getParent());
+  }
+};
+
 struct ojit_interp {
+  LambdaContextFix LambdaFix; // outlives Interp, whose ASTContext points to it
   DiagText Diags; // outlives Interp, whose DiagnosticsEngine owns a printer writing here
   CountingPrinter *Printer = nullptr; // owned by Interp's DiagnosticsEngine
   size_t EmitErrors = 0;
@@ -700,6 +929,17 @@ struct ojit_interp {
   bool rewrite(Module &M, clang::TranslationUnitDecl *TU, std::vector<Capture> &Caps, std::string &Err) {
     if (!std::exchange(EmitHandlerSet, true)) // all modules share the interpreter's context
       M.getContext().setDiagnosticHandler(std::make_unique<EmitDiagHandler>(&Diags, &EmitErrors));
+    // Objects are code for a shared object in the target (PIC, loaded anywhere), not for the
+    // main executable: without this, a PIE default makes LLVM pick the initial- and
+    // local-exec TLS models, which need the thread's static TLS block (R_X86_64_GOTTPOFF),
+    // for `thread_local` variables of an input. As a shared object's, they are
+    // general-dynamic, served by the session runtime's __tls_get_addr.
+    if (M.getPIELevel() != PIELevel::Default)
+      M.setModuleFlag(Module::Max, "PIE Level", uint32_t(PIELevel::Default)); // not an add: replace
+    callThreadLocalInits(M);
+    if (TU)
+      collectInternalNames(TU);
+    shareInternals(M);
     // Only inputs that capture a value (or mention the interface) need the AST walk.
     if (!M.getFunction(kNoAlloc) && !M.getFunction(kWithAlloc) && !any_of(M, [](const Function &F) {
           return F.getName().contains(kCopyArr);
@@ -707,6 +947,61 @@ struct ojit_interp {
       return true;
     TypeHandles Handles = typeHandles(TU, M.getDataLayout().getPointerSizeInBits());
     return Rewriter(M, Interp->getASTContext(), Handles, Caps, Err).run();
+  }
+
+  // Internal-linkage entities the user declared at namespace scope (`static int s;`, a
+  // function in an anonymous namespace, a variable of a lambda's type), by their IR names.
+  // clang's incremental code generation gives every input that uses one its own copy, a
+  // fresh definition in that input's module (clang-repl 22.1 prints 5 for `s` after
+  // `static int s = 5;` and `s = 7;`). One entity must have one copy: see shareInternals.
+  std::set<std::string> InternalNames;
+  std::unique_ptr<clang::MangleContext> Mangler;
+
+  void collectInternalNames(const clang::DeclContext *DC) {
+    clang::ASTContext &Ctx = Interp->getASTContext();
+    if (!Mangler)
+      Mangler.reset(Ctx.createMangleContext());
+    for (const clang::Decl *D : DC->decls()) {
+      if (auto *NS = dyn_cast<clang::NamespaceDecl>(D)) {
+        collectInternalNames(NS);
+        continue;
+      }
+      const auto *ND = dyn_cast<clang::NamedDecl>(D);
+      bool Wanted = false;
+      if (auto *VD = dyn_cast<clang::VarDecl>(D))
+        Wanted = VD->hasGlobalStorage() && !VD->isStaticLocal() && VD->getTLSKind() == clang::VarDecl::TLS_None;
+      else if (auto *FD = dyn_cast<clang::FunctionDecl>(D))
+        Wanted = !isa<clang::CXXMethodDecl>(FD) && !FD->isDependentContext();
+      if (!Wanted || ND->isExternallyVisible() || !ND->getIdentifier())
+        continue;
+      std::string Name;
+      raw_string_ostream OS(Name);
+      if (Mangler->shouldMangleDeclName(ND))
+        Mangler->mangleName(clang::GlobalDecl(ND), OS);
+      else
+        OS << ND->getName();
+      InternalNames.insert(OS.str());
+    }
+  }
+
+  // Makes every copy of a user's internal entity in M one entity across the session: renamed
+  // apart from any external name, linkonce_odr in a COMDAT group of its own (a section group
+  // on ELF), so the first unit that defines it provides it and the copies later inputs carry
+  // are dropped as duplicates by the linker, which resolves their uses to the first.
+  void shareInternals(Module &M) {
+    if (InternalNames.empty())
+      return;
+    bool Comdats = M.getTargetTriple().isOSBinFormatELF();
+    for (GlobalValue &GV : M.global_values()) {
+      if (!GV.hasLocalLinkage() || GV.isDeclaration() || !InternalNames.count(GV.getName().str()))
+        continue;
+      std::string Name = (GV.getName() + ".orcbridge.internal").str();
+      GV.setName(Name);
+      GV.setLinkage(GlobalValue::LinkOnceODRLinkage);
+      GV.setVisibility(GlobalValue::DefaultVisibility);
+      if (auto *GO = dyn_cast<GlobalObject>(&GV); GO && Comdats)
+        GO->setComdat(M.getOrInsertComdat(Name));
+    }
   }
 
   // Emits M as an object. False: the reason is in Err and/or Diags.
@@ -783,6 +1078,8 @@ extern "C" ojit_status ojit_interp_create(const char *triple, const char *const 
       return OJIT_FAILURE;
     }
     I->Interp = std::move(*Interp);
+    if (!I->Interp->getASTContext().getASTMutationListener())
+      I->Interp->getASTContext().setASTMutationListener(&I->LambdaFix);
     auto EE = I->Interp->getExecutionEngine(); // no JIT here: clang's executor is ours
     if (!EE || &*EE != I->Exec) {
       consumeError(EE.takeError());
@@ -824,11 +1121,13 @@ extern "C" int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, oji
          }) == OJIT_OK;
 }
 
-// True if M runs code when loaded (constructors: top-level statements, dynamic
-// initialisation) and so cannot wait.
+// True if M runs code when loaded or at exit (constructors: top-level statements, dynamic
+// initialisation; destructors: `__attribute__((destructor))`) and so cannot wait.
 bool runsCode(const Module &M) {
-  const GlobalVariable *Ctors = M.getNamedGlobal("llvm.global_ctors");
-  return Ctors && !Ctors->isDeclaration();
+  for (const char *Name : {"llvm.global_ctors", "llvm.global_dtors"})
+    if (const GlobalVariable *G = M.getNamedGlobal(Name); G && !G->isDeclaration())
+      return true;
+  return false;
 }
 
 // Linker names of the symbols M defines for other modules.

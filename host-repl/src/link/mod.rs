@@ -187,6 +187,19 @@ impl JitDylib {
         self.comdats.retain(|_, u| *u != id);
     }
 
+    /// Forgets the definitions of `names` made by unit `unit`, and COMDAT groups of those
+    /// names (the rest of the unit stays).
+    pub fn remove_names(&mut self, unit: u64, names: &[String]) {
+        for n in names {
+            if self.symbols.get(n).is_some_and(|s| s.unit == unit) {
+                self.symbols.remove(n);
+            }
+            if self.comdats.get(n) == Some(&unit) {
+                self.comdats.remove(n);
+            }
+        }
+    }
+
     fn next_unit_id(&mut self) -> u64 {
         self.next_unit += 1;
         self.next_unit
