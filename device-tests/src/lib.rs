@@ -3,6 +3,7 @@
 //! sessions and speaking the wire protocol as a test peer.
 
 pub mod capture;
+pub mod differential;
 pub mod peer;
 pub mod replay;
 
@@ -110,7 +111,42 @@ pub fn spawn(cmd: &mut Command) -> Proc {
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     let stdout = Pipe::read(child.stdout.take().expect("piped stdout"));
     let stderr = Pipe::read(child.stderr.take().expect("piped stderr"));
-    Proc { child: Some(child), what, stdout, stderr }
+    Proc { child: Some(child), what, stdout, stderr, tty: None }
+}
+
+/// As [`spawn`], with stdout on a pseudo-terminal instead of a pipe (stderr still piped): the
+/// process sees an interactive terminal for its output only, so C stdio is line-buffered and
+/// LLVM's `outs()` unbuffered, and the interleaving of a program's output is what a user sees.
+/// The terminal turns `\n` into `\r\n` on the way (see [`Proc::wait`]'s stdout).
+///
+/// # Panics
+/// If no pseudo-terminal can be opened.
+pub fn spawn_with_tty_stdout(cmd: &mut Command) -> Proc {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors it opened; the other arguments may be null.
+    let rc = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(rc, 0, "openpty failed: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened for us and are owned by nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let what = format!("{cmd:?}");
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    // We keep a slave descriptor of our own until the output is read: when the last one closes,
+    // Linux hangs the terminal up and may drop output not yet read from the master.
+    let keep =
+        (slave.try_clone().expect("dup of the terminal"), master.try_clone().expect("dup of the terminal"));
+    let mut child = cmd
+        .stdout(Stdio::from(slave))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    // Drop the command's copy of the slave.
+    cmd.stdout(Stdio::null());
+    let stderr = Pipe::read(child.stderr.take().expect("piped stderr"));
+    let stdout = Pipe::read(std::fs::File::from(master));
+    Proc { child: Some(child), what, stdout, stderr, tty: Some(keep) }
 }
 
 /// Output of a pipe, read by a thread of its own so that no wait depends on who else holds the
@@ -176,6 +212,9 @@ pub struct Proc {
     what: String,
     stdout: Pipe,
     stderr: Pipe,
+    /// Our own descriptors of the terminal stdout is on, slave and master
+    /// ([`spawn_with_tty_stdout`]).
+    tty: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
 }
 
 impl Proc {
@@ -241,6 +280,23 @@ impl Proc {
                 _ => break None,
             }
         };
+        if status.is_some()
+            && let Some((slave, master)) = self.tty.take()
+        {
+            // Let the reader take what is still in the terminal, then let it hang up (see
+            // spawn_with_tty_stdout).
+            use std::os::fd::AsRawFd;
+            while Instant::now() < deadline {
+                let mut pending: libc::c_int = 0;
+                // SAFETY: FIONREAD writes one int, the number of bytes waiting on the master.
+                let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::FIONREAD, &mut pending) };
+                if rc != 0 || pending == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(slave);
+        }
         let ended = status.is_some()
             && self.stdout.wait_until(deadline, |_, eof| eof)
             && self.stderr.wait_until(deadline, |_, eof| eof);

@@ -308,3 +308,57 @@ fn terminal_input_is_never_dropped() {
     let values: Vec<&str> = screen.lines().filter_map(|l| l.rfind("(int) ").map(|i| &l[i..])).collect();
     assert_eq!(values, ["(int) 3", "(int) 10", "(int) 20"], "{screen}");
 }
+
+#[test]
+fn thread_locals_statics_and_lambdas_behave_as_in_one_program() {
+    // Found by the differential corpus (device-tests/differential): thread_local variables in
+    // inputs (they needed the static TLS block), their state from input to input (every input
+    // runs on the session's one input thread) and their destructors at the end; a `static`
+    // variable is one variable for all inputs; lambdas in top-level statements.
+    let inputs = "#include <cstdio>\nthread_local int tl = 7;\nprintf(\"tl=%d\\n\", tl);\ntl = 9;\ntl\n\
+                  struct T { ~T() { std::puts(\"tls dtor\"); } };\nthread_local T t;\n(void)&t;\n\
+                  static int s = 5;\ns = 7;\ns\n\
+                  #include <vector>\n#include <algorithm>\nstd::vector<int> v{3, 1, 2};\n\
+                  std::sort(v.begin(), v.end(), [](int a, int b) { return a > b; });\nv[0]\n\
+                  [x = 6, y = 7] { return x * y; }()\n";
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    for args in [vec![], vec![llvm.as_str()]] {
+        let o = eval(&args, inputs);
+        assert_eq!(
+            text(&o.stdout),
+            "tl=7\n(int) 9\n(int) 7\n(int) 3\n(int) 42\ntls dtor\n",
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+    }
+    let c = eval(&["-x", "c"], "_Thread_local int n = 3;\nn += 1;\nn\n");
+    assert_eq!(text(&c.stdout), "(int) 4\n", "{}", text(&c.stderr));
+}
+
+#[test]
+fn c_values_are_spelled_as_c_and_structs_print_their_fields() {
+    let inputs = "struct P { int x; double y; char name[4]; unsigned b : 3; };\n\
+                  struct P p = {1, 2.5, \"ab\", 5};\np\nenum E { A, B };\nenum E e = B;\ne\n\
+                  struct P *pp = &p;\npp->x\n";
+    let o = eval(&["-x", "c"], inputs);
+    assert_eq!(
+        text(&o.stdout),
+        "(struct P) { .x = 1, .y = 2.5000000, .name = \"ab\", .b = 5 }\n(enum E) (B) : unsigned int 1\n(int) 1\n",
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn load_finds_quoted_includes_beside_the_loaded_file() {
+    let dir = scratch();
+    let sub = dir.path().join("lib");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("helper.h"), "static int helper(void) { return 21; }\n").unwrap();
+    std::fs::write(sub.join("file.c"), "#include \"helper.h\"\nint loaded(void) { return helper() * 2; }\n")
+        .unwrap();
+    // From another directory: the include is found beside the file, not the working directory.
+    let o = eval(&["-x", "c"], &format!("%load {}\nloaded()\n", sub.join("file.c").display()));
+    assert_eq!(text(&o.stdout), "(int) 42\n", "{}", text(&o.stderr));
+}
