@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p orcbridge-bench -- link     # repl + orc-executor vs llvm-jitlink + llvm-jitlink-executor
 //! cargo run --release -p orcbridge-bench -- repl     # REPL inputs: repl vs clang-repl --oop-executor
+//! cargo run --release -p orcbridge-bench -- complete # Tab in repl vs clang-repl, on a terminal
 //! cargo run --release -p orcbridge-bench -- fuzz     # mutation loop over every decoder (no timing)
 //! cargo run --release -p orcbridge-bench -- soak     # 10,000 REPL inputs, then 500 sessions: drift
 //! ```
@@ -10,6 +11,7 @@
 //! round trips are counted on the wire by a relay between controller and executor (this same
 //! binary, started by the controller as its executor).
 
+mod complete;
 mod fuzz;
 mod link;
 mod repl;
@@ -53,6 +55,13 @@ enum What {
         #[arg(long, default_value_t = 1000)]
         inputs: usize,
     },
+    /// Tab completion latency on a pseudo-terminal: repl against clang-repl (in process, the
+    /// only one that completes), after `#include <vector>`.
+    Complete {
+        /// Completions per case (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Mutated inputs for the frame reader and codec, the SPS decoders of every service, the
     /// Setup parser and the JIT linker; fails if any input panics.
     Fuzz {
@@ -85,6 +94,7 @@ fn main() -> Result<()> {
     match Cli::parse().what {
         What::Link { runs } => link::run(runs),
         What::Repl { runs, inputs } => repl::run(runs, inputs),
+        What::Complete { runs } => complete::run(runs),
         What::Fuzz { runs, seed, targets } => fuzz::run(&targets, runs, seed),
         What::Soak { inputs, sessions } => soak::run(inputs, sessions),
     }

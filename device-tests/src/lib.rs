@@ -7,7 +7,7 @@ pub mod differential;
 pub mod peer;
 pub mod replay;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -122,6 +122,19 @@ pub fn spawn(cmd: &mut Command) -> Proc {
 /// # Panics
 /// If no pseudo-terminal can be opened.
 pub fn spawn_with_tty_stdout(cmd: &mut Command) -> Proc {
+    spawn_on_tty(cmd, false)
+}
+
+/// As [`spawn_with_tty_stdout`], with stdin on the same terminal: the process is interactive
+/// (line editing, raw mode) as in a user's terminal emulator; [`Proc::type_keys`] types.
+///
+/// # Panics
+/// If no pseudo-terminal can be opened.
+pub fn spawn_interactive(cmd: &mut Command) -> Proc {
+    spawn_on_tty(cmd, true)
+}
+
+fn spawn_on_tty(cmd: &mut Command, with_stdin: bool) -> Proc {
     use std::os::fd::{FromRawFd, OwnedFd};
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty writes two descriptors it opened; the other arguments may be null.
@@ -137,13 +150,19 @@ pub fn spawn_with_tty_stdout(cmd: &mut Command) -> Proc {
     // Linux hangs the terminal up and may drop output not yet read from the master.
     let keep =
         (slave.try_clone().expect("dup of the terminal"), master.try_clone().expect("dup of the terminal"));
+    if with_stdin {
+        cmd.stdin(Stdio::from(slave.try_clone().expect("dup of the terminal")));
+    }
     let mut child = cmd
         .stdout(Stdio::from(slave))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    // Drop the command's copy of the slave.
+    // Drop the command's copies of the slave.
     cmd.stdout(Stdio::null());
+    if with_stdin {
+        cmd.stdin(Stdio::null());
+    }
     let stderr = Pipe::read(child.stderr.take().expect("piped stderr"));
     let stdout = Pipe::read(std::fs::File::from(master));
     Proc { child: Some(child), what, stdout, stderr, tty: Some(keep) }
@@ -213,7 +232,7 @@ pub struct Proc {
     stdout: Pipe,
     stderr: Pipe,
     /// Our own descriptors of the terminal stdout is on, slave and master
-    /// ([`spawn_with_tty_stdout`]).
+    /// ([`spawn_with_tty_stdout`], [`spawn_interactive`]).
     tty: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
 }
 
@@ -226,6 +245,16 @@ impl Proc {
     /// Takes the process's stdin (spawned with `Stdio::piped()`).
     pub fn take_stdin(&mut self) -> std::process::ChildStdin {
         self.child.as_mut().and_then(|c| c.stdin.take()).expect("stdin was piped")
+    }
+
+    /// Writes `keys` to the terminal the process reads ([`spawn_interactive`]), as typed.
+    ///
+    /// # Panics
+    /// If the process has no terminal or the write fails.
+    pub fn type_keys(&self, keys: &str) {
+        let (_, master) = self.tty.as_ref().expect("the process has a terminal");
+        let mut terminal = std::fs::File::from(master.try_clone().expect("dup of the terminal"));
+        terminal.write_all(keys.as_bytes()).expect("typing into the terminal");
     }
 
     /// Stdout received so far.
@@ -251,6 +280,14 @@ impl Proc {
             self.what,
             self.stderr_so_far()
         );
+    }
+
+    /// Waits up to `limit` until `needle` occurs at least `times` times on stdout; returns
+    /// whether it did (without panicking: for measurements that report a miss themselves).
+    pub fn stdout_count_reaches(&self, needle: &str, times: usize, limit: Duration) -> bool {
+        self.stdout.wait_until(Instant::now() + limit, |b, eof| {
+            eof || String::from_utf8_lossy(b).matches(needle).count() >= times
+        }) && self.stdout_so_far().matches(needle).count() >= times
     }
 
     /// Sends `sig` to the process (not its group).

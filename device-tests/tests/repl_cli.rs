@@ -243,3 +243,59 @@ fn system_libraries_are_found_as_the_system_linker_finds_them() {
     );
     assert!(err.contains("/usr/lib/x86_64-linux-gnu"), "{err}");
 }
+
+#[test]
+fn tab_completes_code_and_commands_on_a_terminal() {
+    let home = scratch(); // history goes here
+    let mut cmd = Command::new(our_bin("repl"));
+    cmd.env("XDG_DATA_HOME", home.path()).env("TERM", "xterm");
+    let p = spawn_interactive(&mut cmd);
+    let prompts = |n: usize| {
+        assert!(
+            p.stdout_count_reaches("repl> ", n, Duration::from_secs(60)),
+            "prompt {n} did not come:\n{}\nstderr:\n{}",
+            p.stdout_so_far(),
+            p.stderr_so_far()
+        )
+    };
+    let limit = Duration::from_secs(30);
+    prompts(1);
+    p.type_keys("#include <vector>\r");
+    prompts(2);
+    // A name from a header, then a member of a class template specialization.
+    p.type_keys("std::vec\t");
+    p.wait_for_stdout("std::vector", limit);
+    p.type_keys("<int> v{1, 2};\r");
+    prompts(3);
+    p.type_keys("v.push_b\t");
+    p.wait_for_stdout("v.push_back", limit);
+    p.type_keys("(3);\r");
+    prompts(4);
+    p.type_keys("v.si\t");
+    p.wait_for_stdout("v.size", limit);
+    p.type_keys("()\r");
+    p.wait_for_stdout("(unsigned long) 3", limit);
+    // A command.
+    p.type_keys("%he\t");
+    p.wait_for_stdout("%help", limit);
+    p.type_keys("\r");
+    p.wait_for_stdout("forget the last N inputs", limit);
+    p.type_keys("\x04"); // Ctrl-D
+    let out = p.wait(limit);
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn an_input_left_open_is_refused_instead_of_hanging_clang() {
+    // clang 22's incremental parser never returns from a class body an input ends in.
+    let dir = scratch();
+    let open = dir.path().join("open.cpp");
+    std::fs::write(&open, "class A {\n").unwrap();
+    let load = format!("%load {}", open.display());
+    let o = repl(&["-e", "class A {", "-e", &load, "-e", "1 + 1"]);
+    let err = text(&o.stderr);
+    assert_eq!(text(&o.stdout), "(int) 2\n", "{err}");
+    assert!(err.contains("error: the input ends inside an unclosed '{' or comment"), "{err}");
+    assert!(err.contains("open.cpp ends inside an unclosed '{' or comment"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+}

@@ -362,3 +362,49 @@ fn load_finds_quoted_includes_beside_the_loaded_file() {
     let o = eval(&["-x", "c"], &format!("%load {}\nloaded()\n", sub.join("file.c").display()));
     assert_eq!(text(&o.stdout), "(int) 42\n", "{}", text(&o.stderr));
 }
+
+#[test]
+fn standard_library_values_print_by_content_in_every_executor_at_no_extra_round_trip() {
+    // Made in the target by the value printer every C++ session has; the user's printValue
+    // prints the elements it knows; an input with its formatter undoes as one input.
+    let inputs = "#include <vector>\n#include <string>\n#include <map>\n#include <optional>\n\
+                  std::vector<int>{1,2,3}\nstd::string(\"abc\")\nstd::map<int,int>{{1,2}}\n\
+                  std::optional<int>(7)\nstd::vector<std::vector<int>>{{1,2},{3}}\n\
+                  std::vector<int> big(150, 1);\nbig\nstruct P { int x; };\n\
+                  std::string printValue(const P *p) { return \"P\" + std::to_string(p->x); }\n\
+                  std::vector<P>{{1},{2}}\nstd::vector<int> w{5}; w\n%undo\nint w = 3;\nw\n\
+                  std::vector<int>{4}\n1 + 1\nstd::vector<int>{6}\n";
+    let ones = vec!["1"; 100].join(", ");
+    let expected = [
+        "(std::vector<int, std::allocator<int> >) { 1, 2, 3 }".to_owned(),
+        "(std::basic_string<char, std::char_traits<char>, std::allocator<char> >) \"abc\"".to_owned(),
+        "(std::map<int, int, std::less<int>, std::allocator<std::pair<const int, int> > >) { 1 => 2 }"
+            .to_owned(),
+        "(std::optional<int>) 7".to_owned(),
+        "(std::vector<std::vector<int, std::allocator<int> >, std::allocator<std::vector<int, \
+         std::allocator<int> > > >) { { 1, 2 }, { 3 } }"
+            .to_owned(),
+        format!("(std::vector<int, std::allocator<int> > &) {{ {ones}, ... }}"),
+        "(std::vector<P, std::allocator<P> >) { P1, P2 }".to_owned(),
+        "(std::vector<int, std::allocator<int> > &) { 5 }".to_owned(),
+        "(int) 3".to_owned(),
+        "(std::vector<int, std::allocator<int> >) { 4 }".to_owned(),
+        "(int) 2".to_owned(),
+        "(std::vector<int, std::allocator<int> >) { 6 }".to_owned(),
+    ];
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    for args in [vec!["-v"], vec!["-v", llvm.as_str()]] {
+        let o = eval(&args, inputs);
+        let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
+        assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{args:?}: {stderr}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
+        // Once the formatter's few C functions are looked up, a vector costs what an int
+        // does: one round trip to load the input (and its formatter), then the run call.
+        let units: Vec<&str> = stderr.lines().filter(|l| l.contains(" round trip(s) ")).collect();
+        let last = &units[units.len().saturating_sub(3)..];
+        assert!(
+            last.len() == 3 && last.iter().all(|l| l.contains(": 1 round trip(s) (1 calls)")),
+            "{args:?}: {last:?}"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! Builds the C++ shim (`cxx/shim.cpp`) against LLVM/Clang 22 and links `libclang-cpp` and
+//! Builds the C++ shim (`cxx/shim.cpp`, `cxx/complete.cpp`) against LLVM/Clang 22 and links `libclang-cpp` and
 //! `libLLVM` dynamically, the way `rustc_llvm`'s build script does: every flag comes from
 //! `llvm-config`, every environment variable read is tracked.
 //!
@@ -40,8 +40,9 @@ fn llvm_config(tool: &Path, arg: &str) -> String {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LLVM_CONFIG");
-    println!("cargo:rerun-if-changed=cxx/shim.cpp");
-    println!("cargo:rerun-if-changed=cxx/shim.h");
+    for file in ["shim.cpp", "shim.h", "complete.cpp", "complete.h"] {
+        println!("cargo:rerun-if-changed=cxx/{file}");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 
     let tool = PathBuf::from(env::var("LLVM_CONFIG").unwrap_or_else(|_| DEFAULT_LLVM_CONFIG.to_owned()));
@@ -62,7 +63,13 @@ fn main() {
     let has_rtti = llvm_config(&tool, "--has-rtti");
 
     let mut build = cc::Build::new();
-    build.cpp(true).std("c++17").file("cxx/shim.cpp").include("cxx").include(&includedir);
+    build
+        .cpp(true)
+        .std("c++17")
+        .file("cxx/shim.cpp")
+        .file("cxx/complete.cpp")
+        .include("cxx")
+        .include(&includedir);
     for flag in cxxflags.split_whitespace() {
         // -std and -I are set above; -fno-exceptions is dropped on purpose: the shim's C
         // entry points catch C++ exceptions (libstdc++ may throw even when LLVM does not).

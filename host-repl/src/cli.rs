@@ -1,5 +1,6 @@
 //! The `repl` command line.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use crate::compile::{self, FileKind, Lang};
+use crate::completion::ReplHelper;
 use crate::epc::{Session, Transport};
 use crate::interrupt::Interrupts;
 use crate::jit::Jit;
@@ -400,31 +402,34 @@ fn script(rt: &tokio::runtime::Runtime, repl: &mut Repl, input: impl std::io::Bu
     Ok(ok)
 }
 
-/// Line editing with history (in the user's data directory).
+/// Line editing with history (in the user's data directory) and tab completion.
 fn interact(rt: &tokio::runtime::Runtime, repl: &mut Repl) -> Result<bool> {
     use rustyline::error::ReadlineError;
-    let mut editor = rustyline::DefaultEditor::new().context("cannot set up line editing")?;
+    let (repl, lines) = (RefCell::new(repl), RefCell::new(InputLines::default()));
+    let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
+    let mut editor: rustyline::Editor<ReplHelper<'_, '_>, rustyline::history::DefaultHistory> =
+        rustyline::Editor::with_config(config).context("cannot set up line editing")?;
+    editor.set_helper(Some(ReplHelper::new(&repl, &lines)));
     let history = dirs::data_dir().map(|d| d.join("orcbridge").join("history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
     let mut ok = true;
-    let mut lines = InputLines::default();
     loop {
-        let prompt = if lines.is_pending() { "  ...> " } else { "repl> " };
+        let prompt = if lines.borrow().is_pending() { "  ...> " } else { "repl> " };
         match editor.readline(prompt) {
             Ok(line) => {
-                let Some(text) = lines.push(&line) else { continue };
+                let Some(text) = lines.borrow_mut().push(&line) else { continue };
                 if !text.trim().is_empty() {
                     let _ = editor.add_history_entry(text.as_str());
                 }
-                match rt.block_on(eval(repl, &text))? {
+                match rt.block_on(eval(&mut repl.borrow_mut(), &text))? {
                     Outcome::Quit => break,
                     Outcome::Failed => ok = false,
                     Outcome::Done => {}
                 }
             }
-            Err(ReadlineError::Interrupted) => lines.clear(),
+            Err(ReadlineError::Interrupted) => lines.borrow_mut().clear(),
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(e).context("reading input"),
         }

@@ -8,11 +8,13 @@
 //!   libraries found as GNU ld finds them.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
 //! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
-//! * [`cli`]: the `repl` command line; [`interrupt`]: what Ctrl-C does.
+//! * [`cli`]: the `repl` command line; [`interrupt`]: what Ctrl-C does; [`completion`]: what
+//!   Tab does.
 
 pub mod arch;
 pub mod cli;
 pub mod compile;
+pub mod completion;
 pub mod epc;
 pub mod interrupt;
 pub mod jit;

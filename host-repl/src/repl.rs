@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use orcbridge_clang::{Interpreter, Options, RemoteValue, ValueKind};
+use orcbridge_clang::{Interpreter, Options, Ptu, RemoteValue, ValueKind};
 
 use crate::compile::{self, FileKind, Lang};
 use crate::interrupt::{self, Interrupts};
@@ -73,6 +73,9 @@ struct Ran {
     value: Option<RemoteValue>,
     /// Ctrl-C stopped the waiting; the input goes on running in the executor.
     interrupted: bool,
+    /// The value is the text of a class value made in the target (see
+    /// `Repl::content_printing`); this is its type's header.
+    shown_as: Option<String>,
 }
 
 /// How a class-type value prints (see `Repl::custom_rendering`).
@@ -122,6 +125,13 @@ way. Input continues on the next line while a brace is open or a line ends with 
   %undo [N]      forget the last N inputs (default 1): their definitions can be made again
   %lib PATH      load a shared library into the executor
   %load FILE     load a file: C/C++ as an input, or an object (.o), archive (.a) or IR (.ll/.bc)";
+
+/// How long a Tab may take before the REPL gives up on it (and kills the forked copy doing
+/// it): a completion takes 2-25 ms (`bench complete`).
+const COMPLETION_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The `%` commands (without the `%`), as `%help` lists them.
+pub const COMMANDS: &[&str] = &["help", "quit", "undo", "lib", "load"];
 
 impl Repl {
     /// Starts a REPL for `lang` with extra clang arguments on `jit`'s executor; links the
@@ -233,6 +243,11 @@ impl Repl {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<Outcome, JitError> {
+        if needs_more(code) {
+            // clang 22's incremental parser never returns from a class body the input ends in.
+            let _ = writeln!(err, "error: the input ends inside an unclosed '{{' or comment");
+            return Ok(Outcome::Failed);
+        }
         let (ran, messages) = self.run_code(code).await?;
         if !messages.is_empty() {
             let _ = write!(err, "{}", with_newline(&messages));
@@ -240,8 +255,10 @@ impl Repl {
         let Some(ran) = ran.filter(|r| !r.interrupted) else { return Ok(Outcome::Failed) };
         if let Some(v) = ran.value {
             let mut text = self.interp.render_value(&v);
-            // Class-type values: rvalues are records, lvalues (`(T &)`) references.
-            if matches!(v.kind, ValueKind::Record | ValueKind::Pointer) {
+            if let Some(header) = ran.shown_as.filter(|_| v.kind == ValueKind::CString) {
+                text = format!("({header}) {}", String::from_utf8_lossy(&v.data));
+            } else if matches!(v.kind, ValueKind::Record | ValueKind::Pointer) {
+                // Class-type values: rvalues are records, lvalues (`(T &)`) references.
                 match self.custom_rendering(&text).await? {
                     Rendering::Custom(custom) => text = custom,
                     Rendering::Default { note: Some(note) } => {
@@ -273,7 +290,8 @@ impl Repl {
         if ptu.has_value {
             ptu.warnings = without_unused_warnings(&ptu.warnings);
         }
-        let done = Ran { input: ptu.id, value: None, interrupted: false };
+        let formatter = self.content_formatter(code, &ptu);
+        let done = Ran { input: ptu.id, value: None, interrupted: false, shown_as: None };
         if ptu.deferred {
             self.deferred.add(ptu.id, ptu.defines, None);
             return Ok((Some(done), ptu.warnings));
@@ -281,15 +299,14 @@ impl Repl {
         if ptu.object.is_empty() {
             return Ok((Some(done), ptu.warnings));
         }
-        let input = Input::Object { name: format!("input_line_{}", ptu.id), bytes: ptu.object };
-        let mut absorbed = Vec::new();
-        let loaded = {
-            let (interp, deferred) = (&mut self.interp, &mut self.deferred);
-            let mut provide = |needed: &[String]| take_deferred(interp, deferred, needed, &mut absorbed);
-            self.jit.load_lazy(vec![input], Initializers::Deferred, &mut provide).await
-        };
+        let mut inputs = vec![Input::Object { name: format!("input_line_{}", ptu.id), bytes: ptu.object }];
+        let shown_as = formatter.map(|(object, header)| {
+            inputs.push(Input::Object { name: format!("input_line_{}_value", ptu.id), bytes: object });
+            header
+        });
+        let (loaded, absorbed) = self.load_input(&mut inputs).await;
         let unit = match loaded {
-            Ok((unit, _)) => unit,
+            Ok(unit) => unit,
             Err(e @ (JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_))) => {
                 // Roll the input back so its declarations do not refer to nothing; what it
                 // pulled in waits again.
@@ -319,7 +336,7 @@ impl Repl {
         let Some(run) = run else {
             self.interrupted_running = true;
             let msg = "^C: stopped waiting; the input goes on running in the executor";
-            let ran = Ran { input: ptu.id, value: None, interrupted: true };
+            let ran = Ran { input: ptu.id, value: None, interrupted: true, shown_as: None };
             return Ok((Some(ran), format!("{}{msg}", with_newline_if_any(&ptu.warnings))));
         };
         let value = match run {
@@ -345,7 +362,120 @@ impl Repl {
             ty: v.ty,
             data: v.data,
         });
-        Ok((Some(Ran { input: ptu.id, value, interrupted: false }), ptu.warnings))
+        Ok((Some(Ran { input: ptu.id, value, interrupted: false, shown_as }), ptu.warnings))
+    }
+
+    /// Links and loads an input's objects (`inputs`), pulling in the deferred inputs they
+    /// need. A constructor or destructor that clang's incremental code generation refers to
+    /// but never emitted (the destructor of a temporary in a top-level statement, in
+    /// clang-repl too) is defined by an explicit instantiation attached to the input, and the
+    /// load tried again: at most `MAX_INSTANTIATIONS` times. Returns the result and the
+    /// deferred inputs pulled in (put back if the load failed).
+    async fn load_input(
+        &mut self,
+        inputs: &mut Vec<Input>,
+    ) -> (Result<crate::link::LinkedUnit, JitError>, Vec<Absorbed>) {
+        const MAX_INSTANTIATIONS: usize = 8;
+        let mut added = 0;
+        loop {
+            let mut absorbed = Vec::new();
+            let loaded = {
+                let (interp, deferred) = (&mut self.interp, &mut self.deferred);
+                let mut provide = |needed: &[String]| take_deferred(interp, deferred, needed, &mut absorbed);
+                self.jit.load_lazy(inputs.clone(), Initializers::Deferred, &mut provide).await
+            };
+            let missing = match &loaded {
+                Err(JitError::Link(crate::link::LinkError::UndefinedSymbol { name, .. }))
+                    if added < MAX_INSTANTIATIONS =>
+                {
+                    Interpreter::structor_instantiation(name)
+                }
+                _ => None,
+            };
+            let Some(code) = missing else { return (loaded.map(|(unit, _)| unit), absorbed) };
+            let Ok(ptu) = self.interp.parse_attached(&code) else {
+                return (loaded.map(|(unit, _)| unit), absorbed);
+            };
+            tracing::debug!("defining what clang did not emit: {code}");
+            for a in absorbed {
+                self.deferred.add(a.input, a.defines, Some(a.object));
+            }
+            inputs.push(Input::Object { name: format!("input_line_{}", ptu.id), bytes: ptu.object });
+            added += 1;
+        }
+    }
+
+    /// Values of the standard library's containers, strings, optionals, pairs, tuples and
+    /// smart pointers print by content, made in the target in the same run as any value: a
+    /// statement attached to the input (`ptu`, parsed from `code`) hands the runtime a
+    /// formatter for the value's type (`__orcbridge::show` of the value printer,
+    /// `clang-shim/cxx/value_printer.hpp`, parsed with the first one), which turns the captured object
+    /// into its text right after the input ran. The user's printValue for a type still wins,
+    /// inside containers too. Returns the formatter's object and the header to print the
+    /// text under; `None` for other values, or if the formatter does not compile (the value
+    /// then prints as before).
+    fn content_formatter(&mut self, code: &str, ptu: &Ptu) -> Option<(Vec<u8>, String)> {
+        /// Class templates of `std` printed by content ([`Interpreter::class_value`]).
+        const BY_CONTENT: &[&str] = &[
+            "std::basic_string",
+            "std::basic_string_view",
+            "std::vector",
+            "std::array",
+            "std::deque",
+            "std::list",
+            "std::forward_list",
+            "std::set",
+            "std::multiset",
+            "std::unordered_set",
+            "std::unordered_multiset",
+            "std::map",
+            "std::multimap",
+            "std::unordered_map",
+            "std::unordered_multimap",
+            "std::optional",
+            "std::pair",
+            "std::tuple",
+            "std::unique_ptr",
+            "std::shared_ptr",
+            "std::span",
+            "std::initializer_list",
+        ];
+        if self.lang != Lang::Cxx || ptu.deferred {
+            return None;
+        }
+        let capture = ptu.value.filter(|v| matches!(v.kind, ValueKind::Record | ValueKind::Pointer))?;
+        let span = ptu.value_span.clone()?;
+        let class = self.interp.class_value(capture.ty)?;
+        if !BY_CONTENT.contains(&class.std_template.as_deref()?) {
+            return None;
+        }
+        // The type as the expression has it, unevaluated (nothing runs or is instantiated
+        // twice). The hooks need names of the user's headers, so they are spelled here: the
+        // user's printValue, found from the input as the user's own call would find it, and
+        // std::apply for tuples, whose <tuple> is included if the value holds one.
+        let expr = &code[span];
+        let printer = if self.printer_mentioned {
+            "[](const auto *p) -> decltype(printValue(p)) { return printValue(p); }"
+        } else {
+            "__orcbridge::show_detail::no_hook()"
+        };
+        let tuple = if class.canonical.contains("tuple<") {
+            ", [](const auto &t, auto &each) -> decltype(void(std::tuple_size<std::decay_t<decltype(t)>>::value)) \
+             { std::apply([&](const auto &...e) { (each(e), ...); }, t); }"
+        } else {
+            ""
+        };
+        let formatter = format!(
+            "__orcbridge_value_format([](const void *p) -> const char * {{ return __orcbridge::show(\
+             *static_cast<const __remove_cvref(decltype(({expr}))) *>(p), {printer}{tuple}); }});"
+        );
+        match self.interp.parse_value_formatter(&formatter) {
+            Ok(f) => Some((f.object, class.header)),
+            Err(d) => {
+                tracing::debug!("no value formatter for {}: {}", class.header, d.text);
+                None
+            }
+        }
     }
 
     /// The user's printer for a class-type value rendered as `(T) @0xADDR` / `(T &) @0xADDR`:
@@ -430,6 +560,38 @@ impl Repl {
             self.members.remove(&unit);
         }
         empty
+    }
+
+    /// Completions for the code identifier that ends at byte `pos` of `line`, the line being
+    /// typed after `pending` (the earlier lines of an unfinished input, as [`InputLines`] holds
+    /// them): clang's code completion sees names of earlier inputs and headers, members after
+    /// `.` and `->`, scopes after `::`, keywords and macros. Returns where the identifier
+    /// starts in `line` and the whole identifiers that may replace it, sorted; nothing when
+    /// clang cannot complete there. The session is not changed.
+    pub fn complete(&mut self, pending: &str, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let code = format!("{pending}{line}");
+        let interp = &mut self.interp;
+        // The reply: the prefix, then each candidate, each NUL-terminated.
+        let reply = crate::completion::in_child_process(COMPLETION_LIMIT, || {
+            let Ok((prefix, found)) = interp.complete(&code, pending.len() + pos) else { return Vec::new() };
+            let mut out = Vec::new();
+            for s in std::iter::once(&prefix).chain(&found) {
+                out.extend_from_slice(s.as_bytes());
+                out.push(0);
+            }
+            out
+        });
+        let Some(reply) = reply else {
+            tracing::debug!("completion at {pos} of {line:?} failed or took over {COMPLETION_LIMIT:?}");
+            return (pos, Vec::new());
+        };
+        let mut parts = reply.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+        let prefix = parts.next().unwrap_or_default();
+        let found: Vec<String> = parts.filter(|p| !p.is_empty()).collect();
+        match pos.checked_sub(prefix.len()) {
+            Some(start) if line.is_char_boundary(start) => (start, found),
+            _ => (pos, Vec::new()),
+        }
     }
 
     async fn command(
@@ -522,6 +684,10 @@ impl Repl {
             // as an #include of the file: its quoted includes are found beside it, and
             // diagnostics name its lines.
             FileKind::Source(_) => match std::fs::canonicalize(path) {
+                Ok(abs) if std::fs::read_to_string(&abs).is_ok_and(|text| needs_more(&text)) => {
+                    // As for an input: clang would never finish parsing it.
+                    return fail(err, format!("{name} ends inside an unclosed '{{' or comment"));
+                }
                 Ok(abs) => {
                     let quoted = abs.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
                     return self.eval_code(&format!("#include \"{quoted}\""), out, err).await;
@@ -643,6 +809,11 @@ impl InputLines {
     /// True while an input is incomplete (for a continuation prompt).
     pub fn is_pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// The lines of the incomplete input so far, joined as the input will be.
+    pub fn pending(&self) -> &str {
+        &self.pending
     }
 
     /// Drops the incomplete input (Ctrl-C at a prompt).

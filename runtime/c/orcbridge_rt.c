@@ -487,6 +487,19 @@ void __orcbridge_value_bytes(u64 ty, const void *p, u64 size) {
 
 void __orcbridge_value_void(u64 ty) { value_begin(V_VOID, ty); }
 
+/* The REPL's value printer for class types (clang-shim/cxx/show_prelude.inc): replaces the
+ * class object captured so far (its address: an lvalue, or the storage of a temporary) with
+ * the text `format` makes of it. The type handle stays, for the host's header. */
+void __orcbridge_value_format(const char *(*format)(const void *object)) {
+  if (!value.set || (value.kind != V_PTR && value.kind != V_RECORD) || value.data.len != 8 || !format)
+    return;
+  u64 addr;
+  memcpy(&addr, value.data.p, 8);
+  const char *text = format((const void *)(uintptr_t)addr);
+  if (text)
+    __orcbridge_value_cstr(value.ty, text);
+}
+
 /* clang-repl's placement new for values of class type: construct at the storage given. */
 struct __clang_Interpreter_NewTag {
   char unused;

@@ -13,6 +13,7 @@
 // Every entry point catches C++ exceptions (guarded); none crosses into Rust.
 
 #include "shim.h"
+#include "complete.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/ASTMutationListener.h"
@@ -34,6 +35,7 @@
 #include "clang/Interpreter/Value.h"
 #include "clang/Lex/PreprocessorOptions.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h" // completes IncrementalExecutorBuilder's members
+#include "llvm/Demangle/Demangle.h"
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/IRBuilder.h"
@@ -48,6 +50,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <deque>
 #include <set>
@@ -524,6 +527,82 @@ void callThreadLocalInits(Module &M) {
   }
 }
 
+// clang's incremental code generation can refer to the complete-object constructor or
+// destructor (C1, D1) of a linkonce_odr class member from a top-level statement without ever
+// emitting it: `std::vector<int>{1, 2, 3}` or `T{4}.get()` as an input refers to an undefined
+// destructor (in clang-repl too). The complete-object variant does what the base-object one
+// (C2, D2) does unless the class has virtual bases, and then the base-object variant takes
+// the VTT as an extra parameter; so where a module defines the base-object variant with the
+// same function type, it also gets a linkonce_odr definition of the complete-object one that
+// calls it: a function in its own COMDAT group (an alias would live in the base variant's
+// group and vanish with it where another unit already has that group). References no module
+// could serve yet are remembered in `Unemitted`, name → type, for a later module (the REPL
+// attaches one that emits the base variant; see ojit_structor_instantiation).
+
+// The base-object variant's name for a complete-object constructor's or destructor's, or "".
+std::string baseVariant(StringRef Name) {
+  ItaniumPartialDemangler D;
+  if (!Name.starts_with("_Z") || D.partialDemangle(Name.str().c_str()) || !D.isCtorOrDtor())
+    return "";
+  // The structor's code (C1E, D1E) follows the class name's last character, never a digit
+  // (a length prefix of an identifier that happens to spell it).
+  for (size_t At = Name.find("1E"); At != StringRef::npos; At = Name.find("1E", At + 1))
+    if (At >= 2 && (Name[At - 1] == 'C' || Name[At - 1] == 'D') && !isDigit(Name[At - 2])) {
+      std::string Base = Name.str();
+      Base[At] = '2';
+      return Base;
+    }
+  return "";
+}
+
+// Gives declaration F a linkonce_odr body calling Base, in a COMDAT group of its own.
+void defineAsCallTo(Module &M, Function *F, Function *Base) {
+  F->copyAttributesFrom(Base);
+  F->setLinkage(GlobalValue::LinkOnceODRLinkage);
+  F->setVisibility(GlobalValue::DefaultVisibility);
+  F->setComdat(M.getOrInsertComdat(F->getName()));
+  IRBuilder<> B(BasicBlock::Create(M.getContext(), "", F));
+  SmallVector<Value *, 4> Args;
+  for (Argument &A : F->args())
+    Args.push_back(&A);
+  CallInst *Call = B.CreateCall(Base, Args);
+  Call->setCallingConv(Base->getCallingConv());
+  Call->setTailCall();
+  if (F->getReturnType()->isVoidTy())
+    B.CreateRetVoid();
+  else
+    B.CreateRet(Call);
+}
+
+void defineCompleteStructors(Module &M, StringMap<FunctionType *> &Unemitted) {
+  auto BaseIn = [&](StringRef Name, FunctionType *Ty) -> Function * {
+    std::string BaseName = baseVariant(Name);
+    Function *Base = BaseName.empty() ? nullptr : M.getFunction(BaseName);
+    return Base && !Base->isDeclaration() && Base->getFunctionType() == Ty ? Base : nullptr;
+  };
+  SmallVector<Function *, 4> Declared;
+  for (Function &F : M)
+    if (F.isDeclaration() && F.getName().starts_with("_Z"))
+      Declared.push_back(&F);
+  for (Function *F : Declared) {
+    if (Function *Base = BaseIn(F->getName(), F->getFunctionType())) {
+      Unemitted.erase(F->getName());
+      defineAsCallTo(M, F, Base);
+    } else if (!baseVariant(F->getName()).empty()) {
+      Unemitted[F->getName()] = F->getFunctionType();
+    }
+  }
+  SmallVector<std::string, 2> Served;
+  for (auto &[Name, Ty] : Unemitted)
+    if (!M.getFunction(Name))
+      if (Function *Base = BaseIn(Name, Ty)) {
+        defineAsCallTo(M, Function::Create(Ty, GlobalValue::ExternalLinkage, Name, M), Base);
+        Served.push_back(Name.str());
+      }
+  for (const std::string &Name : Served)
+    Unemitted.erase(Name);
+}
+
 bool emitObject(TargetMachine &TM, Module &M, SmallVectorImpl<char> &Obj, std::string &Err) {
   raw_svector_ostream OS(Obj);
   legacy::PassManager PM;
@@ -918,6 +997,12 @@ struct ojit_interp {
   CaptureExecutor *Exec = nullptr; // owned by Interp
   std::unique_ptr<TargetMachine> TM;
   std::deque<std::pair<uint64_t, SmallVector<char, 0>>> Startup;
+  // The PTUs of each input parsed and not undone, oldest first: an input is one PTU and the
+  // ones attached to it (ojit_interp_parse's `attach`). Undo counts inputs.
+  std::vector<unsigned> InputPTUs;
+  // Complete-object constructors and destructors referred to and not emitted yet, by name
+  // (defineCompleteStructors).
+  StringMap<FunctionType *> UnemittedStructors;
 
   // Rewrites value capture in M and emits it. False: the reason is in Err and/or Diags.
   bool finish(Module &M, clang::TranslationUnitDecl *TU, std::vector<Capture> &Caps,
@@ -937,6 +1022,7 @@ struct ojit_interp {
     if (M.getPIELevel() != PIELevel::Default)
       M.setModuleFlag(Module::Max, "PIE Level", uint32_t(PIELevel::Default)); // not an add: replace
     callThreadLocalInits(M);
+    defineCompleteStructors(M, UnemittedStructors);
     if (TU)
       collectInternalNames(TU);
     shareInternals(M);
@@ -1145,15 +1231,53 @@ void putDefines(const Module &M, ojit_sink *defines) {
     Put(GV);
 }
 
+// Where the printed expression of an input of Len bytes is, as byte offsets [Begin, End) in
+// it: the last top-level statement without `;`, which clang rewrote into a capture call that
+// keeps the expression's locations. False if there is none or it is not spelled in the input
+// (from a macro defined elsewhere).
+bool valueRange(clang::TranslationUnitDecl *TU, const clang::SourceManager &SM,
+                const clang::LangOptions &LO, size_t Len, uint64_t &Begin, uint64_t &End) {
+  const clang::TopLevelStmtDecl *Last = nullptr;
+  for (clang::Decl *D : TU->decls())
+    if (auto *T = dyn_cast<clang::TopLevelStmtDecl>(D); T && T->isSemiMissing())
+      Last = T;
+  if (!Last || !Last->getStmt())
+    return false;
+  // The capture call's own parts (callee, `this`, the handle) have no locations: the first
+  // part that has, in pre-order, is the user's expression.
+  std::function<clang::SourceRange(const clang::Stmt *)> Spelled = [&](const clang::Stmt *S) {
+    if (!S || S->getSourceRange().isValid())
+      return S ? S->getSourceRange() : clang::SourceRange();
+    for (const clang::Stmt *C : S->children())
+      if (clang::SourceRange R = Spelled(C); R.isValid())
+        return R;
+    return clang::SourceRange();
+  };
+  clang::SourceRange R = Spelled(Last->getStmt());
+  clang::SourceLocation B = SM.getExpansionLoc(R.getBegin());
+  clang::SourceLocation E = clang::Lexer::getLocForEndOfToken(SM.getExpansionLoc(R.getEnd()), 0, SM, LO);
+  if (B.isInvalid() || E.isInvalid())
+    return false;
+  auto [BF, BO] = SM.getDecomposedLoc(B);
+  auto [EF, EO] = SM.getDecomposedLoc(E);
+  // clang-repl's input buffer is the input and a newline.
+  if (BF != EF || SM.getBufferData(BF).size() != Len + 1 || BO >= EO || EO > Len)
+    return false;
+  Begin = BO;
+  End = EO;
+  return true;
+}
+
 extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len,
-                                         int allow_defer, uint64_t *id, int *deferred,
+                                         int allow_defer, int attach, uint64_t *id, int *deferred,
                                          ojit_sink *object, ojit_sink *defines,
-                                         ojit_sink *captures, ojit_sink *diagnostics,
-                                         size_t *num_errors) {
+                                         ojit_sink *captures, uint64_t *value_range,
+                                         ojit_sink *diagnostics, size_t *num_errors) {
   *num_errors = 0;
   *deferred = 0;
+  value_range[0] = value_range[1] = UINT64_MAX;
   return guarded(diagnostics, [&]() -> ojit_status {
-    if (!interp || (len && !code)) {
+    if (!interp || (len && !code) || (attach && interp->InputPTUs.empty())) {
       put(diagnostics, "error: bad arguments to ojit_interp_parse\n");
       return OJIT_FAILURE;
     }
@@ -1207,6 +1331,18 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
       putU64(captures, C.Size);
     }
     put(diagnostics, I.Diags.take()); // warnings
+    if (!Caps.empty() && P.TUPart) {
+      clang::CompilerInstance &CI = *I.Interp->getCompilerInstance();
+      uint64_t B, E;
+      if (valueRange(P.TUPart, CI.getSourceManager(), CI.getLangOpts(), len, B, E)) {
+        value_range[0] = B;
+        value_range[1] = E;
+      }
+    }
+    if (attach)
+      I.InputPTUs.back()++;
+    else
+      I.InputPTUs.push_back(1);
     *id = Id;
     return OJIT_OK;
   });
@@ -1237,16 +1373,105 @@ extern "C" ojit_status ojit_interp_emit(ojit_interp_t *interp, uint64_t id, ojit
 extern "C" ojit_status ojit_interp_undo(ojit_interp_t *interp, uint32_t n, ojit_sink *ids,
                                         ojit_sink *error) {
   return guarded(error, [&]() -> ojit_status {
+    std::vector<unsigned> &Inputs = interp->InputPTUs;
+    if (n > Inputs.size()) {
+      put(error, "Operation failed. Too many undos");
+      return OJIT_FAILURE;
+    }
+    unsigned PTUs = 0;
+    for (size_t I = Inputs.size() - n; I < Inputs.size(); ++I)
+      PTUs += Inputs[I];
     interp->Exec->Removed.clear();
-    Error E = interp->Interp->Undo(n);
+    Error E = interp->Interp->Undo(PTUs);
     std::vector<uint64_t> Removed = std::exchange(interp->Exec->Removed, {});
     interp->Diags.take();
     if (E) {
       put(error, toString(std::move(E)));
       return OJIT_FAILURE;
     }
+    Inputs.resize(Inputs.size() - n);
     for (uint64_t Id : Removed)
       putU64(ids, Id);
+    return OJIT_OK;
+  });
+}
+
+extern "C" ojit_status ojit_interp_complete(ojit_interp_t *interp, const char *code, size_t len,
+                                            size_t pos, ojit_sink *prefix, ojit_sink *results,
+                                            ojit_sink *error) {
+  return guarded(error, [&]() -> ojit_status {
+    if (!interp || (len && !code) || pos > len) {
+      put(error, "bad arguments to ojit_interp_complete");
+      return OJIT_FAILURE;
+    }
+    auto Found = orcbridge::complete(*interp->Interp->getCompilerInstance(),
+                                     StringRef(code, len), pos);
+    if (!Found) {
+      put(error, toString(Found.takeError()));
+      return OJIT_FAILURE;
+    }
+    put(prefix, Found->Prefix);
+    for (const std::string &C : Found->Candidates) {
+      put(results, C);
+      put(results, StringRef("\0", 1));
+    }
+    return OJIT_OK;
+  });
+}
+
+extern "C" ojit_status ojit_structor_instantiation(const char *symbol, ojit_sink *code) {
+  return guarded(nullptr, [&]() -> ojit_status {
+    ItaniumPartialDemangler D;
+    if (!symbol || D.partialDemangle(symbol) || !D.isCtorOrDtor())
+      return OJIT_FAILURE;
+    char *Text = itaniumDemangle(symbol);
+    if (!Text)
+      return OJIT_FAILURE;
+    std::string Decl = Text; // `std::allocator<int>::~allocator()`, `T::~T()`, `X<int>::X(int)`
+    std::free(Text);
+    size_t Scope = Decl.rfind("::", Decl.find('('));
+    if (Scope == std::string::npos)
+      return OJIT_FAILURE;
+    std::string Class = Decl.substr(0, Scope), Member = Decl.substr(Scope + 2);
+    StringRef Name(symbol);
+    if (Name.contains("D1E") && StringRef(Member).starts_with("~") && StringRef(Member).ends_with("()")) {
+      // A complete-object destructor, of any class: a non-virtual call from a function that
+      // is emitted (`used`) makes clang emit it.
+      put(code, "[[gnu::used]] static void __orcbridge_define_" + Name.str() + "(" + Class +
+                    " *p) { p->" + Class + "::" + Member + "; }");
+      return OJIT_OK;
+    }
+    // Other constructors and destructors (not the deleting one, D0, which comes with the
+    // vtable) of a class template specialization: an explicit instantiation.
+    bool Variant = Name.contains("C1E") || Name.contains("C2E") || Name.contains("D2E");
+    if (!Variant || Class.find('<') == std::string::npos)
+      return OJIT_FAILURE;
+    put(code, "template " + Decl + ";");
+    return OJIT_OK;
+  });
+}
+
+extern "C" ojit_status ojit_interp_value_class(ojit_interp_t *interp, uint64_t ty,
+                                               ojit_sink *header, ojit_sink *std_template,
+                                               ojit_sink *canonical) {
+  return guarded(nullptr, [&]() -> ojit_status {
+    clang::ASTContext &Ctx = interp->Interp->getASTContext();
+    QualType QT = QualType::getFromOpaquePtr(reinterpret_cast<void *>(uintptr_t(ty)));
+    QualType C = QT.getNonReferenceType().getCanonicalType();
+    const auto *RD = C->getAsCXXRecordDecl();
+    if (!RD)
+      return OJIT_FAILURE;
+    put(header, Renderer{*interp->Interp, Ctx}.typeName(QT));
+    put(canonical, C.getAsString(Ctx.getPrintingPolicy()));
+    // `std::NAME` of a class template specialization declared in std (or an inline
+    // namespace of it: libstdc++'s __cxx11, libc++'s __1).
+    const auto *Spec = dyn_cast<clang::ClassTemplateSpecializationDecl>(RD);
+    const clang::DeclContext *DC = RD->getDeclContext();
+    while (DC && DC->isInlineNamespace())
+      DC = DC->getParent();
+    const auto *NS = dyn_cast_or_null<clang::NamespaceDecl>(DC);
+    if (Spec && NS && NS->getName() == "std" && NS->getParent()->getRedeclContext()->isTranslationUnit())
+      put(std_template, "std::" + Spec->getSpecializedTemplate()->getNameAsString());
     return OJIT_OK;
   });
 }

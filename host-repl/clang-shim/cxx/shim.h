@@ -69,22 +69,28 @@ int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, ojit_sink *obj
 /* Parses one input (code[0..len)), rewrites value capture to the __orcbridge_value_* hooks
    and emits the object. OJIT_OK: *id is the PTU id, the object (empty if the input produced
    no module) is in `object`, one record per value capture in `captures`, warnings in
-   `diagnostics`. With allow_defer, an input that neither runs code when loaded (no
+   `diagnostics`. With `attach`, the code is part of the previous input (ojit_interp_undo
+   removes them together). With allow_defer, an input that neither runs code when loaded (no
    constructors) nor captures a value is kept unemitted: *deferred is set, `object` stays
    empty, and the linker names of the symbols it defines are appended to `defines`
    (NUL-terminated each); ojit_interp_emit produces its object later.
    OJIT_COMPILE_ERROR / OJIT_FAILURE: the text is in `diagnostics`, *num_errors (at least 1)
-   counts the errors, and the interpreter is as before the call. `id`, `deferred` and
-   `num_errors` must be valid. */
+   counts the errors, and the interpreter is as before the call. value_range[0..2) receives
+   the byte offsets [begin, end) in `code` of the expression whose value is captured, or
+   UINT64_MAX twice if there is none or it is not spelled in `code`. `id`, `deferred`,
+   `value_range` and `num_errors` must be valid. */
 ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len, int allow_defer,
-                              uint64_t *id, int *deferred, ojit_sink *object, ojit_sink *defines,
-                              ojit_sink *captures, ojit_sink *diagnostics, size_t *num_errors);
+                              int attach, uint64_t *id, int *deferred, ojit_sink *object, ojit_sink *defines,
+                              ojit_sink *captures, uint64_t *value_range, ojit_sink *diagnostics,
+                              size_t *num_errors);
 
 /* Emits the object of deferred input `id` (once; undoing the input drops it). */
 ojit_status ojit_interp_emit(ojit_interp_t *interp, uint64_t id, ojit_sink *object, ojit_sink *error);
 
-/* clang::Interpreter::Undo(n). Appends the ids of the removed PTUs (u64 LE each, newest
-   first) to `ids`; on failure (fewer than n inputs) the message is in `error`. */
+/* Undoes the last n inputs (clang::Interpreter::Undo of their PTUs, attached ones included).
+   Appends the ids of the removed PTUs (u64 LE each, newest first) to `ids`; on failure (fewer
+   than n inputs since the interpreter was created; what it parsed itself cannot be undone)
+   the message is in `error`. */
 ojit_status ojit_interp_undo(ojit_interp_t *interp, uint32_t n, ojit_sink *ids, ojit_sink *error);
 
 /* Renders a captured value as clang-repl prints it, without the trailing newline. `ty` must
@@ -93,6 +99,30 @@ ojit_status ojit_interp_undo(ojit_interp_t *interp, uint32_t n, ojit_sink *ids, 
    in src/lib.rs (ValueKind). Never dereferences an address found in `data`. */
 ojit_status ojit_interp_render(ojit_interp_t *interp, uint64_t ty, uint32_t kind,
                                const uint8_t *data, size_t len, ojit_sink *out);
+
+/* For a type handle this interpreter reported in a capture whose type is a C++ class (or a
+   reference to one): the type as the value's header spells it (`std::vector<int> &`) in
+   `header`, the canonical type in `canonical`, and, for a specialization of a class template
+   of namespace std (inline namespaces skipped), `std::NAME` in `std_template`. OJIT_FAILURE
+   (nothing appended) for other types. */
+ojit_status ojit_interp_value_class(ojit_interp_t *interp, uint64_t ty, ojit_sink *header,
+                                    ojit_sink *std_template, ojit_sink *canonical);
+
+/* For the mangled name of a complete-object destructor, or of a constructor or destructor of a
+   class template specialization, C++ that makes clang emit it: a `used` function calling the
+   destructor, or an explicit instantiation (`template std::vector<int>::vector(...);`).
+   clang's incremental code generation can refer to one from a top-level statement (the
+   destructor of a temporary) without ever emitting it; an input attached to the failing one
+   with this text emits it. OJIT_FAILURE for other names. */
+ojit_status ojit_structor_instantiation(const char *symbol, ojit_sink *code);
+
+/* Code completion at byte `pos` of `code` (an input being typed): a second compiler instance
+   with this interpreter's options parses `code` with clang's code completion, importing this
+   interpreter's declarations as it looks into them; the interpreter is only read. The
+   identifier prefix being completed is appended to `prefix`, and each candidate (a whole
+   identifier, keyword or macro name starting with the prefix), NUL-terminated, to `results`. */
+ojit_status ojit_interp_complete(ojit_interp_t *interp, const char *code, size_t len, size_t pos,
+                                 ojit_sink *prefix, ojit_sink *results, ojit_sink *error);
 
 #ifdef __cplusplus
 }

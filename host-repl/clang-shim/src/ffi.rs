@@ -83,11 +83,13 @@ unsafe extern "C" {
         code: *const c_char,
         len: usize,
         allow_defer: c_int,
+        attach: c_int,
         id: *mut u64,
         deferred: *mut c_int,
         object: *mut Sink<'_>,
         defines: *mut Sink<'_>,
         captures: *mut Sink<'_>,
+        value_range: *mut u64,
         diagnostics: *mut Sink<'_>,
         num_errors: *mut usize,
     ) -> Status;
@@ -104,6 +106,26 @@ unsafe extern "C" {
         n: u32,
         ids: *mut Sink<'_>,
         error: *mut Sink<'_>,
+    ) -> Status;
+
+    pub(crate) fn ojit_interp_complete(
+        interp: *mut OjitInterp,
+        code: *const c_char,
+        len: usize,
+        pos: usize,
+        prefix: *mut Sink<'_>,
+        results: *mut Sink<'_>,
+        error: *mut Sink<'_>,
+    ) -> Status;
+
+    pub(crate) fn ojit_structor_instantiation(symbol: *const c_char, code: *mut Sink<'_>) -> Status;
+
+    pub(crate) fn ojit_interp_value_class(
+        interp: *mut OjitInterp,
+        ty: u64,
+        header: *mut Sink<'_>,
+        std_template: *mut Sink<'_>,
+        canonical: *mut Sink<'_>,
     ) -> Status;
 
     pub(crate) fn ojit_interp_render(

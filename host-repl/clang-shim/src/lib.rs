@@ -334,6 +334,20 @@ pub struct ValueCapture {
     pub size: u64,
 }
 
+/// The type of a value of class type ([`Interpreter::class_value`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassValue {
+    /// The type as the value's header spells it, without the parentheses:
+    /// `std::vector<int> &` for an lvalue, `Point` for a temporary.
+    pub header: String,
+    /// `std::NAME` if the type is a specialization of a class template of namespace `std`
+    /// (inline namespaces such as libstdc++'s `__cxx11` and libc++'s `__1` skipped):
+    /// `std::vector`, `std::basic_string`, `std::map`.
+    pub std_template: Option<String>,
+    /// The canonical type, every alias resolved: `std::vector<std::tuple<int, int>>`.
+    pub canonical: String,
+}
+
 /// One parsed input (a partial translation unit), ready to link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ptu {
@@ -347,6 +361,10 @@ pub struct Ptu {
     pub has_value: bool,
     /// How the value is captured, when `has_value`.
     pub value: Option<ValueCapture>,
+    /// Where the expression whose value is captured is in the input text, as a byte range
+    /// (`None` if there is no value or the expression is not spelled in the input, e.g. it
+    /// comes from a macro defined in an earlier input).
+    pub value_span: Option<std::ops::Range<usize>>,
     /// Warnings clang printed for the input (empty if none).
     pub warnings: String,
     /// The object was not emitted yet ([`Interpreter::parse_deferrable`]).
@@ -375,7 +393,13 @@ pub struct Interpreter {
     /// Every capture the shim emitted, by type handle: `render_value` only hands the shim
     /// handles it produced (a handle is a host pointer; the target's word is not trusted).
     captures: HashMap<u64, ValueCapture>,
+    /// The input (PTU id) that brought in the value printer, while it is not undone.
+    value_printer: Option<u64>,
 }
+
+/// The value printer for C++ class values (`cxx/value_printer.hpp`): target code, parsed into
+/// a session by [`Interpreter::parse_value_formatter`].
+const VALUE_PRINTER: &str = include_str!("../cxx/value_printer.hpp");
 
 // SAFETY: the shim's interpreter (clang::Interpreter, its LLVMContext, TargetMachine and
 // executor) is self-contained: no thread-local state is kept between calls, so it may be used
@@ -427,8 +451,13 @@ impl Interpreter {
                 });
             }
         };
-        let mut interp =
-            Interpreter { raw, triple: opts.triple.clone(), startup: Vec::new(), captures: HashMap::new() };
+        let mut interp = Interpreter {
+            raw,
+            triple: opts.triple.clone(),
+            startup: Vec::new(),
+            captures: HashMap::new(),
+            value_printer: None,
+        };
         loop {
             let (mut id, mut object) = (0u64, Vec::new());
             let more = {
@@ -444,6 +473,7 @@ impl Interpreter {
                 object,
                 has_value: false,
                 value: None,
+                value_span: None,
                 warnings: String::new(),
                 deferred: false,
                 defines: Vec::new(),
@@ -465,7 +495,17 @@ impl Interpreter {
     /// The diagnostics, if the input does not compile (or its code generation fails, e.g.
     /// invalid inline assembly); the interpreter is then unchanged and still usable.
     pub fn parse(&mut self, input: &str) -> Result<Ptu, Diagnostics> {
-        self.parse_with(input, false)
+        self.parse_with(input, false, false)
+    }
+
+    /// As [`parse`](Self::parse), as part of the previous input: [`undo`](Self::undo) counts
+    /// them as one input and removes them together. For code a host adds to a user's input
+    /// (the REPL's value formatter).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse); also if nothing was parsed before.
+    pub fn parse_attached(&mut self, input: &str) -> Result<Ptu, Diagnostics> {
+        self.parse_with(input, false, true)
     }
 
     /// As [`parse`](Self::parse), but an input that runs no code when loaded (no top-level
@@ -477,7 +517,7 @@ impl Interpreter {
     /// # Errors
     /// As [`parse`](Self::parse).
     pub fn parse_deferrable(&mut self, input: &str) -> Result<Ptu, Diagnostics> {
-        self.parse_with(input, true)
+        self.parse_with(input, true, false)
     }
 
     /// The object of deferred input `id` (once).
@@ -495,10 +535,11 @@ impl Interpreter {
         if status == ffi::OJIT_OK { Ok(object) } else { Err(text(&error)) }
     }
 
-    fn parse_with(&mut self, input: &str, allow_defer: bool) -> Result<Ptu, Diagnostics> {
+    fn parse_with(&mut self, input: &str, allow_defer: bool, attach: bool) -> Result<Ptu, Diagnostics> {
         let (mut object, mut defines, mut captures, mut diags) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut id, mut errors, mut deferred) = (0u64, 0usize, 0);
+        let mut range = [u64::MAX; 2];
         let status = {
             let (mut o, mut n, mut c, mut d) = (
                 Sink::new(&mut object),
@@ -514,11 +555,13 @@ impl Interpreter {
                     input.as_ptr().cast(),
                     input.len(),
                     i32::from(allow_defer),
+                    i32::from(attach),
                     &mut id,
                     &mut deferred,
                     &mut o,
                     &mut n,
                     &mut c,
+                    range.as_mut_ptr(),
                     &mut d,
                     &mut errors,
                 )
@@ -543,18 +586,45 @@ impl Interpreter {
             .filter(|n| !n.is_empty())
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .collect();
+        let value_span = match range.map(usize::try_from) {
+            [Ok(b), Ok(e)]
+                if b < e && e <= input.len() && input.is_char_boundary(b) && input.is_char_boundary(e) =>
+            {
+                Some(b..e)
+            }
+            _ => None,
+        };
         Ok(Ptu {
             id,
             object,
             has_value: value.is_some(),
             value,
+            value_span,
             warnings: text(&diags),
             deferred: deferred != 0,
             defines,
         })
     }
 
-    /// Undoes the last `n` inputs (`clang::Interpreter::Undo`): their declarations are
+    /// As [`parse_attached`](Self::parse_attached), for code that uses the value printer
+    /// (`__orcbridge::show` and the runtime's `__orcbridge_value_format`; C++ only): the
+    /// printer comes with the first such code, and again after the input it came with is
+    /// undone. Parsing it only when needed leaves a session that prints no class value as
+    /// clang-repl's, down to the input numbers in `__FILE__` and diagnostics.
+    ///
+    /// # Errors
+    /// As [`parse_attached`](Self::parse_attached).
+    pub fn parse_value_formatter(&mut self, code: &str) -> Result<Ptu, Diagnostics> {
+        if self.value_printer.is_some() {
+            return self.parse_attached(code);
+        }
+        let ptu = self.parse_attached(&format!("{VALUE_PRINTER}\n{code}"))?;
+        self.value_printer = Some(ptu.id);
+        Ok(ptu)
+    }
+
+    /// Undoes the last `n` inputs (`clang::Interpreter::Undo`; an input's attached parts
+    /// count with it, see [`parse_attached`](Self::parse_attached)): their declarations are
     /// forgotten, so names can be defined again. The host should unload their objects.
     /// Returns the ids of the [`Ptu`]s removed, newest first. `n == 0` does nothing.
     ///
@@ -575,7 +645,94 @@ impl Interpreter {
             let msg = text(&error);
             return Err(if msg.is_empty() { format!("undo of {n} inputs failed") } else { msg });
         }
-        Ok(ids.chunks_exact(8).map(le_u64).collect())
+        let ids: Vec<u64> = ids.chunks_exact(8).map(le_u64).collect();
+        if self.value_printer.is_some_and(|p| ids.contains(&p)) {
+            self.value_printer = None;
+        }
+        Ok(ids)
+    }
+
+    /// Completions for the identifier that ends at byte `pos` of `line` (one line of input),
+    /// through clang's code completion as clang-repl completes: names declared by earlier
+    /// inputs and headers, members after `.` and `->`, scopes after `::`, keywords. Returns
+    /// the prefix being completed (the identifier characters before `pos`) and the
+    /// candidates, each a whole identifier that starts with it, sorted and without repeats.
+    /// The interpreter is not changed.
+    ///
+    /// # Errors
+    /// `pos` is not inside `line`, or clang could not set up the completion.
+    pub fn complete(&mut self, line: &str, pos: usize) -> Result<(String, Vec<String>), String> {
+        if pos > line.len() || !line.is_char_boundary(pos) {
+            return Err(format!("position {pos} is not in the line"));
+        }
+        let (mut prefix, mut results, mut error) = (Vec::new(), Vec::new(), Vec::new());
+        let status = {
+            let (mut p, mut r, mut e) =
+                (Sink::new(&mut prefix), Sink::new(&mut results), Sink::new(&mut error));
+            // SAFETY: live handle; `line` is `line.len()` readable bytes; sinks are valid for the
+            // call.
+            unsafe {
+                ffi::ojit_interp_complete(
+                    self.raw.as_ptr(),
+                    line.as_ptr().cast(),
+                    line.len(),
+                    pos,
+                    &mut p,
+                    &mut r,
+                    &mut e,
+                )
+            }
+        };
+        if status != ffi::OJIT_OK {
+            return Err(text(&error));
+        }
+        let mut found: Vec<String> = results
+            .split(|&b| b == 0)
+            .filter(|c| !c.is_empty())
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok((text(&prefix), found))
+    }
+
+    /// For the mangled name of a complete-object destructor (`_ZN1TD1Ev`), or of a
+    /// constructor or destructor of a class template specialization, C++ that makes clang
+    /// emit it when parsed (a `used` function calling the destructor, or an explicit
+    /// instantiation such as `template std::vector<int>::vector();`); `None` for other
+    /// names. clang's
+    /// incremental code generation can refer to one from a top-level statement (the
+    /// destructor of a temporary) without ever emitting it; parse this
+    /// ([`parse_attached`](Self::parse_attached)) and link it with the input.
+    pub fn structor_instantiation(symbol: &str) -> Option<String> {
+        let symbol = CString::new(symbol).ok()?;
+        let mut code = Vec::new();
+        let status = {
+            let mut c = Sink::new(&mut code);
+            // SAFETY: a NUL-terminated string and a sink valid for the call.
+            unsafe { ffi::ojit_structor_instantiation(symbol.as_ptr(), &mut c) }
+        };
+        (status == ffi::OJIT_OK).then(|| text(&code))
+    }
+
+    /// For a value captured as a C++ class (a record, or a reference to one): how its type is
+    /// spelled in the value's header, and what it is. `None` for other values and for
+    /// handles this interpreter did not report.
+    pub fn class_value(&self, ty: u64) -> Option<ClassValue> {
+        self.captures.get(&ty)?;
+        let (mut header, mut template, mut canonical) = (Vec::new(), Vec::new(), Vec::new());
+        let status = {
+            let (mut h, mut t, mut c) =
+                (Sink::new(&mut header), Sink::new(&mut template), Sink::new(&mut canonical));
+            // SAFETY: live handle; `ty` is a handle this interpreter reported (checked above);
+            // sinks are valid for the call.
+            unsafe { ffi::ojit_interp_value_class(self.raw.as_ptr(), ty, &mut h, &mut t, &mut c) }
+        };
+        (status == ffi::OJIT_OK).then(|| ClassValue {
+            header: text(&header),
+            std_template: (!template.is_empty()).then(|| text(&template)),
+            canonical: text(&canonical),
+        })
     }
 
     /// Renders a value captured in the target the way clang-repl prints in-process values

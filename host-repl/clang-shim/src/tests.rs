@@ -464,3 +464,63 @@ fn definitions_can_wait_until_they_are_needed() {
     assert_eq!(i.undo(1).unwrap(), [r.id]);
     assert!(i.emit(r.id).is_err());
 }
+
+/// The candidates for completing at the end of `line`, after checking the reported prefix.
+fn completions(i: &mut Interpreter, line: &str, prefix: &str) -> Vec<String> {
+    let (found_prefix, found) = i.complete(line, line.len()).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    assert_eq!(found_prefix, prefix, "{line:?}");
+    found
+}
+
+#[test]
+fn completion_finds_declarations_members_and_library_names() {
+    let mut i = interp(&cxx());
+    ok(
+        &mut i,
+        "struct Point { int xcoord; int ycoord; int norm() const { return 0; } private: int xsecret; };",
+    );
+    ok(&mut i, "Point origin; Point *there = &origin; int original = 1;\n#define ORIG_MACRO 3");
+    assert_eq!(completions(&mut i, "orig", "orig"), ["origin", "original"]);
+    assert_eq!(completions(&mut i, "int k = ORIG", "ORIG"), ["ORIG_MACRO"], "the interpreter's macros");
+    assert_eq!(completions(&mut i, "origin.xc", "xc"), ["xcoord"]);
+    assert_eq!(completions(&mut i, "origin.", ""), ["norm", "xcoord", "ycoord"], "members, none private");
+    assert_eq!(completions(&mut i, "int y = there->y", "y"), ["ycoord"]);
+    assert_eq!(completions(&mut i, "int f(Point q) { return q.no", "no"), ["norm"]);
+    assert_eq!(completions(&mut i, "unsig", "unsig"), ["unsigned"], "keywords");
+
+    ok(&mut i, "#include <vector>\n#include <string>");
+    ok(&mut i, "std::vector<int> v{1, 2};");
+    assert!(completions(&mut i, "std::vec", "vec").contains(&"vector".to_owned()));
+    assert!(
+        completions(&mut i, "std::stri", "stri").contains(&"string".to_owned()),
+        "inline namespace members"
+    );
+    assert!(completions(&mut i, "v.push", "push").contains(&"push_back".to_owned()));
+    assert!(
+        !completions(&mut i, "std::", "").iter().any(|c| c.starts_with("__")),
+        "reserved names only on request"
+    );
+    // The interpreter is only read: what was completed is not declared.
+    assert!(i.parse("Point p; p.xsecret = 1;").is_err());
+    assert!(i.complete("x", 5).is_err());
+
+    let mut c = interp(&c());
+    ok(&mut c, "struct pair { int first, second; }; struct pair pp;");
+    assert_eq!(completions(&mut c, "int g(void) { return pp.f", "f"), ["first"]);
+    assert_eq!(completions(&mut c, "pp.s", "s"), ["second"], "top-level statements");
+}
+
+#[test]
+fn completion_leaves_the_interpreter_as_it_was() {
+    // Each completion imports from the interpreter into a throw-away AST; anything flowing
+    // back (declarations, source files) would pile up until clang runs out of source
+    // locations, a dozen completions in.
+    let mut i = interp(&cxx());
+    ok(&mut i, "#include <vector>\n#include <string>");
+    ok(&mut i, "std::vector<std::string> names{\"a\"};");
+    for _ in 0..40 {
+        assert_eq!(completions(&mut i, "std::vec", "vec"), ["vector"]);
+        assert!(completions(&mut i, "names.push_b", "push_b").contains(&"push_back".to_owned()));
+    }
+    ok(&mut i, "names.push_back(\"b\");");
+}
