@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The aarch64 tests' target: qemu, the cross toolchain, LLVM's arm64 executor.
+scripts/build-target.sh aarch64-unknown-linux-gnu >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all -- --check

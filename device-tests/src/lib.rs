@@ -3,6 +3,7 @@
 //! sessions and speaking the wire protocol as a test peer.
 
 pub mod capture;
+pub mod corpus;
 pub mod differential;
 pub mod peer;
 pub mod replay;

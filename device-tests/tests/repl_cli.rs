@@ -280,6 +280,18 @@ fn tab_completes_code_and_commands_on_a_terminal() {
     p.wait_for_stdout("%help", limit);
     p.type_keys("\r");
     p.wait_for_stdout("forget the last N inputs", limit);
+    // Ctrl-D at the next prompt: typed before it, the terminal's line discipline would take
+    // it as end-of-file for a read nobody made yet, and rustyline would never see it.
+    let deadline = std::time::Instant::now() + limit;
+    while !p
+        .stdout_so_far()
+        .rsplit("forget the last N inputs")
+        .next()
+        .is_some_and(|tail| tail.contains("repl> "))
+    {
+        assert!(std::time::Instant::now() < deadline, "no prompt after %help:\n{}", p.stdout_so_far());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     p.type_keys("\x04"); // Ctrl-D
     let out = p.wait(limit);
     assert!(out.status.success(), "{out:?}");

@@ -7,48 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+use device_tests::corpus::{Program, manifest};
 use device_tests::*;
-
-#[derive(Debug, Clone)]
-struct Program {
-    name: String,
-    sources: Vec<PathBuf>,
-    args: Vec<String>,
-    exit: i32,
-    cxx: bool,
-    threads: bool,
-    archive: Vec<PathBuf>,
-}
-
-fn manifest() -> Vec<Program> {
-    let dir = programs_dir().join("repl");
-    let text = std::fs::read_to_string(dir.join("MANIFEST")).expect("MANIFEST");
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            let sources: Vec<PathBuf> = c[1].split(',').map(|s| dir.join(s)).collect();
-            let flags: Vec<&str> = c[4].split(',').collect();
-            let archive = flags
-                .iter()
-                .find_map(|f| f.strip_prefix("archive:"))
-                .map(|m| {
-                    let base = sources[0].parent().expect("dir").to_path_buf();
-                    m.split('+').map(|x| base.join(x)).collect()
-                })
-                .unwrap_or_default();
-            Program {
-                name: c[0].to_owned(),
-                args: if c[2] == "-" { vec![] } else { c[2].split(' ').map(str::to_owned).collect() },
-                exit: c[3].parse().expect("exit status"),
-                cxx: flags.contains(&"cxx"),
-                threads: flags.contains(&"threads"),
-                sources,
-                archive,
-            }
-        })
-        .collect()
-}
 
 fn clang(p: &Program) -> PathBuf {
     llvm_tool(if p.cxx { "clang++" } else { "clang" })
@@ -69,15 +29,7 @@ fn build_objects(p: &Program, opt: &str, dir: &Path) -> Vec<PathBuf> {
         assert!(o.status.success(), "{}: {}", p.name, String::from_utf8_lossy(&o.stderr));
         out
     };
-    let mut objs: Vec<PathBuf> = p.sources.iter().map(|s| compile(s)).collect();
-    if !p.archive.is_empty() {
-        let members: Vec<PathBuf> = p.archive.iter().map(|s| compile(s)).collect();
-        let lib = dir.join("libmembers.a");
-        let o = run(Command::new(llvm_tool("llvm-ar")).arg("rcs").arg(&lib).args(&members), 60);
-        assert!(o.status.success());
-        objs.push(lib);
-    }
-    objs
+    p.objects(dir, compile)
 }
 
 fn native(p: &Program, opt: &str, objs: &[PathBuf], dir: &Path) -> Output {
@@ -109,13 +61,8 @@ fn check(p: &Program) -> Vec<String> {
         let dir = scratch();
         let objs = build_objects(p, opt, dir.path());
         let want = native(p, opt, &objs, dir.path());
-        if want.status.code() != Some(p.exit) {
-            problems.push(format!(
-                "{} {opt}: native exit {:?} != MANIFEST {}",
-                p.name,
-                want.status.code(),
-                p.exit
-            ));
+        if let Some(m) = p.native_mismatch(opt, &want) {
+            problems.push(m);
             continue;
         }
         let mut compare = |mode: &str, stdout: String, status: Option<i32>, stderr: String| {

@@ -48,6 +48,12 @@ pub enum JitError {
         /// Its error.
         message: String,
     },
+    /// The executor's architecture is one the linker does not handle.
+    #[error("the executor's target {triple} is not supported (x86-64 and AArch64 are)")]
+    UnsupportedTarget {
+        /// The triple the executor announced.
+        triple: String,
+    },
     /// The session's runtime is missing something the host needs.
     #[error("{0}")]
     Runtime(String),
@@ -124,7 +130,7 @@ pub struct Jit {
     cache: HashMap<String, Option<u64>>,
     process: ExecutorAddr,
     runtime: Option<Input>,
-    page_size: u64,
+    link_options: LinkOptions,
     units: Vec<LinkedUnit>,
     /// Archives offered to every unit from now on (see [`Jit::add_library_archive`]).
     library_archives: Vec<Input>,
@@ -148,6 +154,9 @@ impl Jit {
             |message| JitError::Executor { what: "opening its own process for symbol lookup", message },
         )?;
         let page_size = session.info().page_size.max(1);
+        let triple = &session.info().target_triple;
+        let arch = link::Arch::from_triple(triple)
+            .ok_or_else(|| JitError::UnsupportedTarget { triple: triple.clone() })?;
         // orc-executor's crash guard for JIT'd code is a Setup symbol, not a process symbol
         // (docs/protocol.md §11); the runtime refers to it weakly, so elsewhere it is 0.
         let cache = session
@@ -164,7 +173,7 @@ impl Jit {
             cache,
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
-            page_size,
+            link_options: LinkOptions { page_size, arch },
             units: Vec::new(),
             library_archives: Vec::new(),
         })
@@ -290,7 +299,7 @@ impl Jit {
             inputs.insert(0, rt);
         }
         inputs.extend(self.library_archives.iter().cloned());
-        let opts = LinkOptions { page_size: self.page_size };
+        let opts = self.link_options;
         let plan = loop {
             let plan = match link::plan(&inputs, &mut self.dylib, opts) {
                 Ok(p) => p,

@@ -1,8 +1,8 @@
 //! orcbridge's host: the controller side of an out-of-process JIT.
 //!
 //! * [`epc`]: the SimpleRemoteEPC controller (one session with one executor).
-//! * [`link`]: the JIT linker (objects and archives → finalized segments), with per-arch
-//!   relocation code in [`arch`].
+//! * [`link`]: the JIT linker (objects and archives → finalized segments, per architecture),
+//!   the `orcbridge-jitlink` crate, which builds and is tested without LLVM.
 //! * [`memmgr`]: executor memory as the host hands it out.
 //! * [`jit`]: a session put together: load units, run code, few round trips; [`libs`]:
 //!   libraries found as GNU ld finds them.
@@ -11,7 +11,6 @@
 //! * [`cli`]: the `repl` command line; [`interrupt`]: what Ctrl-C does; [`completion`]: what
 //!   Tab does.
 
-pub mod arch;
 pub mod cli;
 pub mod compile;
 pub mod completion;
@@ -19,6 +18,6 @@ pub mod epc;
 pub mod interrupt;
 pub mod jit;
 pub mod libs;
-pub mod link;
+pub use orcbridge_jitlink as link;
 pub mod memmgr;
 pub mod repl;

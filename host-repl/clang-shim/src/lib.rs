@@ -158,14 +158,34 @@ fn push_resource_dir(out: &mut Vec<String>, user: &[String]) {
     }
 }
 
-/// Driver command line for one whole-file compile of `input`.
-fn compile_args(opts: &Options, input: &str) -> Vec<String> {
+/// Defaults that depend on the target, each overridden by its opposite in `user`. On AArch64:
+/// thread-locals through emulated TLS (`__emutls_get_address`), because JIT'd code cannot get
+/// a slot in the thread's static TLS block and the linker takes TLS descriptors only on x86-64
+/// (see `orcbridge-jitlink`'s `arch::aarch64`); atomics inline (`-mno-outline-atomics`),
+/// because the outlined helpers (`__aarch64_swp4_acq`, ...) live in `libgcc.a`, which no
+/// executor process exports.
+fn push_target_defaults(out: &mut Vec<String>, triple: &str, user: &[String]) {
+    if triple.starts_with("aarch64") || triple.starts_with("arm64") {
+        if !has_arg(user, &["-femulated-tls", "-fno-emulated-tls"]) {
+            out.push("-femulated-tls".into());
+        }
+        if !has_arg(user, &["-moutline-atomics", "-mno-outline-atomics"]) {
+            out.push("-mno-outline-atomics".into());
+        }
+    }
+}
+
+/// The clang driver command line [`compile_file`] and [`compile_source`] run for `input`:
+/// `opts` with every default this crate adds (for keys of object caches, which must change
+/// when a default does).
+pub fn compile_args(opts: &Options, input: &str) -> Vec<String> {
     let mut a = vec![env!("ORCBRIDGE_CLANG_EXE").to_owned()];
     if !opts.triple.is_empty() {
         a.push(format!("--target={}", opts.triple));
     }
     a.extend(["-c".to_owned(), "-fPIC".to_owned()]);
     push_resource_dir(&mut a, &opts.args);
+    push_target_defaults(&mut a, &opts.triple, &opts.args);
     a.push("-x".into());
     a.push(match opts.lang {
         Lang::C => "c".into(),
@@ -187,6 +207,7 @@ fn interpreter_args(opts: &Options) -> Vec<String> {
         a.push("-xc".to_owned()); // CreateCpp's -xc++ comes first; the last -x wins
     }
     push_resource_dir(&mut a, &opts.args);
+    push_target_defaults(&mut a, &opts.triple, &opts.args);
     a.extend(opts.args.iter().cloned());
     a
 }

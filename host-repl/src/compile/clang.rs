@@ -74,14 +74,12 @@ pub fn compile_cached(
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
-    let lang_tag = format!("{lang:?}");
-    let joined = args.join("\0");
+    // The whole command line, so a changed default of the compiler changes the key.
+    let command = orcbridge_clang::compile_args(&options(lang, triple, args), name).join("\0");
     let key = super::cache::key(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
         orcbridge_clang::CLANG_VERSION.as_bytes(),
-        triple.as_bytes(),
-        lang_tag.as_bytes(),
-        joined.as_bytes(),
+        command.as_bytes(),
         code.as_bytes(),
     ]);
     super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))

@@ -9,6 +9,7 @@ use object::{
 use super::*;
 
 const PAGE: u64 = 4096;
+const X86: LinkOptions = LinkOptions { page_size: PAGE, arch: Arch::X86_64 };
 
 struct Obj(Object<'static>);
 
@@ -82,7 +83,7 @@ fn link(
     base: u64,
     ext: &[(&str, u64)],
 ) -> Result<LinkedUnit, LinkError> {
-    let plan = plan(inputs, dylib, LinkOptions { page_size: PAGE })?;
+    let plan = plan(inputs, dylib, X86)?;
     plan.finish(base, &|n| ext.iter().find(|(e, _)| *e == n).map(|&(_, a)| a))
 }
 
@@ -122,7 +123,7 @@ fn hello() -> Input {
 fn calls_to_the_process_go_through_a_stub_and_the_got() {
     let puts = 0x7f00_0000_1000u64;
     let mut dylib = JitDylib::default();
-    let plan = plan(&[hello()], &mut dylib, LinkOptions { page_size: PAGE }).unwrap();
+    let plan = plan(&[hello()], &mut dylib, X86).unwrap();
     assert_eq!(plan.externals(), ["puts"]);
     assert_eq!(plan.size(), 3 * PAGE, "R, RW and RX pages");
     let u = plan.finish(0x10000, &|n| (n == "puts").then_some(puts)).unwrap();
@@ -149,7 +150,7 @@ fn undefined_and_duplicate_symbols_are_named() {
     let mut dylib = JitDylib::default();
     let e = link(&[hello()], &mut dylib, 0x10000, &[]).unwrap_err();
     assert_eq!(e.to_string(), "undefined symbol: puts (referenced from hello.o)");
-    let e = plan(&[hello(), hello()], &mut dylib, LinkOptions { page_size: PAGE }).unwrap_err();
+    let e = plan(&[hello(), hello()], &mut dylib, X86).unwrap_err();
     assert_eq!(e.to_string(), "duplicate symbol: main (defined in hello.o and in hello.o)");
 }
 
@@ -247,7 +248,7 @@ fn static_tls_and_unknown_relocations_are_refused_with_their_names() {
     let text = o.section(".text", SectionKind::Text, &[0; 8]);
     let t = o.undefined("t");
     o.reloc(text, 0, t, 0, R_X86_64_GOTTPOFF);
-    let e = plan(&[o.input("ie.o")], &mut JitDylib::default(), LinkOptions { page_size: PAGE }).unwrap_err();
+    let e = plan(&[o.input("ie.o")], &mut JitDylib::default(), X86).unwrap_err();
     let text = e.to_string();
     assert!(
         text.starts_with("ie.o: section .text at offset 0x0: unsupported relocation R_X86_64_GOTTPOFF"),

@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use object::read::archive::{ArchiveFile, ArchiveMember};
 
-use super::LinkError;
-use super::elf::add_object;
-use super::graph::Graph;
+use crate::LinkError;
+use crate::elf::add_object;
+use crate::graph::LinkGraph;
 
 /// Loads the members of archive `data` that define symbols undefined in `g` and not provided
 /// by `provided` (earlier links of the session). Weak references do not pull members in.
@@ -15,7 +15,7 @@ use super::graph::Graph;
 /// # Errors
 /// An unreadable archive or member, or any error of loading a member.
 pub fn add_archive(
-    g: &mut Graph,
+    g: &mut LinkGraph,
     name: &str,
     data: &[u8],
     provided: &dyn Fn(&str) -> bool,

@@ -1,9 +1,9 @@
-//! Reading ELF relocatable objects (x86-64) into the link graph.
+//! The ELF graph builder: relocatable objects (x86-64, AArch64) into the link graph.
 //!
-//! Loads the allocated sections, classifies them (code, data, zero-fill, thread-local,
+//! Loads the allocated sections (one block each), classifies them (code, data, zero-fill, thread-local,
 //! `.eh_frame`, initializer and finalizer arrays), merges global symbols by name with the usual
 //! static-linking rules (strong over common over weak), drops duplicate COMDAT groups, and turns
-//! relocations into edges. Non-allocated sections (debug info, notes, `.comment`) are skipped.
+//! relocations into the architecture's edge kinds. Non-allocated sections (debug info, notes, `.comment`) are skipped.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,18 +13,19 @@ use object::{
     SymbolSection,
 };
 
-use super::LinkError;
-use super::graph::{Def, Edge, Graph, Role, Section, SegmentKind, Symbol, SymbolId};
-use crate::arch::x86_64;
+use crate::LinkError;
+use crate::arch::Arch;
+use crate::graph::{Block, Def, Edge, LinkGraph, Role, Section, SegmentKind, Symbol, SymbolId};
 
 /// Adds the object `data` named `name` to `g`. COMDAT groups whose signature is in `g.comdats`
 /// or `earlier_comdats` (groups kept by earlier links of the session) are discarded.
 ///
 /// # Errors
-/// Unreadable objects, other formats or architectures, duplicate strong definitions, and
-/// relocations that are unsupported or point outside their section.
+/// Unreadable objects, other formats, objects for an architecture other than `g.arch`,
+/// duplicate strong definitions, and relocations that are unsupported or point outside their
+/// section.
 pub fn add_object(
-    g: &mut Graph,
+    g: &mut LinkGraph,
     name: &str,
     data: &[u8],
     earlier_comdats: &HashSet<String>,
@@ -38,8 +39,17 @@ pub fn add_object(
             file.kind()
         )));
     }
-    if file.architecture() != object::Architecture::X86_64 {
-        return Err(bad(format!("{:?} objects are not supported yet (x86-64 only)", file.architecture())));
+    match Arch::from_object(file.architecture()) {
+        Some(a) if a == g.arch => {}
+        Some(a) => {
+            return Err(LinkError::WrongArchitecture { input: name.to_owned(), found: a, expected: g.arch });
+        }
+        None => {
+            return Err(bad(format!(
+                "{:?} objects are not supported (x86-64 and AArch64 are)",
+                file.architecture()
+            )));
+        }
     }
     let input = g.inputs.len();
     g.inputs.push(name.to_owned());
@@ -54,7 +64,8 @@ pub fn add_object(
         }
     }
 
-    let mut sections = HashMap::new();
+    // ELF section index → the block holding it.
+    let mut blocks = HashMap::new();
     for sec in file.sections() {
         let object::SectionFlags::Elf { sh_flags, .. } = sec.flags() else { continue };
         if !sh_flags.contains(SHF_ALLOC) {
@@ -78,12 +89,9 @@ pub fn add_object(
             SegmentKind::R
         };
         let role = if sh_flags.contains(SHF_TLS) { Role::Tls } else { role_of(&sec_name) };
-        sections.insert(sec.index().0, g.sections.len());
-        g.sections.push(Section {
-            name: sec_name,
-            input,
-            segment,
-            role,
+        g.sections.push(Section { name: sec_name, input, segment, role });
+        let block = g.add_block(Block {
+            section: g.sections.len() - 1,
             align: sec.align().max(1),
             size: sec.size(),
             data,
@@ -91,6 +99,7 @@ pub fn add_object(
             live: !discard.contains(&sec.index().0),
             addr: 0,
         });
+        blocks.insert(sec.index().0, block);
     }
 
     let mut symbols: HashMap<usize, SymbolId> = HashMap::new();
@@ -100,8 +109,8 @@ pub fn add_object(
         }
         let sym_name = sym.name().map_err(|e| bad(e.to_string()))?;
         let def = match sym.section() {
-            SymbolSection::Section(i) => match sections.get(&i.0) {
-                Some(&section) => Def::Section { section, offset: sym.address() },
+            SymbolSection::Section(i) => match blocks.get(&i.0) {
+                Some(&block) => Def::Block { block, offset: sym.address() },
                 // A symbol in a section we do not load (debug info).
                 None => Def::Absolute(0),
             },
@@ -123,7 +132,7 @@ pub fn add_object(
             });
             continue;
         }
-        let in_discarded = matches!(def, Def::Section { section, .. } if !g.sections[section].live);
+        let in_discarded = matches!(def, Def::Block { block, .. } if !g.blocks[block].live);
         let def = if in_discarded { Def::Undefined } else { def };
         let new = Symbol {
             name: sym_name.to_owned(),
@@ -149,37 +158,41 @@ pub fn add_object(
     }
 
     for sec in file.sections() {
-        let Some(&sid) = sections.get(&sec.index().0) else { continue };
-        if !g.sections[sid].live {
+        let Some(&bid) = blocks.get(&sec.index().0) else { continue };
+        if !g.blocks[bid].live {
             continue;
         }
+        let section_name = |g: &LinkGraph| g.section_of(bid).name.clone();
         for (offset, rel) in sec.relocations() {
             let RelocationFlags::Elf { r_type } = rel.flags() else {
                 return Err(bad("relocation without ELF type".into()));
             };
-            if r_type == object::elf::R_X86_64_NONE {
-                continue;
-            }
-            let kind = x86_64::from_elf(r_type).map_err(|u| LinkError::UnsupportedRelocation {
-                input: name.to_owned(),
-                section: g.sections[sid].name.clone(),
-                offset,
-                detail: u.to_string(),
-            })?;
+            let kind = match g.arch.edge_from_elf(r_type) {
+                Ok(Some(kind)) => kind,
+                Ok(None) => continue,
+                Err(u) => {
+                    return Err(LinkError::UnsupportedRelocation {
+                        input: name.to_owned(),
+                        section: section_name(g),
+                        offset,
+                        detail: u.to_string(),
+                    });
+                }
+            };
             let RelocationTarget::Symbol(si) = rel.target() else {
-                return Err(bad(format!(
-                    "relocation at {:#x} in {} has no symbol",
-                    offset, g.sections[sid].name
-                )));
+                return Err(bad(format!("relocation at {:#x} in {} has no symbol", offset, section_name(g))));
             };
             let target = *symbols
                 .get(&si.0)
                 .ok_or_else(|| bad(format!("relocation against unknown symbol {}", si.0)))?;
-            let s = &g.sections[sid];
-            if s.data.is_none() || offset.checked_add(kind.width() as u64).is_none_or(|end| end > s.size) {
-                return Err(bad(format!("relocation at {offset:#x} lies outside section {}", s.name)));
+            let b = &g.blocks[bid];
+            if b.data.is_none() || offset.checked_add(kind.width() as u64).is_none_or(|end| end > b.size) {
+                return Err(bad(format!(
+                    "relocation at {offset:#x} lies outside section {}",
+                    section_name(g)
+                )));
             }
-            g.sections[sid].edges.push(Edge { offset, kind, r_type, target, addend: rel.addend() });
+            g.blocks[bid].edges.push(Edge { offset, kind, target, addend: rel.addend() });
         }
     }
     Ok(())
@@ -208,9 +221,9 @@ fn role_of(name: &str) -> Role {
 
 /// Merges a new occurrence of a global into its symbol: strong definitions beat commons, which
 /// beat weak definitions; references stay weak only while every reference is weak.
-fn merge(g: &mut Graph, id: SymbolId, new: Symbol) -> Result<(), LinkError> {
+fn merge(g: &mut LinkGraph, id: SymbolId, new: Symbol) -> Result<(), LinkError> {
     let old = &mut g.symbols[id];
-    let strong = |s: &Symbol| matches!(s.def, Def::Section { .. } | Def::Absolute(_)) && !s.weak;
+    let strong = |s: &Symbol| matches!(s.def, Def::Block { .. } | Def::Absolute(_)) && !s.weak;
     match (old.def, new.def) {
         (Def::Undefined, Def::Undefined) => {
             old.weak &= new.weak;

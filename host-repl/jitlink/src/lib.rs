@@ -1,18 +1,33 @@
-//! The JIT linker: relocatable objects in, finalized segments for the executor out.
+//! orcbridge's JIT linker: relocatable objects in, finalized segments for the executor out.
 //!
-//! A link turns a set of inputs (ELF x86-64 objects and static archives) into one *unit*:
-//! read every input into a [`graph::Graph`] ([`elf`], [`archive`]), resolve symbols (this
-//! link first, then units linked earlier in the session — LLVM's JITDylib, here [`JitDylib`] —
-//! then the executor process), build GOT entries and jump stubs, lay sections out in three
-//! page-aligned segments by protection, and apply relocations on the host. The executor then
-//! only copies bytes and sets protections, so loading a unit costs one initialize request.
+//! A link turns a set of inputs (ELF objects and static archives) into one *unit*. It follows
+//! LLVM JITLink's layering (`llvm/lib/ExecutionEngine/JITLink/`), as a pipeline of passes over
+//! a format- and architecture-neutral [`graph::LinkGraph`]:
 //!
-//! The link runs in two steps so the host can batch its round trips: [`plan`] needs no
-//! executor and tells which symbols to look up and how much memory to reserve;
-//! [`LinkPlan::finish`] takes the addresses and produces the [`LinkedUnit`].
+//! 1. **build** ([`elf`], [`archive`]): a per-format builder reads each input into sections,
+//!    blocks and symbols, and maps each relocation to its architecture's edge kind
+//!    ([`arch::x86_64::EdgeKind`], [`arch::aarch64::EdgeKind`]);
+//! 2. **tables** (`tables.rs`): the GOT entries and call stubs the edges need, and which names
+//!    come from elsewhere — earlier units of the session (LLVM's JITDylib, here [`JitDylib`])
+//!    or the executor process;
+//! 3. **layout** (`layout.rs`): blocks, GOT, stubs, TLS image and `.eh_frame` into three
+//!    page-aligned segments by protection;
+//! 4. **allocate**: the caller reserves [`LinkPlan::size`] bytes in the executor and looks up
+//!    [`LinkPlan::externals`] — in one round trip, which is why the link is split here;
+//! 5. **fix up** (`fixup.rs`, [`LinkPlan::finish`]): each edge's formula and encoding, owned by
+//!    its architecture ([`arch::EdgeKind::apply`]);
+//! 6. **alloc actions**: the [`LinkedUnit`] lists `.eh_frame` to register and the initializers
+//!    and finalizers to run. The executor then only copies bytes and sets protections.
+//!
+//! | format \ architecture | x86-64 | AArch64 |
+//! |---|---|---|
+//! | ELF | yes | yes (TLS only through `-femulated-tls`) |
+//! | Mach-O | not yet | not yet |
+//!
+//! A new architecture is a module in [`arch`]; a new format is a builder next to [`elf`].
 //!
 //! Thread-local storage: each unit's `.tdata`/`.tbss` become one TLS block served by libgcc's
-//! emutls (`__emutls_get_address`); general- and local-dynamic accesses
+//! emutls (`__emutls_get_address`); on x86-64, general- and local-dynamic accesses
 //! (`R_X86_64_TLSGD`/`TLSLD`, i.e. code built with `-fPIC`) get a GOT pair
 //! `{emutls control object, offset}` and call `__tls_get_addr`, which the session runtime
 //! implements on top of emutls. Initial- and local-exec models are refused with advice.
@@ -21,13 +36,18 @@
 //! FDEs of discarded COMDAT functions keep a zero PC offset, so they describe bytes of
 //! `.eh_frame` itself, where no code runs.
 
+pub mod arch;
 pub mod archive;
 pub mod elf;
+mod fixup;
 pub mod graph;
 mod layout;
+mod tables;
 
 use std::collections::{HashMap, HashSet};
 
+pub use arch::Arch;
+pub use graph::SegmentKind;
 pub use layout::{LinkPlan, LinkStats, LinkedSegment, LinkedUnit};
 
 /// One input of a link.
@@ -92,12 +112,68 @@ pub enum LinkError {
         /// The relocation and advice.
         detail: String,
     },
-    /// A relocation's value does not fit its field.
+    /// An object for another architecture than the link's (the executor's).
+    #[error("{input}: a {found:?} object cannot be linked for a {expected:?} executor")]
+    WrongArchitecture {
+        /// The input.
+        input: String,
+        /// Its architecture.
+        found: Arch,
+        /// The link's.
+        expected: Arch,
+    },
+    /// A fix-up's value does not fit its field (or is misaligned for it).
     #[error("{0}")]
     OutOfRange(Box<RelocOutOfRange>),
-    /// Anything else about the inputs that cannot be linked.
-    #[error("{0}")]
-    Other(String),
+    /// A block asks for more alignment than the executor's pages give.
+    #[error(
+        "{input}: section {section} needs {align}-byte alignment, more than the executor's page size ({page_size})"
+    )]
+    AlignmentAbovePageSize {
+        /// The input.
+        input: String,
+        /// The section.
+        section: String,
+        /// Its alignment in bytes.
+        align: u64,
+        /// The executor's page size in bytes.
+        page_size: u64,
+    },
+    /// Code refers to a symbol of a COMDAT group that an earlier input or unit provided, by a
+    /// local name the kept group does not define.
+    #[error("{input}: section {section} refers to {symbol} in a discarded COMDAT section")]
+    DiscardedReference {
+        /// The input.
+        input: String,
+        /// The referencing section.
+        section: String,
+        /// The symbol.
+        symbol: String,
+    },
+    /// A thread-local that JIT'd code uses is defined by the executor's libraries.
+    #[error(
+        "thread-local variable {name} is not defined in JIT'd code; thread-locals of the executor's \
+         libraries cannot be reached from JIT'd code"
+    )]
+    ThreadLocalOutsideJit {
+        /// The variable.
+        name: String,
+    },
+    /// A TLS access names a symbol that is not thread-local.
+    #[error("{name} is used as a thread-local but is not one")]
+    NotThreadLocal {
+        /// The symbol.
+        name: String,
+    },
+    /// A call stub cannot reach its GOT entry (the layout keeps them in one reservation, so
+    /// this means a unit larger than the architecture's reach).
+    #[error("the stub at {stub:#x} cannot reach its GOT entry at {entry:#x}")]
+    GotOutOfReach {
+        /// The stub's address.
+        stub: u64,
+        /// The entry's address.
+        entry: u64,
+    },
 }
 
 /// Details of [`LinkError::OutOfRange`].
@@ -113,7 +189,7 @@ pub struct RelocOutOfRange {
     pub section: String,
     /// Offset in the section.
     pub offset: u64,
-    /// Relocation name, e.g. `R_X86_64_PC32`.
+    /// Relocation name, e.g. `R_X86_64_PC32` or `R_AARCH64_CALL26`.
     pub reloc: String,
     /// Target symbol.
     pub symbol: String,
@@ -211,14 +287,17 @@ impl JitDylib {
 pub struct LinkOptions {
     /// The executor's page size in bytes (segments are page-aligned and page-sized).
     pub page_size: u64,
+    /// The executor's architecture; every input must be for it.
+    pub arch: Arch,
 }
 
 /// Reads `inputs` and plans the link against the session's `dylib`.
 ///
 /// # Errors
-/// Unreadable or unsupported inputs, unsupported relocations, duplicate definitions.
+/// Unreadable or unsupported inputs, inputs for another architecture, unsupported
+/// relocations, duplicate definitions.
 pub fn plan(inputs: &[Input], dylib: &mut JitDylib, opts: LinkOptions) -> Result<LinkPlan, LinkError> {
-    let mut g = graph::Graph::default();
+    let mut g = graph::LinkGraph::new(opts.arch);
     let earlier = dylib.comdat_set();
     for input in inputs {
         if let Input::Object { name, bytes } = input {

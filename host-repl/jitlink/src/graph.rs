@@ -1,10 +1,22 @@
-//! The link graph: sections, symbols and relocation edges of the inputs of one link.
+//! The link graph: sections of blocks, symbols defined in blocks, and edges between them.
+//!
+//! The graph is format-neutral (the ELF builder in [`crate::elf`] fills it; a Mach-O builder
+//! would too) and architecture-neutral except for [`Edge::kind`], which is the architecture's
+//! own edge enum ([`EdgeKind`]). Its shape follows LLVM JITLink's `LinkGraph`
+//! (`llvm/include/llvm/ExecutionEngine/JITLink/JITLink.h`): a *block* is the unit of layout
+//! and liveness (an ELF section becomes one block; Mach-O's `subsections_via_symbols` would
+//! split a section into several), a *section* groups blocks with one name, protection and
+//! role, and symbols point into blocks.
 
-use crate::arch::x86_64::Reloc;
+use std::collections::{HashMap, HashSet};
 
-/// Index of a section in [`Graph::sections`].
+use crate::arch::{Arch, EdgeKind};
+
+/// Index of a section in [`LinkGraph::sections`].
 pub type SectionId = usize;
-/// Index of a symbol in [`Graph::symbols`].
+/// Index of a block in [`LinkGraph::blocks`].
+pub type BlockId = usize;
+/// Index of a symbol in [`LinkGraph::symbols`].
 pub type SymbolId = usize;
 
 /// Which executor segment (protection) a section goes into.
@@ -25,7 +37,7 @@ pub enum Role {
     Normal,
     /// `.eh_frame`: placed contiguously at the end of the read-only segment and registered.
     EhFrame,
-    /// Pointers to initializers (`.init_array[.N]`, `.ctors[.N]`); read after relocation, not
+    /// Pointers to initializers (`.init_array[.N]`, `.ctors[.N]`); read after fix-up, not
     /// placed. `reverse` for `.ctors`, which run last entry first.
     Init {
         /// Lower runs earlier.
@@ -41,11 +53,12 @@ pub enum Role {
         /// Entries run in reverse order.
         reverse: bool,
     },
-    /// `.tdata`/`.tbss`: part of the link's TLS block image; `addr` is the offset in the block.
+    /// `.tdata`/`.tbss`: part of the link's TLS block image; a block's `addr` is its offset in
+    /// the TLS block.
     Tls,
 }
 
-/// A loaded section.
+/// A named group of blocks with one protection and role.
 #[derive(Debug, Clone)]
 pub struct Section {
     /// Name, for messages and ordering.
@@ -56,13 +69,20 @@ pub struct Section {
     pub segment: SegmentKind,
     /// Role.
     pub role: Role,
-    /// Alignment in bytes (at least 1).
+}
+
+/// A contiguous run of bytes (or zero-fill) that is laid out as a whole.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// The section it belongs to.
+    pub section: SectionId,
+    /// Alignment in bytes (a power of two, at least 1).
     pub align: u64,
     /// Size in bytes.
     pub size: u64,
-    /// Contents; `None` for zero-fill (`SHT_NOBITS`).
+    /// Contents; `None` for zero-fill.
     pub data: Option<Vec<u8>>,
-    /// Relocations to apply to `data`.
+    /// Fix-ups to apply to `data`.
     pub edges: Vec<Edge>,
     /// False if discarded (a duplicate COMDAT group).
     pub live: bool,
@@ -75,10 +95,10 @@ pub struct Section {
 pub enum Def {
     /// Not defined in this link.
     Undefined,
-    /// At `offset` in `section`.
-    Section {
-        /// The section.
-        section: SectionId,
+    /// At `offset` in `block`.
+    Block {
+        /// The block.
+        block: BlockId,
         /// Offset in it.
         offset: u64,
     },
@@ -106,21 +126,19 @@ pub struct Symbol {
     pub def: Def,
     /// Input that defined it (or first referenced it).
     pub input: usize,
-    /// Size in bytes (for `R_X86_64_SIZE*`).
+    /// Size in bytes (for size relocations such as `R_X86_64_SIZE64`).
     pub size: u64,
     /// A thread-local variable.
     pub tls: bool,
 }
 
-/// A relocation: patch `section` at `offset` with `kind` computed for `target` and `addend`.
+/// A fix-up: patch a block at `offset` with `kind` computed for `target` and `addend`.
 #[derive(Debug, Clone, Copy)]
 pub struct Edge {
-    /// Offset in the section.
+    /// Offset in the block.
     pub offset: u64,
-    /// What to compute.
-    pub kind: Reloc,
-    /// Raw `r_type`, for messages.
-    pub r_type: object::elf::RelocationType,
+    /// What to compute and how to encode it, in the architecture's terms.
+    pub kind: EdgeKind,
     /// Target symbol.
     pub target: SymbolId,
     /// Addend.
@@ -128,21 +146,38 @@ pub struct Edge {
 }
 
 /// All inputs of one link.
-#[derive(Debug, Default)]
-pub struct Graph {
+#[derive(Debug)]
+pub struct LinkGraph {
+    /// The architecture every input is for.
+    pub arch: Arch,
     /// Input names (file or archive member), for messages.
     pub inputs: Vec<String>,
     /// Sections.
     pub sections: Vec<Section>,
+    /// Blocks.
+    pub blocks: Vec<Block>,
     /// Symbols.
     pub symbols: Vec<Symbol>,
     /// Global names → symbol.
-    pub globals: std::collections::HashMap<String, SymbolId>,
+    pub globals: HashMap<String, SymbolId>,
     /// COMDAT group signatures kept in this link.
-    pub comdats: std::collections::HashSet<String>,
+    pub comdats: HashSet<String>,
 }
 
-impl Graph {
+impl LinkGraph {
+    /// An empty graph for `arch`.
+    pub fn new(arch: Arch) -> LinkGraph {
+        LinkGraph {
+            arch,
+            inputs: Vec::new(),
+            sections: Vec::new(),
+            blocks: Vec::new(),
+            symbols: Vec::new(),
+            globals: HashMap::new(),
+            comdats: HashSet::new(),
+        }
+    }
+
     /// The symbol for global `name`, created undefined if new.
     pub fn global(&mut self, name: &str, input: usize) -> SymbolId {
         if let Some(&id) = self.globals.get(name) {
@@ -162,11 +197,27 @@ impl Graph {
         id
     }
 
-    /// True if `sym` is defined in a live section or absolutely in this link.
+    /// Adds a block to `section` and returns its id.
+    pub fn add_block(&mut self, block: Block) -> BlockId {
+        self.blocks.push(block);
+        self.blocks.len() - 1
+    }
+
+    /// The section a block belongs to.
+    pub fn section_of(&self, block: BlockId) -> &Section {
+        &self.sections[self.blocks[block].section]
+    }
+
+    /// The name of the input a block came from.
+    pub fn input_of(&self, block: BlockId) -> &str {
+        &self.inputs[self.section_of(block).input]
+    }
+
+    /// True if `sym` is defined in a live block or absolutely in this link.
     pub fn is_defined(&self, sym: SymbolId) -> bool {
         match self.symbols[sym].def {
             Def::Undefined => false,
-            Def::Section { section, .. } => self.sections[section].live,
+            Def::Block { block, .. } => self.blocks[block].live,
             Def::Absolute(_) | Def::Common { .. } => true,
         }
     }

@@ -1,0 +1,107 @@
+//! The table pass: which GOT entries and call stubs the edges need, and which names this link
+//! must get from elsewhere (earlier units of the session, or the executor process).
+//!
+//! A GOT entry holds an address the code loads instead of encoding it (code built with
+//! `-fPIC`, and every call stub); a stub is a small jump through a GOT entry, so a call with a
+//! short reach (±2 GiB on x86-64, ±128 MiB on AArch64) reaches a target anywhere. Calls to
+//! targets defined in this link go direct: the link is laid out in one reservation.
+
+use std::collections::HashMap;
+
+use crate::arch::TableUse;
+use crate::graph::{LinkGraph, SymbolId};
+use crate::{DylibSymbol, JitDylib};
+
+/// The symbol that names the GOT base in large-model and GOT-relative code.
+pub(crate) const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+
+/// What a GOT entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum GotKey {
+    /// One slot: the target's address.
+    Addr(SymbolId),
+    /// Two slots: general-dynamic TLS pair for the target.
+    TlsGd(SymbolId),
+    /// Two slots: local-dynamic pair for this unit's block.
+    TlsLd,
+}
+
+impl GotKey {
+    /// Number of 8-byte slots.
+    pub(crate) fn slots(self) -> u64 {
+        if matches!(self, GotKey::Addr(_)) { 1 } else { 2 }
+    }
+}
+
+/// The result of the table pass.
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
+    /// Earlier-unit definitions this link refers to.
+    pub dylib: HashMap<String, DylibSymbol>,
+    /// Names to look up in the executor process, in first-use order.
+    pub externals: Vec<String>,
+    /// GOT entries in order, with their first slot.
+    pub got: Vec<(GotKey, u64)>,
+    /// Entry → first slot.
+    pub got_slot: HashMap<GotKey, u64>,
+    /// Total 8-byte slots.
+    pub slots: u64,
+    /// The GOT must exist even if empty (`_GLOBAL_OFFSET_TABLE_` or GOT-relative edges).
+    pub need_got_base: bool,
+    /// Targets with a stub, in stub order.
+    pub stubs: Vec<SymbolId>,
+    /// Target → stub index.
+    pub stub_of: HashMap<SymbolId, u64>,
+}
+
+impl Tables {
+    fn add_got(&mut self, key: GotKey) {
+        if !self.got_slot.contains_key(&key) {
+            self.got_slot.insert(key, self.slots);
+            self.got.push((key, self.slots));
+            self.slots += key.slots();
+        }
+    }
+
+    /// The first slot of `key`'s entry. Every key an edge uses was added by [`build`].
+    pub(crate) fn slot(&self, key: GotKey) -> u64 {
+        self.got_slot.get(&key).copied().unwrap_or(0)
+    }
+}
+
+/// Scans the live edges of `g` once.
+pub(crate) fn build(g: &LinkGraph, dylib: &JitDylib) -> Tables {
+    let mut t = Tables::default();
+    for block in g.blocks.iter().filter(|b| b.live) {
+        for edge in &block.edges {
+            let target = edge.target;
+            let local = g.is_defined(target);
+            if !local && g.symbols[target].global {
+                let name = &g.symbols[target].name;
+                if name == GOT_SYMBOL {
+                    t.need_got_base = true;
+                } else if let Some(d) = dylib.lookup(name) {
+                    t.dylib.insert(name.clone(), *d);
+                } else if !t.externals.contains(name) {
+                    t.externals.push(name.clone());
+                }
+            }
+            match edge.kind.table_use() {
+                TableUse::None => {}
+                TableUse::Got => t.add_got(GotKey::Addr(target)),
+                TableUse::TlsGd => t.add_got(GotKey::TlsGd(target)),
+                TableUse::TlsLd => t.add_got(GotKey::TlsLd),
+                TableUse::CallStub if local => {}
+                TableUse::CallStub => {
+                    t.add_got(GotKey::Addr(target));
+                    if !t.stub_of.contains_key(&target) {
+                        t.stub_of.insert(target, t.stubs.len() as u64);
+                        t.stubs.push(target);
+                    }
+                }
+            }
+            t.need_got_base |= edge.kind.needs_got_base();
+        }
+    }
+    t
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Prepares this x86-64 Debian 12 machine to test orcbridge against another target, installing
+# what is missing:
+#
+#   scripts/build-target.sh aarch64-unknown-linux-gnu
+#
+# * qemu-user, to run aarch64 Linux programs here (`qemu-aarch64 PROGRAM`);
+# * the arm64 C and C++ runtime libraries (Debian multiarch, beside the amd64 ones) that
+#   aarch64 programs load, and the aarch64 cross toolchain (`aarch64-linux-gnu-gcc`/`g++`:
+#   headers and libraries to compile and link for the target);
+# * LLVM 22's own aarch64 `llvm-jitlink-executor`, from Debian's arm64 `llvm-22` package
+#   extracted into target/aarch64-unknown-linux-gnu/llvm-22 (never installed: the arm64
+#   package would replace the amd64 LLVM).
+#
+# Prints the folder of the LLVM peer. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="${1:-}"
+case "$target" in
+  aarch64-unknown-linux-gnu) ;;
+  *) echo "usage: scripts/build-target.sh aarch64-unknown-linux-gnu" >&2; exit 2 ;;
+esac
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+packages=(
+  qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
+  libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64
+  # What LLVM's arm64 llvm-jitlink-executor links against.
+  zlib1g:arm64 libzstd1:arm64 libz3-4:arm64
+)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "build-target: adding the arm64 package architecture" >&2
+  $sudo dpkg --add-architecture arm64
+  updated=""
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})) || [ -n "${updated+x}" ]; then
+  $sudo apt-get update -qq
+fi
+if ((${#missing[@]})); then
+  echo "build-target: installing ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+peer="target/$target/llvm-22"
+if [ ! -x "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" ]; then
+  echo "build-target: extracting LLVM 22's arm64 llvm-jitlink-executor into $peer" >&2
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  # The same version as the amd64 LLVM, so both peers are LLVM 22.1.x from one release.
+  version="$(dpkg-query -W -f='${Version}' llvm-22)"
+  (cd "$work" && chmod 777 . && apt-get download -qq "llvm-22:arm64=$version" >/dev/null)
+  mkdir -p "$peer"
+  dpkg-deb -x "$work"/llvm-22_*_arm64.deb "$peer"
+fi
+usage="$(qemu-aarch64 "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" 2>&1 || true)"
+[[ "$usage" == *filedescs=* ]] || {
+  echo "build-target: $peer/usr/lib/llvm-22/bin/llvm-jitlink-executor does not run under qemu-aarch64" >&2
+  exit 1
+}
+echo "$peer/usr/lib/llvm-22/bin"
