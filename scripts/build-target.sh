@@ -10,7 +10,11 @@
 #   headers and libraries to compile and link for the target);
 # * LLVM 22's own aarch64 `llvm-jitlink-executor`, from Debian's arm64 `llvm-22` package
 #   extracted into target/aarch64-unknown-linux-gnu/llvm-22 (never installed: the arm64
-#   package would replace the amd64 LLVM).
+#   package would replace the amd64 LLVM);
+# * Debian's Rust toolchain (`rustc-web`, with the arm64 standard library; rustup cannot
+#   download targets here), which builds target/aarch64-unknown-linux-gnu/release/orc-executor.
+#   Run it with `qemu-aarch64 target/aarch64-unknown-linux-gnu/release/orc-executor
+#   listen=127.0.0.1:PORT`, then `repl --oop-executor-connect=127.0.0.1:PORT prog.c`.
 #
 # Prints the folder of the LLVM peer. Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -30,6 +34,7 @@ packages=(
   libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64
   # What LLVM's arm64 llvm-jitlink-executor links against.
   zlib1g:arm64 libzstd1:arm64 libz3-4:arm64
+  rustc-web cargo-web libstd-rust-web-dev:arm64
 )
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   echo "build-target: adding the arm64 package architecture" >&2
@@ -64,4 +69,9 @@ usage="$(qemu-aarch64 "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" 2>&1 || 
   echo "build-target: $peer/usr/lib/llvm-22/bin/llvm-jitlink-executor does not run under qemu-aarch64" >&2
   exit 1
 }
+# Debian's rustc and cargo, not rustup's shims earlier in PATH; cargo only rebuilds what changed.
+echo "build-target: building orc-executor for $target" >&2
+RUSTC=/usr/bin/rustc CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  /usr/bin/cargo build -q --release --target "$target" -p orc-executor --bin orc-executor
+
 echo "$peer/usr/lib/llvm-22/bin"

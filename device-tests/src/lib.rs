@@ -2,6 +2,7 @@
 //! binaries, compiling test programs, running processes with time limits, reading captured
 //! sessions and speaking the wire protocol as a test peer.
 
+pub mod aarch64;
 pub mod capture;
 pub mod corpus;
 pub mod differential;
@@ -426,8 +427,19 @@ impl Drop for KillOnDrop {
 /// Starts `orc-executor listen=127.0.0.1:0 ARGS…` with stdout going to `stdout_file` and
 /// stderr captured, and returns it with the port it reported.
 pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: &Path) -> (KillOnDrop, u16) {
+    start_listening(&mut Command::new(our_bin("orc-executor")), args, stdout_file, stderr_file)
+}
+
+/// As [`start_listening_executor`], for the orc-executor that `executor` runs (for instance
+/// `qemu-aarch64 PATH`).
+pub fn start_listening(
+    executor: &mut Command,
+    args: &[&str],
+    stdout_file: &Path,
+    stderr_file: &Path,
+) -> (KillOnDrop, u16) {
     let guard = KillOnDrop::spawn(
-        Command::new(our_bin("orc-executor"))
+        executor
             .arg("listen=127.0.0.1:0")
             .args(args)
             .args(std::env::var_os("ORC_TEST_VERBOSE").map(|_| "-v"))
@@ -443,7 +455,7 @@ pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: 
             let port = addr.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in banner");
             return (guard, port);
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "orc-executor did not start listening:\n{text}");
+        assert!(start.elapsed() < Duration::from_secs(30), "orc-executor did not start listening:\n{text}");
         std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -226,6 +226,7 @@ impl Jit {
         for lib in libs {
             match lib {
                 Library::Shared { load, as_needed } => {
+                    tracing::debug!("loading {load} in the executor");
                     let mut r = self.open_library(&load).await;
                     if r.is_err()
                         && let Some(name) = load.contains('/').then(|| load.rsplit('/').next()).flatten()

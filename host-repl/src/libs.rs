@@ -40,12 +40,23 @@ pub enum Library {
 #[non_exhaustive]
 pub enum LibError {
     /// No `libNAME.so` or `libNAME.a` in any search directory.
-    #[error("cannot find -l{name}: no lib{name}.so or lib{name}.a in {}", dirs_list(.searched))]
+    #[error(
+        "cannot find -l{name}: no lib{name}.so or lib{name}.a in {}{}",
+        dirs_list(.searched),
+        if *.foreign {
+            "; for an executor of another architecture, name the library as its loader knows it \
+             (e.g. --dlopen libz.so.1)"
+        } else {
+            ""
+        }
+    )]
     NotFound {
         /// The NAME of `-lNAME`.
         name: String,
         /// The directories searched, in order.
         searched: Vec<PathBuf>,
+        /// The executor is of another architecture, whose libraries this machine may not have.
+        foreign: bool,
     },
     /// A file named by a linker script does not exist.
     #[error("{script}: cannot find {entry}")]
@@ -116,9 +127,11 @@ impl Search {
     /// # Errors
     /// [`LibError::NotFound`], or an error reading what was found.
     pub fn find_l(&self, name: &str) -> Result<Vec<Library>, LibError> {
-        let path = self
-            .lookup_l(name)
-            .ok_or_else(|| LibError::NotFound { name: name.to_owned(), searched: self.dirs.clone() })?;
+        let path = self.lookup_l(name).ok_or_else(|| LibError::NotFound {
+            name: name.to_owned(),
+            searched: self.dirs.clone(),
+            foreign: self.by_name,
+        })?;
         self.expand(&path, false, 0)
     }
 
@@ -206,13 +219,31 @@ impl Search {
             .find(|c| c.is_file())
     }
 
+    /// What the executor's `dlopen` gets for the shared object at `path`: the path itself on
+    /// this machine's architecture; otherwise the object's `DT_SONAME` (a development name
+    /// such as `libm.so` is a symlink the target may not have, its soname `libm.so.6` is
+    /// what the target's loader knows), or its file name without one.
     fn load_name(&self, path: &Path) -> String {
-        if self.by_name {
-            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
-        } else {
-            path.display().to_string()
+        if !self.by_name {
+            return path.display().to_string();
         }
+        soname(path).unwrap_or_else(|| {
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        })
     }
+}
+
+/// The `DT_SONAME` of the 64-bit ELF shared object at `path`, if it has one.
+fn soname(path: &Path) -> Option<String> {
+    use object::read::elf::{Dyn, ElfFile64};
+    let data = std::fs::read(path).ok()?;
+    let file = ElfFile64::<object::Endianness>::parse(&*data).ok()?;
+    let endian = file.endian();
+    let sections = file.elf_section_table();
+    let (dynamic, strings_index) = sections.dynamic(endian, &*data).ok().flatten()?;
+    let strings = sections.strings(endian, &*data, strings_index).ok()?;
+    let entry = dynamic.iter().find(|d| d.d_tag(endian) == object::elf::DT_SONAME)?;
+    entry.string(endian, strings).ok().map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// What a file found for a library is.
@@ -443,6 +474,13 @@ mod tests {
         let cross = Search::new(&[], "aarch64-unknown-linux-gnu");
         assert!(cross.dirs().iter().any(|d| d.ends_with("aarch64-linux-gnu/lib")));
         assert_eq!(cross.load_name(Path::new("/usr/aarch64-linux-gnu/lib/libm.so.6")), "libm.so.6");
+        if Path::new("/usr/aarch64-linux-gnu/lib/libm.so").exists() {
+            // The cross sysroot's development symlink, named by its soname.
+            assert_eq!(
+                cross.find_l("m").unwrap(),
+                [Library::Shared { load: "libm.so.6".into(), as_needed: false }]
+            );
+        }
         assert_eq!(
             search.find_dlopen("libz.so.1").unwrap(),
             [Library::Shared { load: "libz.so.1".into(), as_needed: false }]
