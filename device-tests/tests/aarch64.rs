@@ -28,13 +28,33 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// aarch64 objects (and archive) for `p` at `opt`, compiled as repl compiles for aarch64.
-fn build_objects(p: &Program, opt: &str, dir: &Path) -> Vec<PathBuf> {
+/// How thread-locals are compiled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tls {
+    /// clang's default for `-fPIC`, as repl compiles: TLS descriptors, which the linker points
+    /// at the session runtime's resolver.
+    Descriptors,
+    /// `-femulated-tls`: plain data and calls of `__emutls_get_address`.
+    Emulated,
+}
+
+/// True if `p` has thread-locals.
+fn uses_tls(p: &Program) -> bool {
+    p.sources.iter().chain(&p.archive).any(|s| {
+        let text = std::fs::read_to_string(s).unwrap_or_default();
+        ["thread_local", "__thread", "_Thread_local"].iter().any(|k| text.contains(k))
+    })
+}
+
+/// aarch64 objects (and archive) for `p` at `opt`, compiled as repl compiles for aarch64,
+/// thread-locals as `tls` says.
+fn build_objects(p: &Program, opt: &str, tls: Tls, dir: &Path) -> Vec<PathBuf> {
     let compile = |src: &Path| {
         let out = dir.join(format!("{}.o", src.file_stem().unwrap().to_string_lossy()));
         let mut cmd = Command::new(llvm_tool(if p.cxx { "clang++" } else { "clang" }));
         cmd.arg(format!("--target={TRIPLE}"))
-            .args(["-c", "-fPIC", "-femulated-tls", "-mno-outline-atomics", opt])
+            .args(["-c", "-fPIC", "-mno-outline-atomics", opt])
+            .args((tls == Tls::Emulated).then_some("-femulated-tls"))
             .args(if p.cxx { &["-std=c++17"][..] } else { &[] })
             .arg(src)
             .arg("-o")
@@ -68,7 +88,7 @@ fn check(p: &Program, t: &Target) -> Vec<String> {
     for opt in ["-O0", "-O2"] {
         let dir = scratch();
         let llvm = format!("--oop-executor={}", Target::wrapper(&t.llvm_executor, dir.path()).display());
-        let objs = build_objects(p, opt, dir.path());
+        let objs = build_objects(p, opt, Tls::Descriptors, dir.path());
         let want = native(p, &objs, dir.path());
         if let Some(m) = p.native_mismatch(opt, &want) {
             problems.push(m);
@@ -98,6 +118,13 @@ fn check(p: &Program, t: &Target) -> Vec<String> {
         compare("llvm-jitlink-executor, pipes, sources", text(&o.stdout), &o);
         let o = repl(std::slice::from_ref(&llvm), &objs, &p.args);
         compare("llvm-jitlink-executor, pipes", text(&o.stdout), &o);
+        if uses_tls(p) {
+            let emu_dir = dir.path().join("emutls");
+            std::fs::create_dir(&emu_dir).unwrap();
+            let emulated = build_objects(p, opt, Tls::Emulated, &emu_dir);
+            let o = repl(std::slice::from_ref(&llvm), &emulated, &p.args);
+            compare("llvm-jitlink-executor, pipes, emulated TLS", text(&o.stdout), &o);
+        }
         // Our executor on TCP: the program's output is on the executor's stdout.
         let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
         let (exe, port) = start_listening(&mut Target::qemu(&t.orc_executor), &["--once"], &out, &err);
@@ -144,7 +171,7 @@ fn llvm_jitlink_runs_aarch64_objects_in_our_executor_as_in_llvms() {
     let mut problems = Vec::new();
     for p in &programs {
         let dir = scratch();
-        let objs = build_objects(p, "-O2", dir.path());
+        let objs = build_objects(p, "-O2", Tls::Descriptors, dir.path());
         let jitlink = |flag: String| {
             let mut cmd = Command::new(llvm_tool("llvm-jitlink"));
             cmd.arg(flag).args(&objs);

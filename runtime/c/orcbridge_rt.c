@@ -12,7 +12,8 @@
  *    host can run it when the program or the REPL session ends, and a unit's share of it when
  *    that unit is unloaded (as dlclose runs a library's), never after its code is gone;
  *  - exit: ends the running program, not the executor process (it unwinds to run_main);
- *  - __tls_get_addr: thread-local storage for JIT'd code, on top of libgcc's emutls;
+ *  - __tls_get_addr (and on AArch64 the TLS descriptor resolver __orcbridge_tlsdesc):
+ *    thread-local storage for JIT'd code, on top of libgcc's emutls;
  *  - wrapper functions (LLVM's wrapper ABI, SPS arguments) the host calls: run initializers,
  *    run main, run one REPL input and return its value, run exit-time finalizers;
  *  - the value-capture functions the REPL's rewritten code calls (the host's clang shim turns
@@ -214,6 +215,83 @@ typedef struct {
 } TlsIndex;
 
 void *__tls_get_addr(TlsIndex *ti) { return (char *)__emutls_get_address(ti->emutls_object) + ti->offset; }
+
+#if defined(__aarch64__) && defined(__ELF__)
+/* TLS descriptors, AArch64's default dialect for -fPIC (ELF for the Arm 64-bit Architecture,
+ * "TLS descriptors"): code calls the descriptor's first word with x0 = the descriptor and
+ * expects x0 = the variable's address minus TPIDR_EL0, every other register (and the flags)
+ * as they were. The host makes the descriptor { __orcbridge_tlsdesc, &TlsIndex }. */
+__asm__(".text\n"
+        ".globl __orcbridge_tlsdesc\n"
+        ".type __orcbridge_tlsdesc, %function\n"
+        ".p2align 2\n"
+        "__orcbridge_tlsdesc:\n"
+        "  stp x29, x30, [sp, #-16]!\n"
+        "  mov x29, sp\n"
+        "  sub sp, sp, #672\n" /* x1-x18, nzcv (160 bytes), q0-q31 (512) */
+        "  stp x1, x2, [sp, #0]\n"
+        "  stp x3, x4, [sp, #16]\n"
+        "  stp x5, x6, [sp, #32]\n"
+        "  stp x7, x8, [sp, #48]\n"
+        "  stp x9, x10, [sp, #64]\n"
+        "  stp x11, x12, [sp, #80]\n"
+        "  stp x13, x14, [sp, #96]\n"
+        "  stp x15, x16, [sp, #112]\n"
+        "  stp x17, x18, [sp, #128]\n"
+        "  mrs x1, nzcv\n"
+        "  str x1, [sp, #144]\n"
+        "  stp q0, q1, [sp, #160]\n"
+        "  stp q2, q3, [sp, #192]\n"
+        "  stp q4, q5, [sp, #224]\n"
+        "  stp q6, q7, [sp, #256]\n"
+        "  stp q8, q9, [sp, #288]\n"
+        "  stp q10, q11, [sp, #320]\n"
+        "  stp q12, q13, [sp, #352]\n"
+        "  stp q14, q15, [sp, #384]\n"
+        "  stp q16, q17, [sp, #416]\n"
+        "  stp q18, q19, [sp, #448]\n"
+        "  stp q20, q21, [sp, #480]\n"
+        "  stp q22, q23, [sp, #512]\n"
+        "  stp q24, q25, [sp, #544]\n"
+        "  stp q26, q27, [sp, #576]\n"
+        "  stp q28, q29, [sp, #608]\n"
+        "  stp q30, q31, [sp, #640]\n"
+        "  ldr x0, [x0, #8]\n"
+        "  bl __tls_get_addr\n"
+        "  mrs x1, tpidr_el0\n"
+        "  sub x0, x0, x1\n"
+        "  ldp q0, q1, [sp, #160]\n"
+        "  ldp q2, q3, [sp, #192]\n"
+        "  ldp q4, q5, [sp, #224]\n"
+        "  ldp q6, q7, [sp, #256]\n"
+        "  ldp q8, q9, [sp, #288]\n"
+        "  ldp q10, q11, [sp, #320]\n"
+        "  ldp q12, q13, [sp, #352]\n"
+        "  ldp q14, q15, [sp, #384]\n"
+        "  ldp q16, q17, [sp, #416]\n"
+        "  ldp q18, q19, [sp, #448]\n"
+        "  ldp q20, q21, [sp, #480]\n"
+        "  ldp q22, q23, [sp, #512]\n"
+        "  ldp q24, q25, [sp, #544]\n"
+        "  ldp q26, q27, [sp, #576]\n"
+        "  ldp q28, q29, [sp, #608]\n"
+        "  ldp q30, q31, [sp, #640]\n"
+        "  ldr x1, [sp, #144]\n"
+        "  msr nzcv, x1\n"
+        "  ldp x1, x2, [sp, #0]\n"
+        "  ldp x3, x4, [sp, #16]\n"
+        "  ldp x5, x6, [sp, #32]\n"
+        "  ldp x7, x8, [sp, #48]\n"
+        "  ldp x9, x10, [sp, #64]\n"
+        "  ldp x11, x12, [sp, #80]\n"
+        "  ldp x13, x14, [sp, #96]\n"
+        "  ldp x15, x16, [sp, #112]\n"
+        "  ldp x17, x18, [sp, #128]\n"
+        "  mov sp, x29\n"
+        "  ldp x29, x30, [sp], #16\n"
+        "  ret\n"
+        ".size __orcbridge_tlsdesc, .-__orcbridge_tlsdesc\n");
+#endif
 
 /* ---- initializers and finalizers ---- */
 typedef void (*Fn)(void);

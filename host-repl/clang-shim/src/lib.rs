@@ -159,19 +159,12 @@ fn push_resource_dir(out: &mut Vec<String>, user: &[String]) {
 }
 
 /// Defaults that depend on the target, each overridden by its opposite in `user`. On AArch64:
-/// thread-locals through emulated TLS (`__emutls_get_address`), because JIT'd code cannot get
-/// a slot in the thread's static TLS block and the linker takes TLS descriptors only on x86-64
-/// (see `orcbridge-jitlink`'s `arch::aarch64`); atomics inline (`-mno-outline-atomics`),
-/// because the outlined helpers (`__aarch64_swp4_acq`, ...) live in `libgcc.a`, which no
-/// executor process exports.
+/// atomics inline (`-mno-outline-atomics`), because the outlined helpers
+/// (`__aarch64_swp4_acq`, ...) live in `libgcc.a`, which no executor process exports.
 fn push_target_defaults(out: &mut Vec<String>, triple: &str, user: &[String]) {
-    if triple.starts_with("aarch64") || triple.starts_with("arm64") {
-        if !has_arg(user, &["-femulated-tls", "-fno-emulated-tls"]) {
-            out.push("-femulated-tls".into());
-        }
-        if !has_arg(user, &["-moutline-atomics", "-mno-outline-atomics"]) {
-            out.push("-mno-outline-atomics".into());
-        }
+    let aarch64 = triple.starts_with("aarch64") || triple.starts_with("arm64");
+    if aarch64 && !has_arg(user, &["-moutline-atomics", "-mno-outline-atomics"]) {
+        out.push("-mno-outline-atomics".into());
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::arch::{FixupError, TableUse};
 use crate::graph::{BlockId, Def, Role, SymbolId};
 use crate::layout::LinkPlan;
-use crate::tables::{GOT_SYMBOL, GotKey};
+use crate::tables::{GOT_SYMBOL, GotKey, TLSDESC_RESOLVER};
 use crate::{LinkError, RelocOutOfRange};
 
 /// Computes fix-up values for a plan whose addresses are assigned.
@@ -51,6 +51,22 @@ impl Resolver<'_> {
         }
     }
 
+    /// The address of the session runtime's TLS descriptor resolver.
+    pub fn tlsdesc_resolver(&self) -> Result<u64, LinkError> {
+        let g = &self.plan.g;
+        let found = match g.globals.get(TLSDESC_RESOLVER) {
+            Some(&id) if g.is_defined(id) => self.symbol(id, None)?,
+            _ => match self.plan.tables.dylib.get(TLSDESC_RESOLVER) {
+                Some(d) => Some(d.addr),
+                None => (self.resolve)(TLSDESC_RESOLVER),
+            },
+        };
+        found.filter(|&a| a != 0).ok_or_else(|| LinkError::UndefinedSymbol {
+            name: TLSDESC_RESOLVER.to_owned(),
+            referenced_from: "a TLS descriptor (link the orcbridge session runtime)".to_owned(),
+        })
+    }
+
     /// (emutls control object, offset in block) of thread-local `t`.
     pub fn tls(&self, t: SymbolId) -> Result<(u64, u64), LinkError> {
         let g = &self.plan.g;
@@ -77,7 +93,8 @@ impl Resolver<'_> {
         for edge in &blk.edges {
             let t = edge.target;
             let table = edge.kind.table_use();
-            let tls_kind = matches!(table, TableUse::TlsGd | TableUse::TlsLd) || edge.kind.is_tls_offset();
+            let tls_kind = matches!(table, TableUse::TlsGd | TableUse::TlsLd | TableUse::TlsDesc)
+                || edge.kind.is_tls_offset();
             let target = if tls_kind {
                 0
             } else {
@@ -103,6 +120,7 @@ impl Resolver<'_> {
                 TableUse::Got => slot(GotKey::Addr(t)),
                 TableUse::TlsGd => slot(GotKey::TlsGd(t)),
                 TableUse::TlsLd => slot(GotKey::TlsLd),
+                TableUse::TlsDesc => slot(GotKey::TlsDesc(t)),
                 TableUse::None | TableUse::CallStub => 0,
             };
             let call_target = match tables.stub_of.get(&t) {

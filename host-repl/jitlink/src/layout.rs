@@ -274,6 +274,9 @@ impl LinkPlan {
                         [obj, off]
                     }
                     GotKey::TlsLd => [tls_object.unwrap_or(0), 0],
+                    GotKey::TlsDesc(t) => {
+                        [ctx.tlsdesc_resolver()?, got_base + self.tables.slot(GotKey::TlsGd(t)) * 8]
+                    }
                 };
                 for (i, v) in values.iter().take(key.slots() as usize).enumerate() {
                     let o = (slot as usize + i) * 8;

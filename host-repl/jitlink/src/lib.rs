@@ -21,7 +21,7 @@
 //!
 //! | format \ architecture | x86-64 | AArch64 |
 //! |---|---|---|
-//! | ELF | yes | yes (TLS only through `-femulated-tls`) |
+//! | ELF | yes | yes |
 //! | Mach-O | not yet | not yet |
 //!
 //! A new architecture is a module in [`arch`]; a new format is a builder next to [`elf`].
@@ -30,7 +30,9 @@
 //! emutls (`__emutls_get_address`); on x86-64, general- and local-dynamic accesses
 //! (`R_X86_64_TLSGD`/`TLSLD`, i.e. code built with `-fPIC`) get a GOT pair
 //! `{emutls control object, offset}` and call `__tls_get_addr`, which the session runtime
-//! implements on top of emutls. Initial- and local-exec models are refused with advice.
+//! implements on top of emutls. On AArch64, a TLS descriptor (`R_AARCH64_TLSDESC_*`, clang's
+//! default for `-fPIC`) is a GOT pair `{__orcbridge_tlsdesc, &pair}`, the runtime's resolver
+//! over the same emutls pair. Initial- and local-exec models are refused with advice.
 //!
 //! `.eh_frame` sections are placed contiguously with a zero terminator and registered whole;
 //! FDEs of discarded COMDAT functions keep a zero PC offset, so they describe bytes of

@@ -14,6 +14,9 @@ use crate::{DylibSymbol, JitDylib};
 
 /// The symbol that names the GOT base in large-model and GOT-relative code.
 pub(crate) const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+/// The session runtime's TLS descriptor resolver (`runtime/c/orcbridge_rt.c`), the first word
+/// of every TLS descriptor.
+pub(crate) const TLSDESC_RESOLVER: &str = "__orcbridge_tlsdesc";
 
 /// What a GOT entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +27,8 @@ pub(crate) enum GotKey {
     TlsGd(SymbolId),
     /// Two slots: local-dynamic pair for this unit's block.
     TlsLd,
+    /// Two slots: TLS descriptor for the target, `{resolver, address of its TlsGd pair}`.
+    TlsDesc(SymbolId),
 }
 
 impl GotKey {
@@ -91,6 +96,21 @@ pub(crate) fn build(g: &LinkGraph, dylib: &JitDylib) -> Tables {
                 TableUse::Got => t.add_got(GotKey::Addr(target)),
                 TableUse::TlsGd => t.add_got(GotKey::TlsGd(target)),
                 TableUse::TlsLd => t.add_got(GotKey::TlsLd),
+                TableUse::TlsDesc => {
+                    t.add_got(GotKey::TlsGd(target));
+                    t.add_got(GotKey::TlsDesc(target));
+                    if !g.globals.get(TLSDESC_RESOLVER).is_some_and(|&r| g.is_defined(r)) {
+                        match dylib.lookup(TLSDESC_RESOLVER) {
+                            Some(d) => {
+                                t.dylib.insert(TLSDESC_RESOLVER.to_owned(), *d);
+                            }
+                            None if !t.externals.iter().any(|e| e == TLSDESC_RESOLVER) => {
+                                t.externals.push(TLSDESC_RESOLVER.to_owned());
+                            }
+                            None => {}
+                        }
+                    }
+                }
                 TableUse::CallStub if local => {}
                 TableUse::CallStub => {
                     t.add_got(GotKey::Addr(target));

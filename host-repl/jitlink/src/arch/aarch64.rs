@@ -57,6 +57,18 @@ pub enum EdgeKind {
     GotPage21,
     /// `G & 0xfff` scaled by 8 in a 64-bit LDR (`R_AARCH64_LD64_GOT_LO12_NC`).
     GotLo12,
+    /// `Page(G) - Page(P)` in ADRP, G the target's TLS descriptor
+    /// (`R_AARCH64_TLSDESC_ADR_PAGE21`).
+    TlsDescPage21,
+    /// `G & 0xfff`, G the target's TLS descriptor, in the LDR of its resolver (scaled by 8,
+    /// `R_AARCH64_TLSDESC_LD64_LO12`) or the ADD of its address (`R_AARCH64_TLSDESC_ADD_LO12`).
+    TlsDescLo12 {
+        /// The LDR (scaled) rather than the ADD.
+        load: bool,
+    },
+    /// Marks the BLR that calls the descriptor's resolver; patches nothing
+    /// (`R_AARCH64_TLSDESC_CALL`).
+    TlsDescCall,
     /// Bits `[16*group + 15 : 16*group]` of `S + A` in MOVZ/MOVK's 16-bit field
     /// (`R_AARCH64_MOVW_UABS_G0..G3`, with `_NC` forms for groups 0-2).
     MovWideAbs {
@@ -68,9 +80,9 @@ pub enum EdgeKind {
 }
 
 const STATIC_TLS: &str = "the initial-exec and local-exec TLS models need the thread's static TLS block, which JIT'd \
-     code cannot extend; compile with -fPIC -femulated-tls";
-const DYNAMIC_TLS: &str = "TLS descriptors and general-dynamic TLS on AArch64 are not linked yet; compile with \
-     -femulated-tls (the REPL does)";
+     code cannot extend; compile with -fPIC";
+const TRADITIONAL_TLS: &str = "the traditional general-dynamic TLS dialect is not linked; use the default \
+     (TLS descriptors) or -femulated-tls";
 
 /// Maps an ELF `r_type` to its edge kind; `Ok(None)` for `R_AARCH64_NONE`.
 ///
@@ -116,12 +128,11 @@ pub fn from_elf(r_type: RelocationType) -> Result<Option<EdgeKind>, Unsupported>
         | R_AARCH64_TLSLE_ADD_TPREL_HI12
         | R_AARCH64_TLSLE_ADD_TPREL_LO12
         | R_AARCH64_TLSLE_ADD_TPREL_LO12_NC => return unsupported(STATIC_TLS),
-        R_AARCH64_TLSDESC_ADR_PAGE21
-        | R_AARCH64_TLSDESC_LD64_LO12
-        | R_AARCH64_TLSDESC_ADD_LO12
-        | R_AARCH64_TLSDESC_CALL
-        | R_AARCH64_TLSGD_ADR_PAGE21
-        | R_AARCH64_TLSGD_ADD_LO12_NC => return unsupported(DYNAMIC_TLS),
+        R_AARCH64_TLSDESC_ADR_PAGE21 => EdgeKind::TlsDescPage21,
+        R_AARCH64_TLSDESC_LD64_LO12 => EdgeKind::TlsDescLo12 { load: true },
+        R_AARCH64_TLSDESC_ADD_LO12 => EdgeKind::TlsDescLo12 { load: false },
+        R_AARCH64_TLSDESC_CALL => EdgeKind::TlsDescCall,
+        R_AARCH64_TLSGD_ADR_PAGE21 | R_AARCH64_TLSGD_ADD_LO12_NC => return unsupported(TRADITIONAL_TLS),
         _ => {
             return unsupported(
                 "clang does not emit it in relocatable objects; this linker does not handle it",
@@ -164,6 +175,10 @@ impl EdgeKind {
             EdgeKind::LdStLo12 { .. } => "R_AARCH64_LDST128_ABS_LO12_NC",
             EdgeKind::GotPage21 => "R_AARCH64_ADR_GOT_PAGE",
             EdgeKind::GotLo12 => "R_AARCH64_LD64_GOT_LO12_NC",
+            EdgeKind::TlsDescPage21 => "R_AARCH64_TLSDESC_ADR_PAGE21",
+            EdgeKind::TlsDescLo12 { load: true } => "R_AARCH64_TLSDESC_LD64_LO12",
+            EdgeKind::TlsDescLo12 { load: false } => "R_AARCH64_TLSDESC_ADD_LO12",
+            EdgeKind::TlsDescCall => "R_AARCH64_TLSDESC_CALL",
             EdgeKind::MovWideAbs { group: 0, checked: true } => "R_AARCH64_MOVW_UABS_G0",
             EdgeKind::MovWideAbs { group: 0, .. } => "R_AARCH64_MOVW_UABS_G0_NC",
             EdgeKind::MovWideAbs { group: 1, checked: true } => "R_AARCH64_MOVW_UABS_G1",
@@ -179,6 +194,9 @@ impl EdgeKind {
         match self {
             EdgeKind::GotPage21 | EdgeKind::GotLo12 => TableUse::Got,
             EdgeKind::Branch26 => TableUse::CallStub,
+            EdgeKind::TlsDescPage21 | EdgeKind::TlsDescLo12 { .. } | EdgeKind::TlsDescCall => {
+                TableUse::TlsDesc
+            }
             _ => TableUse::None,
         }
     }
@@ -254,7 +272,7 @@ impl EdgeKind {
                 patch_adr(place, v >> 12);
                 Ok(())
             }
-            EdgeKind::GotPage21 => {
+            EdgeKind::GotPage21 | EdgeKind::TlsDescPage21 => {
                 let v = page(f.got_entry as i128 + a) - page(p);
                 if !fits_signed(v, 33) {
                     return out(v);
@@ -270,7 +288,14 @@ impl EdgeKind {
                 let lo = (s + a) & 0xfff;
                 scaled(place, lo, shift)
             }
-            EdgeKind::GotLo12 => scaled(place, (f.got_entry as i128 + a) & 0xfff, 3),
+            EdgeKind::GotLo12 | EdgeKind::TlsDescLo12 { load: true } => {
+                scaled(place, (f.got_entry as i128 + a) & 0xfff, 3)
+            }
+            EdgeKind::TlsDescLo12 { load: false } => {
+                patch(place, (f.got_entry as i128 + a) & 0xfff, 10, 12);
+                Ok(())
+            }
+            EdgeKind::TlsDescCall => Ok(()),
             EdgeKind::MovWideAbs { group, checked } => {
                 let v = s + a;
                 let shift = 16 * u32::from(group);

@@ -44,6 +44,10 @@ pub enum TableUse {
     TlsGd,
     /// The GOT pair of this link's own TLS block (local-dynamic TLS).
     TlsLd,
+    /// A TLS descriptor for the target (AArch64's default TLS dialect): a GOT pair
+    /// `{resolver, argument}` the code calls with its address; the resolver is the session
+    /// runtime's `__orcbridge_tlsdesc`, the argument the target's [`TableUse::TlsGd`] pair.
+    TlsDesc,
 }
 
 /// The addresses and values a fix-up may need, computed by the generic pass. Unused fields are

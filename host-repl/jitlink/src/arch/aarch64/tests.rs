@@ -109,6 +109,17 @@ fn got_edges_use_the_entry_not_the_symbol() {
     assert_eq!(fix(EdgeKind::GotLo12, [0x10, 0x02, 0x40, 0xf9], f), Ok([0x10, 0x0a, 0x40, 0xf9]));
     let odd = Fixup { got_entry: 0x4014, ..f };
     assert!(matches!(fix(EdgeKind::GotLo12, LDR_X0, odd), Err(FixupError::Misaligned { align: 8, .. })));
+    // A TLS descriptor's ADRP, LDR (of its resolver) and ADD (of its address) address the
+    // descriptor as GOT edges address the entry; the BLR's marker patches nothing.
+    assert_eq!(fix(EdgeKind::TlsDescPage21, ADRP_X0, f), Ok([0x00, 0x00, 0x00, 0xf0]));
+    assert_eq!(
+        fix(EdgeKind::TlsDescLo12 { load: true }, [0x10, 0x02, 0x40, 0xf9], f),
+        Ok([0x10, 0x0a, 0x40, 0xf9])
+    );
+    // add x0, x0, #0x10.
+    assert_eq!(fix(EdgeKind::TlsDescLo12 { load: false }, ADD_X0, f), Ok([0x00, 0x40, 0x00, 0x91]));
+    let blr_x1 = [0x20, 0x00, 0x3f, 0xd6];
+    assert_eq!(fix(EdgeKind::TlsDescCall, blr_x1, f), Ok(blr_x1));
     assert_eq!(EdgeKind::GotPage21.table_use(), TableUse::Got);
     assert_eq!(EdgeKind::Branch26.table_use(), TableUse::CallStub);
 }
@@ -183,7 +194,17 @@ fn every_clang_relocation_maps_and_tls_models_get_advice() {
     }
     let ie = from_elf(R_AARCH64_TLSIE_ADR_GOTTPREL_PAGE21).unwrap_err();
     assert_eq!(ie.name, "R_AARCH64_TLSIE_ADR_GOTTPREL_PAGE21");
-    assert!(ie.to_string().contains("-femulated-tls"));
-    assert!(from_elf(R_AARCH64_TLSDESC_CALL).unwrap_err().to_string().contains("-femulated-tls"));
+    assert!(ie.to_string().contains("-fPIC"));
+    assert!(from_elf(R_AARCH64_TLSGD_ADR_PAGE21).unwrap_err().to_string().contains("TLS descriptors"));
+    for r in [
+        R_AARCH64_TLSDESC_ADR_PAGE21,
+        R_AARCH64_TLSDESC_LD64_LO12,
+        R_AARCH64_TLSDESC_ADD_LO12,
+        R_AARCH64_TLSDESC_CALL,
+    ] {
+        let kind = from_elf(r).unwrap().unwrap();
+        assert_eq!(kind.name(), elf_name(r));
+        assert_eq!(kind.table_use(), TableUse::TlsDesc);
+    }
     assert_eq!(from_elf(R_AARCH64_NONE), Ok(None));
 }
