@@ -124,7 +124,7 @@ pub fn spawn(cmd: &mut Command) -> Proc {
 /// # Panics
 /// If no pseudo-terminal can be opened.
 pub fn spawn_with_tty_stdout(cmd: &mut Command) -> Proc {
-    spawn_on_tty(cmd, false)
+    spawn_on_tty(cmd, false, false)
 }
 
 /// As [`spawn_with_tty_stdout`], with stdin on the same terminal: the process is interactive
@@ -133,10 +133,20 @@ pub fn spawn_with_tty_stdout(cmd: &mut Command) -> Proc {
 /// # Panics
 /// If no pseudo-terminal can be opened.
 pub fn spawn_interactive(cmd: &mut Command) -> Proc {
-    spawn_on_tty(cmd, true)
+    spawn_on_tty(cmd, true, false)
 }
 
-fn spawn_on_tty(cmd: &mut Command, with_stdin: bool) -> Proc {
+/// As [`spawn_interactive`], with the terminal as the process's controlling terminal in a
+/// session of its own, as a shell in a terminal emulator sets it up: Ctrl-C typed with
+/// [`Proc::type_keys`] (`"\x03"`) reaches it as `SIGINT` from the terminal's line discipline.
+///
+/// # Panics
+/// If no pseudo-terminal can be opened.
+pub fn spawn_in_terminal_session(cmd: &mut Command) -> Proc {
+    spawn_on_tty(cmd, true, true)
+}
+
+fn spawn_on_tty(cmd: &mut Command, with_stdin: bool, session: bool) -> Proc {
     use std::os::fd::{FromRawFd, OwnedFd};
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty writes two descriptors it opened; the other arguments may be null.
@@ -147,7 +157,19 @@ fn spawn_on_tty(cmd: &mut Command, with_stdin: bool) -> Proc {
     // SAFETY: both descriptors were just opened for us and are owned by nobody else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     let what = format!("{cmd:?}");
-    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    if session {
+        // SAFETY: setsid and ioctl are async-signal-safe; stdin is the terminal's slave.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(cmd, || {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    } else {
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
+    }
     // We keep a slave descriptor of our own until the output is read: when the last one closes,
     // Linux hangs the terminal up and may drop output not yet read from the master.
     let keep =
@@ -281,6 +303,21 @@ impl Proc {
             "{}: {needle:?} did not appear on stdout within {limit:?}\nstdout:\n{out}\nstderr:\n{}",
             self.what,
             self.stderr_so_far()
+        );
+    }
+
+    /// Waits up to `limit` until stderr contains `needle`; panics with the output so far if
+    /// it does not (or if stderr ends without it).
+    pub fn wait_for_stderr(&self, needle: &str, limit: Duration) {
+        let found = self
+            .stderr
+            .wait_until(Instant::now() + limit, |b, eof| String::from_utf8_lossy(b).contains(needle) || eof);
+        let err = self.stderr_so_far();
+        assert!(
+            found && err.contains(needle),
+            "{}: {needle:?} did not appear on stderr within {limit:?}\nstdout:\n{}\nstderr:\n{err}",
+            self.what,
+            self.stdout_so_far()
         );
     }
 

@@ -298,6 +298,30 @@ fn tab_completes_code_and_commands_on_a_terminal() {
 }
 
 #[test]
+fn ctrl_c_on_a_terminal_stops_waiting_for_a_running_input() {
+    // Typed on a terminal, Ctrl-C reaches repl as SIGINT from the line discipline while an
+    // input runs; the line editor must not be the one that gets it.
+    let home = scratch();
+    let mut cmd = Command::new(our_bin("repl"));
+    cmd.args(["-x", "c"]).env("XDG_DATA_HOME", home.path()).env("TERM", "xterm");
+    let p = spawn_in_terminal_session(&mut cmd);
+    let limit = Duration::from_secs(60);
+    p.wait_for_stdout("repl> ", limit);
+    p.type_keys("#include <stdio.h>\rint v = 3;\r");
+    // The launched executor shares the terminal: once "spinning" is there, the input is
+    // running (spelled so that the terminal's echo of the typed line does not contain it).
+    p.type_keys("printf(\"spin%s\\n\", \"ning\"); fflush(stdout); for (;;) {}\r");
+    p.wait_for_stdout("spinning", limit);
+    p.type_keys("\x03");
+    p.wait_for_stderr("^C: stopped waiting; the input goes on running in the executor", limit);
+    p.type_keys("v\r");
+    p.wait_for_stdout("(int) 3", limit);
+    p.type_keys("%quit\r");
+    let out = p.wait(limit);
+    assert_eq!(out.status.code(), Some(1), "the interrupted input counts as failed: {out:?}");
+}
+
+#[test]
 fn an_input_left_open_is_refused_instead_of_hanging_clang() {
     // clang 22's incremental parser never returns from a class body an input ends in.
     let dir = scratch();

@@ -11,7 +11,7 @@ use clap::Parser;
 use crate::compile::{self, FileKind, Lang};
 use crate::completion::ReplHelper;
 use crate::epc::{Session, Transport};
-use crate::interrupt::Interrupts;
+use crate::interrupt::{self, Interrupts};
 use crate::jit::Jit;
 use crate::libs::Search;
 use crate::link::Input;
@@ -423,7 +423,8 @@ fn interact(rt: &tokio::runtime::Runtime, repl: &mut Repl) -> Result<bool> {
                 if !text.trim().is_empty() {
                     let _ = editor.add_history_entry(text.as_str());
                 }
-                match rt.block_on(eval(&mut repl.borrow_mut(), &text))? {
+                let outcome = interrupt::while_handled(|| rt.block_on(eval(&mut repl.borrow_mut(), &text)))?;
+                match outcome {
                     Outcome::Quit => break,
                     Outcome::Failed => ok = false,
                     Outcome::Done => {}

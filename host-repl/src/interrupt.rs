@@ -8,10 +8,19 @@
 //! is the caller's choice: the REPL stops waiting for a running input, a program run from
 //! files ends as a native program would.
 
-use std::sync::Once;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNT: AtomicU64 = AtomicU64::new(0);
+
+/// The `SIGINT` action [`install`] put in place, kept to put it back (see [`while_handled`]).
+struct Action(libc::sigaction);
+// SAFETY: a plain C struct of a handler address, flags and a mask, only copied to sigaction.
+unsafe impl Send for Action {}
+// SAFETY: as above; never mutated after it is stored.
+unsafe impl Sync for Action {}
+
+static OURS: OnceLock<Action> = OnceLock::new();
 
 /// Replaces the default action of `SIGINT` (terminate) with a counter. Call first in `main`;
 /// calling again does nothing.
@@ -19,12 +28,31 @@ static COUNT: AtomicU64 = AtomicU64::new(0);
 /// # Panics
 /// If the handler cannot be installed (`sigaction` failing, which it does not for SIGINT).
 pub fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+    OURS.get_or_init(|| {
         // SAFETY: the action only increments an atomic, which is async-signal-safe.
         unsafe { signal_hook_registry::register(libc::SIGINT, || _ = COUNT.fetch_add(1, Ordering::SeqCst)) }
             .expect("cannot install the SIGINT handler");
+        // SAFETY: a zeroed sigaction is a valid out-parameter; a null new action only reads.
+        let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers; SIGINT is a valid signal.
+        unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &mut ours) };
+        Action(ours)
     });
+}
+
+/// Runs `f` with [`install`]'s `SIGINT` handler in place, then puts back the one that was
+/// there. The line editor (rustyline) replaces the `SIGINT` action with its own for as long as
+/// it exists, which would make Ctrl-C while an input runs invisible to [`Interrupts`].
+pub fn while_handled<T>(f: impl FnOnce() -> T) -> T {
+    let Some(ours) = OURS.get() else { return f() };
+    // SAFETY: a zeroed sigaction is a valid out-parameter.
+    let mut theirs: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers; `ours` is the action signal-hook-registry installed.
+    unsafe { libc::sigaction(libc::SIGINT, &ours.0, &mut theirs) };
+    let result = f();
+    // SAFETY: valid pointers; `theirs` was the action in place before.
+    unsafe { libc::sigaction(libc::SIGINT, &theirs, std::ptr::null_mut()) };
+    result
 }
 
 /// The number of `SIGINT`s received so far: a mark for [`Interrupts::since`].
