@@ -4,7 +4,7 @@
 use crate::arch::{FixupError, TableUse};
 use crate::graph::{BlockId, Def, Role, SymbolId};
 use crate::layout::LinkPlan;
-use crate::tables::{GOT_SYMBOL, GotKey, TLSDESC_RESOLVER};
+use crate::tables::{GOT_SYMBOL, GotKey};
 use crate::{LinkError, RelocOutOfRange};
 
 /// Computes fix-up values for a plan whose addresses are assigned.
@@ -49,22 +49,6 @@ impl Resolver<'_> {
                 }
             }
         }
-    }
-
-    /// The address of the session runtime's TLS descriptor resolver.
-    pub fn tlsdesc_resolver(&self) -> Result<u64, LinkError> {
-        let g = &self.plan.g;
-        let found = match g.globals.get(TLSDESC_RESOLVER) {
-            Some(&id) if g.is_defined(id) => self.symbol(id, None)?,
-            _ => match self.plan.tables.dylib.get(TLSDESC_RESOLVER) {
-                Some(d) => Some(d.addr),
-                None => (self.resolve)(TLSDESC_RESOLVER),
-            },
-        };
-        found.filter(|&a| a != 0).ok_or_else(|| LinkError::UndefinedSymbol {
-            name: TLSDESC_RESOLVER.to_owned(),
-            referenced_from: "a TLS descriptor (link the orcbridge session runtime)".to_owned(),
-        })
     }
 
     /// (emutls control object, offset in block) of thread-local `t`.

@@ -139,7 +139,7 @@ impl LinkPlan {
         opts: LinkOptions,
     ) -> Result<LinkPlan, LinkError> {
         allocate_commons(&mut g);
-        let tables = tables::build(&g, dylib);
+        let tables = tables::build(&mut g, dylib);
 
         // TLS block: .tdata first (its bytes form the template), then .tbss.
         let role = |g: &LinkGraph, b: BlockId| g.section_of(b).role;
@@ -275,7 +275,11 @@ impl LinkPlan {
                     }
                     GotKey::TlsLd => [tls_object.unwrap_or(0), 0],
                     GotKey::TlsDesc(t) => {
-                        [ctx.tlsdesc_resolver()?, got_base + self.tables.slot(GotKey::TlsGd(t)) * 8]
+                        let resolver = match self.tables.tlsdesc_resolver {
+                            Some(r) => ctx.symbol(r, None)?.unwrap_or(0),
+                            None => 0,
+                        };
+                        [resolver, got_base + self.tables.slot(GotKey::TlsGd(t)) * 8]
                     }
                 };
                 for (i, v) in values.iter().take(key.slots() as usize).enumerate() {

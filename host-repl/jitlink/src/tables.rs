@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::arch::TableUse;
-use crate::graph::{LinkGraph, SymbolId};
+use crate::graph::{Edge, LinkGraph, SymbolId};
 use crate::{DylibSymbol, JitDylib};
 
 /// The symbol that names the GOT base in large-model and GOT-relative code.
@@ -57,6 +57,8 @@ pub(crate) struct Tables {
     pub stubs: Vec<SymbolId>,
     /// Target → stub index.
     pub stub_of: HashMap<SymbolId, u64>,
+    /// The symbol of the TLS descriptor resolver, if a TLS descriptor needs it.
+    pub tlsdesc_resolver: Option<SymbolId>,
 }
 
 impl Tables {
@@ -68,60 +70,63 @@ impl Tables {
         }
     }
 
+    /// Records where the global `sym` comes from if this link does not define it: the GOT
+    /// base, an earlier unit, or the executor process.
+    fn note_source(&mut self, g: &LinkGraph, dylib: &JitDylib, sym: SymbolId) {
+        if g.is_defined(sym) || !g.symbols[sym].global {
+            return;
+        }
+        let name = &g.symbols[sym].name;
+        if name == GOT_SYMBOL {
+            self.need_got_base = true;
+        } else if let Some(d) = dylib.lookup(name) {
+            self.dylib.insert(name.clone(), *d);
+        } else if !self.externals.contains(name) {
+            self.externals.push(name.clone());
+        }
+    }
+
     /// The first slot of `key`'s entry. Every key an edge uses was added by [`build`].
     pub(crate) fn slot(&self, key: GotKey) -> u64 {
         self.got_slot.get(&key).copied().unwrap_or(0)
     }
 }
 
-/// Scans the live edges of `g` once.
-pub(crate) fn build(g: &LinkGraph, dylib: &JitDylib) -> Tables {
+/// Scans the live edges of `g`. A TLS descriptor makes the runtime's resolver a global of
+/// the graph (undefined unless the runtime is among the inputs), resolved as any other.
+pub(crate) fn build(g: &mut LinkGraph, dylib: &JitDylib) -> Tables {
     let mut t = Tables::default();
-    for block in g.blocks.iter().filter(|b| b.live) {
-        for edge in &block.edges {
-            let target = edge.target;
-            let local = g.is_defined(target);
-            if !local && g.symbols[target].global {
-                let name = &g.symbols[target].name;
-                if name == GOT_SYMBOL {
-                    t.need_got_base = true;
-                } else if let Some(d) = dylib.lookup(name) {
-                    t.dylib.insert(name.clone(), *d);
-                } else if !t.externals.contains(name) {
-                    t.externals.push(name.clone());
+    if live_edges(g).any(|e| e.kind.table_use() == TableUse::TlsDesc) {
+        let resolver = g.global(TLSDESC_RESOLVER, 0);
+        t.note_source(g, dylib, resolver);
+        t.tlsdesc_resolver = Some(resolver);
+    }
+    for edge in live_edges(g) {
+        let target = edge.target;
+        t.note_source(g, dylib, target);
+        match edge.kind.table_use() {
+            TableUse::None => {}
+            TableUse::Got => t.add_got(GotKey::Addr(target)),
+            TableUse::TlsGd => t.add_got(GotKey::TlsGd(target)),
+            TableUse::TlsLd => t.add_got(GotKey::TlsLd),
+            TableUse::TlsDesc => {
+                t.add_got(GotKey::TlsGd(target));
+                t.add_got(GotKey::TlsDesc(target));
+            }
+            TableUse::CallStub if g.is_defined(target) => {}
+            TableUse::CallStub => {
+                t.add_got(GotKey::Addr(target));
+                if !t.stub_of.contains_key(&target) {
+                    t.stub_of.insert(target, t.stubs.len() as u64);
+                    t.stubs.push(target);
                 }
             }
-            match edge.kind.table_use() {
-                TableUse::None => {}
-                TableUse::Got => t.add_got(GotKey::Addr(target)),
-                TableUse::TlsGd => t.add_got(GotKey::TlsGd(target)),
-                TableUse::TlsLd => t.add_got(GotKey::TlsLd),
-                TableUse::TlsDesc => {
-                    t.add_got(GotKey::TlsGd(target));
-                    t.add_got(GotKey::TlsDesc(target));
-                    if !g.globals.get(TLSDESC_RESOLVER).is_some_and(|&r| g.is_defined(r)) {
-                        match dylib.lookup(TLSDESC_RESOLVER) {
-                            Some(d) => {
-                                t.dylib.insert(TLSDESC_RESOLVER.to_owned(), *d);
-                            }
-                            None if !t.externals.iter().any(|e| e == TLSDESC_RESOLVER) => {
-                                t.externals.push(TLSDESC_RESOLVER.to_owned());
-                            }
-                            None => {}
-                        }
-                    }
-                }
-                TableUse::CallStub if local => {}
-                TableUse::CallStub => {
-                    t.add_got(GotKey::Addr(target));
-                    if !t.stub_of.contains_key(&target) {
-                        t.stub_of.insert(target, t.stubs.len() as u64);
-                        t.stubs.push(target);
-                    }
-                }
-            }
-            t.need_got_base |= edge.kind.needs_got_base();
         }
+        t.need_got_base |= edge.kind.needs_got_base();
     }
     t
+}
+
+fn live_edges(g: &LinkGraph) -> impl Iterator<Item = &Edge> {
+    g.blocks.iter().filter(|b| b.live).flat_map(|b| &b.edges)
 }

@@ -264,22 +264,8 @@ impl EdgeKind {
                 patch_adr(place, v);
                 Ok(())
             }
-            EdgeKind::Page21 { checked } => {
-                let v = page(s + a) - page(p);
-                if checked && !fits_signed(v, 33) {
-                    return out(v);
-                }
-                patch_adr(place, v >> 12);
-                Ok(())
-            }
-            EdgeKind::GotPage21 | EdgeKind::TlsDescPage21 => {
-                let v = page(f.got_entry as i128 + a) - page(p);
-                if !fits_signed(v, 33) {
-                    return out(v);
-                }
-                patch_adr(place, v >> 12);
-                Ok(())
-            }
+            EdgeKind::Page21 { checked } => adrp(place, s + a, p, checked),
+            EdgeKind::GotPage21 | EdgeKind::TlsDescPage21 => adrp(place, f.got_entry as i128 + a, p, true),
             EdgeKind::AddLo12 => {
                 patch(place, (s + a) & 0xfff, 10, 12);
                 Ok(())
@@ -319,6 +305,16 @@ impl EdgeKind {
             _ => "",
         }
     }
+}
+
+/// ADRP to the page of `x` from the page of `p`; `checked`: within ±4 GiB.
+fn adrp(place: &mut [u8], x: i128, p: i128, checked: bool) -> Result<(), FixupError> {
+    let v = page(x) - page(p);
+    if checked && !fits_signed(v, 33) {
+        return Err(FixupError::OutOfRange { value: v });
+    }
+    patch_adr(place, v >> 12);
+    Ok(())
 }
 
 /// `v / 4` for a word-offset field of `bits` bits.

@@ -157,12 +157,6 @@ impl Arch {
             Arch::Aarch64 => aarch64::stub(stub, got_entry).map(|s| s.to_vec()),
         }
     }
-
-    /// Whether code must be flushed from the data cache and invalidated in the instruction
-    /// cache after it is written (AArch64; x86-64 keeps them coherent).
-    pub fn needs_icache_flush(self) -> bool {
-        self == Arch::Aarch64
-    }
 }
 
 impl EdgeKind {
