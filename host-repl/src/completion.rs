@@ -98,7 +98,7 @@ pub(crate) fn in_child_process(limit: Duration, work: impl FnOnce() -> Vec<u8>) 
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
         let status = match out {
-            Ok(bytes) if write_all(&write_end, &bytes) => 0,
+            Ok(bytes) if std::io::Write::write_all(&mut std::fs::File::from(write_end), &bytes).is_ok() => 0,
             _ => 1,
         };
         // SAFETY: ends the child without running the parent's exit-time work.
@@ -114,18 +114,6 @@ pub(crate) fn in_child_process(limit: Duration, work: impl FnOnce() -> Vec<u8>) 
     // SAFETY: reaps our own child; `status` is a valid out-pointer.
     let reaped = unsafe { libc::waitpid(pid, &mut status, 0) } == pid;
     out.filter(|_| reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0)
-}
-
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> bool {
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(0) => return false,
-            Ok(n) => bytes = &bytes[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return false,
-        }
-    }
-    true
 }
 
 /// Everything until the write end closes, or `None` at the deadline.

@@ -23,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 
-pub use transport::{ExecutorProcess, Transport, signal_name};
+pub use transport::{ExecutorProcess, Transport};
 
 /// Why a session or a call failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -258,13 +258,7 @@ pub fn describe_status(st: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (st.code(), st.signal()) {
         (Some(c), _) => format!("exited with status {c}"),
-        (None, Some(s)) => format!("was killed by signal {s} ({})", signal_name(s)),
+        (None, Some(s)) => format!("was killed by signal {s} ({})", orc_rpc::crash::signal_name(s)),
         _ => format!("ended ({st})"),
     }
-}
-
-/// The name of signal number `s` (as an executor process on this machine or the wire reports
-/// it; Linux's numbering, [`orc_rpc::crash`]).
-pub fn signal_name(s: i32) -> &'static str {
-    orc_rpc::crash::signal_name(s)
 }
