@@ -53,7 +53,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-peer="target/$target/llvm-22"
+peer="${CARGO_TARGET_DIR:-target}/$target/llvm-22"
 if [ ! -x "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" ]; then
   echo "build-target: extracting LLVM 22's arm64 llvm-jitlink-executor into $peer" >&2
   work="$(mktemp -d)"

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::workspace_root;
+use crate::{start_listening, target_dir};
 
 /// The target triple clang compiles for.
 pub const TRIPLE: &str = "aarch64-linux-gnu";
@@ -25,7 +25,7 @@ impl Target {
     /// # Errors
     /// A line naming what is missing and the command that provides it.
     pub fn find() -> Result<Target, String> {
-        let root = workspace_root().join("target/aarch64-unknown-linux-gnu");
+        let root = target_dir().join("aarch64-unknown-linux-gnu");
         let t = Target {
             llvm_executor: root.join("llvm-22/usr/lib/llvm-22/bin/llvm-jitlink-executor"),
             orc_executor: root.join("release/orc-executor"),
@@ -48,6 +48,34 @@ impl Target {
                 missing.join(", ")
             ))
         }
+    }
+
+    /// The target, or `None` after printing why the calling test is skipped.
+    ///
+    /// # Panics
+    /// If it is missing and `ORCBRIDGE_REQUIRE_AARCH64` is set (the test command sets it, after
+    /// build-target.sh provided everything), so a skip cannot hide there.
+    pub fn for_test() -> Option<Target> {
+        match Target::find() {
+            Ok(t) => Some(t),
+            Err(why) if std::env::var_os("ORCBRIDGE_REQUIRE_AARCH64").is_some() => panic!("{why}"),
+            Err(why) => {
+                eprintln!("{why}");
+                None
+            }
+        }
+    }
+
+    /// Serves one controller with our aarch64 executor under qemu (`listen=`, `--once`):
+    /// `controller` gets the address (`127.0.0.1:PORT`); returns its result with what the
+    /// executor wrote to stdout and stderr (files in `dir`).
+    pub fn serve_once<T>(&self, dir: &Path, controller: impl FnOnce(&str) -> T) -> (T, String, String) {
+        let (out, err) = (dir.join("exe.out"), dir.join("exe.err"));
+        let (exe, port) = start_listening(&mut Target::qemu(&self.orc_executor), &["--once"], &out, &err);
+        let result = controller(&format!("127.0.0.1:{port}"));
+        let _ = exe.wait(std::time::Duration::from_secs(60), "aarch64 orc-executor --once");
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        (result, read(&out), read(&err))
     }
 
     /// `qemu-aarch64 EXECUTOR`, ready for arguments.

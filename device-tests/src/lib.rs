@@ -39,6 +39,11 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else `target/` in the workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
 /// Path of one of this workspace's binaries, built (once per test process) with the same
 /// profile as the running test.
 pub fn our_bin(name: &str) -> PathBuf {
@@ -57,9 +62,7 @@ pub fn our_bin(name: &str) -> PathBuf {
             "building the workspace binaries failed:\n{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-        target.join(if release { "release" } else { "debug" })
+        target_dir().join(if release { "release" } else { "debug" })
     });
     dir.join(name)
 }
@@ -294,30 +297,24 @@ impl Proc {
     /// Waits up to `limit` until stdout contains `needle`; panics with the output so far if
     /// it does not (or if stdout ends without it).
     pub fn wait_for_stdout(&self, needle: &str, limit: Duration) {
-        let found = self
-            .stdout
-            .wait_until(Instant::now() + limit, |b, eof| String::from_utf8_lossy(b).contains(needle) || eof);
-        let out = self.stdout_so_far();
-        assert!(
-            found && out.contains(needle),
-            "{}: {needle:?} did not appear on stdout within {limit:?}\nstdout:\n{out}\nstderr:\n{}",
-            self.what,
-            self.stderr_so_far()
-        );
+        self.wait_for(&self.stdout, "stdout", needle, limit);
     }
 
     /// Waits up to `limit` until stderr contains `needle`; panics with the output so far if
     /// it does not (or if stderr ends without it).
     pub fn wait_for_stderr(&self, needle: &str, limit: Duration) {
-        let found = self
-            .stderr
+        self.wait_for(&self.stderr, "stderr", needle, limit);
+    }
+
+    fn wait_for(&self, pipe: &Pipe, which: &str, needle: &str, limit: Duration) {
+        let found = pipe
             .wait_until(Instant::now() + limit, |b, eof| String::from_utf8_lossy(b).contains(needle) || eof);
-        let err = self.stderr_so_far();
         assert!(
-            found && err.contains(needle),
-            "{}: {needle:?} did not appear on stderr within {limit:?}\nstdout:\n{}\nstderr:\n{err}",
+            found && String::from_utf8_lossy(&pipe.text()).contains(needle),
+            "{}: {needle:?} did not appear on {which} within {limit:?}\nstdout:\n{}\nstderr:\n{}",
             self.what,
-            self.stdout_so_far()
+            self.stdout_so_far(),
+            self.stderr_so_far()
         );
     }
 

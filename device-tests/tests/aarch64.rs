@@ -126,21 +126,16 @@ fn check(p: &Program, t: &Target) -> Vec<String> {
             compare("llvm-jitlink-executor, pipes, emulated TLS", text(&o.stdout), &o);
         }
         // Our executor on TCP: the program's output is on the executor's stdout.
-        let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-        let (exe, port) = start_listening(&mut Target::qemu(&t.orc_executor), &["--once"], &out, &err);
-        let o = repl(&[format!("--oop-executor-connect=127.0.0.1:{port}")], &objs, &p.args);
-        let _ = exe.wait(Duration::from_secs(60), "aarch64 orc-executor --once");
-        compare("orc-executor, tcp", std::fs::read_to_string(&out).unwrap_or_default(), &o);
+        let (o, printed, _) = t
+            .serve_once(dir.path(), |addr| repl(&[format!("--oop-executor-connect={addr}")], &objs, &p.args));
+        compare("orc-executor, tcp", printed, &o);
     }
     problems
 }
 
 #[test]
 fn corpus_matches_native_aarch64_in_both_aarch64_executors() {
-    let t = match Target::find() {
-        Ok(t) => t,
-        Err(why) => return eprintln!("{why}"),
-    };
+    let Some(t) = Target::for_test() else { return };
     let programs = manifest();
     assert!(programs.len() >= 30, "the corpus has {} programs", programs.len());
     let queue = Mutex::new(programs);
@@ -161,10 +156,7 @@ fn corpus_matches_native_aarch64_in_both_aarch64_executors() {
 
 #[test]
 fn llvm_jitlink_runs_aarch64_objects_in_our_executor_as_in_llvms() {
-    let t = match Target::find() {
-        Ok(t) => t,
-        Err(why) => return eprintln!("{why}"),
-    };
+    let Some(t) = Target::for_test() else { return };
     // The C programs (llvm-jitlink runs C++ static initialisers only with LLVM's ORC runtime).
     let programs: Vec<Program> = manifest().into_iter().filter(|p| !p.cxx && p.archive.is_empty()).collect();
     assert!(programs.len() >= 15, "{} C programs", programs.len());
@@ -182,11 +174,8 @@ fn llvm_jitlink_runs_aarch64_objects_in_our_executor_as_in_llvms() {
         };
         let llvm =
             jitlink(format!("-oop-executor={}", Target::wrapper(&t.llvm_executor, dir.path()).display()));
-        let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-        let (exe, port) = start_listening(&mut Target::qemu(&t.orc_executor), &["--once"], &out, &err);
-        let ours = jitlink(format!("-oop-executor-connect=127.0.0.1:{port}"));
-        let _ = exe.wait(Duration::from_secs(60), "aarch64 orc-executor --once");
-        let ours_stdout = std::fs::read_to_string(&out).unwrap_or_default();
+        let (ours, ours_stdout, ours_stderr) =
+            t.serve_once(dir.path(), |addr| jitlink(format!("-oop-executor-connect={addr}")));
         if ours_stdout != text(&llvm.stdout) || ours.status.code() != llvm.status.code() {
             problems.push(format!(
                 "{}: ours {:?}, LLVM's {:?}\n--- ours\n{ours_stdout}--- LLVM's\n{}--- stderr\n{}{}",
@@ -195,7 +184,7 @@ fn llvm_jitlink_runs_aarch64_objects_in_our_executor_as_in_llvms() {
                 llvm.status.code(),
                 text(&llvm.stdout),
                 text(&ours.stderr),
-                std::fs::read_to_string(&err).unwrap_or_default()
+                ours_stderr
             ));
         }
     }
@@ -222,10 +211,7 @@ fn transcript(args: &[String], input: &str) -> Output {
 
 #[test]
 fn the_repl_transcript_and_crash_survival_in_our_aarch64_executor() {
-    let t = match Target::find() {
-        Ok(t) => t,
-        Err(why) => return eprintln!("{why}"),
-    };
+    let Some(t) = Target::for_test() else { return };
     let input = std::fs::read_to_string(programs_dir().join("repl_transcript.txt")).unwrap();
     // The reference: the same transcript in LLVM's x86-64 executor on this host.
     let want =
@@ -245,11 +231,8 @@ fn the_repl_transcript_and_crash_survival_in_our_aarch64_executor() {
     assert_eq!(o.status.code(), want.status.code());
 
     // Ours over TCP: values on repl's stdout, printf on the executor's.
-    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-    let (exe, port) = start_listening(&mut Target::qemu(&t.orc_executor), &["--once"], &out, &err);
-    let o = transcript(&[format!("--oop-executor-connect=127.0.0.1:{port}")], &input);
-    let _ = exe.wait(Duration::from_secs(60), "aarch64 orc-executor --once");
-    let printed = std::fs::read_to_string(&out).unwrap();
+    let (o, printed, _) =
+        t.serve_once(dir.path(), |addr| transcript(&[format!("--oop-executor-connect={addr}")], &input));
     assert_eq!(printed, "hello 42\n");
     let values_wanted: String =
         text(&want.stdout).lines().filter(|l| *l != "hello 42").map(|l| format!("{l}\n")).collect();
@@ -257,12 +240,12 @@ fn the_repl_transcript_and_crash_survival_in_our_aarch64_executor() {
     assert!(text(&o.stderr).contains("use of undeclared identifier 'undeclared'"), "{}", text(&o.stderr));
 
     // A crash is survived: the input is undone, the session goes on.
-    let (exe, port) = start_listening(&mut Target::qemu(&t.orc_executor), &["--once"], &out, &err);
-    let o = transcript(
-        &["-x".into(), "c".into(), format!("--oop-executor-connect=127.0.0.1:{port}")],
-        "int x = 1;\n*(volatile int *)0 = x;\nint *p = 0;\nx + 1\n",
-    );
-    let _ = exe.wait(Duration::from_secs(60), "aarch64 orc-executor --once");
+    let (o, _, _) = t.serve_once(dir.path(), |addr| {
+        transcript(
+            &["-x".into(), "c".into(), format!("--oop-executor-connect={addr}")],
+            "int x = 1;\n*(volatile int *)0 = x;\nint *p = 0;\nx + 1\n",
+        )
+    });
     assert_eq!(text(&o.stdout), "(int) 2\n", "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("error: the input crashed with SIGSEGV (invalid memory access at 0x0)"),
@@ -273,10 +256,7 @@ fn the_repl_transcript_and_crash_survival_in_our_aarch64_executor() {
 
 #[test]
 fn dash_l_loads_the_targets_library_by_its_soname() {
-    let t = match Target::find() {
-        Ok(t) => t,
-        Err(why) => return eprintln!("{why}"),
-    };
+    let Some(t) = Target::for_test() else { return };
     let dir = scratch();
     let llvm = format!("--oop-executor={}", Target::wrapper(&t.llvm_executor, dir.path()).display());
     let math = manifest().into_iter().find(|p| p.name == "math_lib").expect("math_lib in the MANIFEST");
