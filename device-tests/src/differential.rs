@@ -13,7 +13,7 @@
 //!
 //! Stdout goes to a pseudo-terminal for all three, so values and program output interleave
 //! as a user sees them (through a pipe clang-repl prints values late). Outputs are compared
-//! after normalising line ends, addresses (`0x…`) and trailing blank lines.
+//! after normalising line ends, addresses (`0x…`), trailing spaces and blank lines.
 //!
 //! Where clang-repl is wrong (it crashes, prints garbage, or cannot do what the script asks),
 //! the script has a `NAME.expect` file beside it: a first line `# clang-repl: <what it gets
@@ -331,8 +331,8 @@ pub struct RunOutput {
     pub status: Option<i32>,
 }
 
-/// Runs `script` with `runner`, giving up after 20 s (reported as the output so far plus a
-/// note; clang-repl hangs on some inputs).
+/// Runs `script` with `runner`, giving up after 20 s (clang-repl hangs on some inputs):
+/// then the output is empty, `status` is `None` and `stderr` says why.
 pub fn run(script: &Script, runner: Runner) -> RunOutput {
     let mut cmd = runner.command(script.lang);
     let mut p = spawn_with_tty_stdout(cmd.stdin(Stdio::piped()));
@@ -402,6 +402,9 @@ pub enum Verdict {
     Agree,
     /// clang-repl is recorded as wrong here, and we print what the record says.
     KnownReferenceBug(String),
+    /// clang-repl and repl (in every executor) both did not finish: a hang of clang's
+    /// incremental parser that repl cannot avoid yet. Counted apart, never as agreement.
+    BothHang,
     /// Something differs; the text says what.
     Differ(String),
 }
@@ -411,10 +414,20 @@ pub fn check(script: &Script) -> Verdict {
     let outs: Vec<RunOutput> = Runner::ALL.iter().map(|&r| run(script, r)).collect();
     let reference = &outs[0];
     let expected = expectation(script);
+    if reference.status.is_none() && outs[1..].iter().all(|o| o.status.is_none()) {
+        return Verdict::BothHang;
+    }
     let want = expected.as_ref().map_or(&reference.stdout, |e| &e.ours);
     let mut problems = Vec::new();
     for (runner, out) in Runner::ALL.iter().zip(&outs).skip(1) {
-        if &out.stdout != want {
+        // A repl that hangs or dies prints nothing, which would agree with a silent script.
+        if out.status.is_none() {
+            problems.push(format!(
+                "{}: did not finish (timed out or killed by a signal)\n--- stderr ---\n{}",
+                runner.label(),
+                out.stderr.trim_end()
+            ));
+        } else if &out.stdout != want {
             problems.push(format!(
                 "{}: stdout differs from {}\n{}\n--- stderr ---\n{}",
                 runner.label(),

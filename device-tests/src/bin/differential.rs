@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     }
     let start = std::time::Instant::now();
     let results = check_all(&filter, jobs);
-    let (mut agree, mut known, mut differ) = (0, 0, 0);
+    let (mut agree, mut known, mut hang, mut differ) = (0, 0, 0, 0);
     for (script, verdict) in &results {
         match verdict {
             Verdict::Agree => {
@@ -69,6 +69,10 @@ fn main() -> ExitCode {
                     println!("known  {} (clang-repl: {why})", script.name);
                 }
             }
+            Verdict::BothHang => {
+                hang += 1;
+                println!("HANG   {} (clang-repl and repl alike)", script.name);
+            }
             Verdict::Differ(what) => {
                 differ += 1;
                 println!("DIFFER {}\n{what}", script.name);
@@ -76,7 +80,8 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} scripts in {:.0} s: {agree} agree with clang-repl, {known} differ where clang-repl is wrong (recorded), {differ} differ",
+        "{} scripts in {:.0} s: {agree} agree with clang-repl, {known} differ where clang-repl is wrong (recorded), \
+         {hang} hang in clang-repl and repl alike, {differ} differ",
         results.len(),
         start.elapsed().as_secs_f64()
     );
