@@ -416,6 +416,13 @@ typedef struct {
 extern int __orcbridge_guarded_call(void (*fn)(void *), void *ctx, int *sig, void **addr)
     __attribute__((weak));
 
+/* fn(ctx) under that guard where the executor has it, directly elsewhere; 1 if it faulted. */
+static int run_guarded(void (*fn)(void *), void *ctx, int *sig, void **addr) {
+  if (__orcbridge_guarded_call) return __orcbridge_guarded_call(fn, ctx, sig, addr);
+  fn(ctx);
+  return 0;
+}
+
 static __attribute__((noinline)) int call_main(MainFn m, int argc, char **argv) {
   exit_thread = pthread_self();
   exited_via_exit = 0;
@@ -439,11 +446,7 @@ static void run_main_call(void *arg) {
 
 static void *main_thread(void *arg) {
   MainCall *c = (MainCall *)arg;
-  if (__orcbridge_guarded_call) {
-    if (__orcbridge_guarded_call(run_main_call, c, &c->signal, &c->fault)) exit_armed = 0;
-  } else {
-    run_main_call(c);
-  }
+  if (run_guarded(run_main_call, c, &c->signal, &c->fault)) exit_armed = 0;
   return 0;
 }
 
@@ -628,10 +631,7 @@ static void *input_loop(void *arg) {
     pthread_mutex_unlock(&t->lock);
     int sig = 0;
     void *fault = 0;
-    if (__orcbridge_guarded_call)
-      __orcbridge_guarded_call(run_input_work, t, &sig, &fault);
-    else
-      run_input_work(t);
+    run_guarded(run_input_work, t, &sig, &fault);
     fflush(0);
     pthread_mutex_lock(&t->lock);
     t->signal = sig;
@@ -713,7 +713,7 @@ WrapperBuffer __orcbridge_run_input_wrapper(const char *data, size_t size) {
   } else {
     InputThread inline_run;
     inline_run.work = r;
-    run_input_work(&inline_run);
+    run_guarded(run_input_work, &inline_run, &sig, &fault);
     fflush(0);
   }
   int has = value.set && !sig;
