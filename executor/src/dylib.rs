@@ -8,19 +8,38 @@
 //! an opaque resolver address. `resolve` answers per name, in order, with 22.1's conventions:
 //! found → `Some(addr, Exported)`; missing and required → `None`; missing and not required →
 //! `Some(0, Exported)`. Unlike 22.1 (which aborts), an empty required name is an error result.
+//! An application's [`ProcessSymbols`] resolver, if any, answers lookups in the process before
+//! `dlsym` does.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, c_void};
+use std::fmt;
 use std::sync::Mutex;
 
 use orc_rpc::ExecutorAddr;
 use orc_rpc::types::{ExecutorSymbolDef, JitSymbolFlags};
+
+use crate::ProcessSymbols;
+
+/// The application's [`ProcessSymbols`] resolver, in a wrapper that `Config` can derive
+/// `Debug` with.
+#[derive(Clone)]
+pub(crate) struct ProcessResolver(pub(crate) ProcessSymbols);
+
+impl fmt::Debug for ProcessResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProcessResolver(..)")
+    }
+}
 
 /// A loaded library (or the process) that symbols are looked up in.
 #[derive(Debug)]
 struct Library {
     /// The `dlopen` handle.
     handle: usize,
+    /// Opened with `open("")`: the executor process, where the application's resolver
+    /// answers first.
+    process: bool,
 }
 
 /// Libraries opened by one session, and the addresses resolved through them.
@@ -30,9 +49,16 @@ pub struct DylibManager {
     #[allow(clippy::vec_box)]
     libraries: Mutex<Vec<Box<Library>>>,
     resolved: Mutex<HashSet<u64>>,
+    /// Consulted before `dlsym` for lookups in the process.
+    process_symbols: Option<ProcessResolver>,
 }
 
 impl DylibManager {
+    /// A manager whose lookups in the process ask `process_symbols` first.
+    pub fn new(process_symbols: Option<ProcessResolver>) -> Self {
+        DylibManager { process_symbols, ..DylibManager::default() }
+    }
+
     /// Opens `path` (`""` for the executor process) and returns a handle for
     /// [`resolve`](Self::resolve).
     ///
@@ -54,13 +80,14 @@ impl DylibManager {
         if handle.is_null() {
             return Err(dlerror().unwrap_or_else(|| format!("{path}: cannot open library")));
         }
-        let lib = Box::new(Library { handle: handle as usize });
+        let lib = Box::new(Library { handle: handle as usize, process: path.is_empty() });
         let addr = ExecutorAddr::from_ptr(&*lib);
         self.libraries.lock().unwrap_or_else(|e| e.into_inner()).push(lib);
         Ok(addr)
     }
 
-    /// Looks up each `(name, required)` in the library behind `handle`.
+    /// Looks up each `(name, required)` in the library behind `handle`; in the process, the
+    /// application's resolver answers first.
     ///
     /// # Errors
     /// An unknown handle or an empty required name.
@@ -69,14 +96,16 @@ impl DylibManager {
         handle: ExecutorAddr,
         names: &[(&[u8], bool)],
     ) -> Result<Vec<Option<ExecutorSymbolDef>>, String> {
-        let dl = self
+        let (dl, process) = self
             .libraries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|l| ExecutorAddr::from_ptr(&***l) == handle)
-            .map(|l| l.handle)
+            .map(|l| (l.handle, l.process))
             .ok_or_else(|| format!("resolve: {handle} is not a handle returned by open in this session"))?;
+        // Called without our locks held: the resolver may take as long as it likes.
+        let resolver = self.process_symbols.as_ref().filter(|_| process);
         let mut out = Vec::with_capacity(names.len());
         let mut resolved = Vec::new();
         for &(name, required) in names {
@@ -87,7 +116,13 @@ impl DylibManager {
                 out.push(None);
                 continue;
             }
-            match lookup(dl, name) {
+            let found = match resolver.and_then(|r| (r.0)(name)) {
+                // The application's "not found, and do not ask dlsym".
+                Some(addr) if addr.is_null() => None,
+                Some(addr) => Some(addr),
+                None => lookup(dl, name),
+            };
+            match found {
                 Some(addr) => {
                     resolved.push(addr.0);
                     out.push(Some(ExecutorSymbolDef { addr, flags: JitSymbolFlags::EXPORTED_ONLY }));
@@ -161,5 +196,48 @@ mod tests {
         assert!(err.contains("libnope.so"), "{err}");
         let libm = m.open("libm.so.6", 0).unwrap();
         assert!(!m.resolve(libm, &[(b"cos", true)]).unwrap()[0].unwrap().addr.is_null());
+    }
+
+    #[test]
+    fn process_symbols_answer_first_and_fall_back_to_dlsym() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        static PUBLISHED: u64 = 42;
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let resolver: crate::ProcessSymbols = Arc::new(move |name: &[u8]| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            match name {
+                b"app_published" => Some(ExecutorAddr::from_ptr(&PUBLISHED)),
+                // Hidden: dlsym would find it, the resolver says it does not exist.
+                b"free" => Some(ExecutorAddr::NULL),
+                _ => None,
+            }
+        });
+        let m = DylibManager::new(Some(ProcessResolver(resolver)));
+        let proc_handle = m.open("", 0).unwrap();
+        let r = m
+            .resolve(
+                proc_handle,
+                &[(b"app_published", true), (b"malloc", true), (b"free", true), (b"free", false)],
+            )
+            .unwrap();
+        assert_eq!(asked.load(Ordering::SeqCst), 4, "the resolver is asked for every name");
+        let published = r[0].unwrap().addr;
+        assert_eq!(published, ExecutorAddr::from_ptr(&PUBLISHED));
+        assert!(m.was_resolved(published));
+        // SAFETY: dlsym with a valid handle and a C string.
+        let malloc = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) };
+        assert_eq!(r[1].unwrap().addr, ExecutorAddr::from_ptr(malloc), "None falls back to dlsym");
+        assert!(m.was_resolved(r[1].unwrap().addr));
+        assert_eq!(r[2], None, "a required symbol the resolver hides is missing");
+        assert_eq!(r[3].unwrap().addr, ExecutorAddr::NULL);
+
+        // Libraries opened by path are looked up by dlsym alone.
+        let libm = m.open("libm.so.6", 0).unwrap();
+        assert_eq!(m.resolve(libm, &[(b"app_published", true)]).unwrap(), vec![None]);
+        assert!(!m.resolve(libm, &[(b"cos", true)]).unwrap()[0].unwrap().addr.is_null());
+        assert_eq!(asked.load(Ordering::SeqCst), 4, "not asked for other libraries");
     }
 }

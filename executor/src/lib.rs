@@ -41,6 +41,7 @@ mod dylib;
 mod guard;
 mod memory;
 mod pool;
+pub mod process;
 mod registry;
 #[cfg(feature = "secure")]
 mod secure;
@@ -87,9 +88,14 @@ pub(crate) struct Config {
     pub(crate) call_grace: Duration,
     pub(crate) symbols: Vec<(String, ExecutorAddr)>,
     pub(crate) values: Vec<(String, Vec<u8>)>,
+    pub(crate) process_symbols: Option<dylib::ProcessResolver>,
     #[cfg(feature = "secure")]
     pub(crate) key: Option<orc_rpc::secure::Key>,
 }
+
+/// An application's lookup of symbols in its own process, by the name the controller asks
+/// for ([`ExecutorBuilder::process_symbols`]).
+pub type ProcessSymbols = Arc<dyn Fn(&[u8]) -> Option<ExecutorAddr> + Send + Sync>;
 
 #[cfg(feature = "secure")]
 pub use orc_rpc::secure::Key;
@@ -159,6 +165,34 @@ impl ExecutorBuilder {
     #[cfg(feature = "secure")]
     pub fn key(mut self, key: Key) -> Self {
         self.config.key = Some(key);
+        self
+    }
+
+    /// Answers lookups in the executor's own process before `dlsym` does.
+    ///
+    /// When a controller resolves names in the handle that the dylib manager's `open("")`
+    /// returns (the executor process; `llvm-jitlink` and `repl` look up every external symbol
+    /// there), `resolver` is called with each name exactly as the controller sent it (bytes,
+    /// not necessarily UTF-8, never empty; Mach-O names keep their leading `_`):
+    /// * `Some(addr)` is the answer: `addr` is what the controller gets, and the controller
+    ///   may then call it as a wrapper function, as any resolved address. Return only
+    ///   addresses of real functions and data in this process.
+    /// * `Some(ExecutorAddr::NULL)` means the symbol does not exist here, without asking
+    ///   `dlsym` (the controller gets "not found": an error if the symbol is required).
+    /// * `None` lets the ordinary lookup go on: `dlsym` of the name in the process (on Apple
+    ///   platforms after stripping the Mach-O `_`, as LLVM's executor does).
+    ///
+    /// Lookups in libraries the controller opened by path are not affected. The resolver runs
+    /// on the session's call threads, possibly on several at once; it cannot fail other than
+    /// by answering "not found", and a panic in it fails that one resolve call (the controller
+    /// sees a failed call; the session goes on).
+    ///
+    /// Why: an application that embeds the executor may publish its functions and data by
+    /// name without exporting them from its binary (`dlsym` sees only the dynamic symbol
+    /// table), or serve names of another platform: orcbridge's Darwin test executor maps
+    /// Darwin's C library names (`___stdoutp`, `___error`, ...) to this Linux process's.
+    pub fn process_symbols(mut self, resolver: ProcessSymbols) -> Self {
+        self.config.process_symbols = Some(dylib::ProcessResolver(resolver));
         self
     }
 
@@ -241,6 +275,7 @@ impl Executor {
                 #[cfg(feature = "secure")]
                 key: None,
                 symbols: Vec::new(),
+                process_symbols: None,
                 values: vec![(
                     ORCBRIDGE_EXECUTOR_KEY.to_owned(),
                     env!("CARGO_PKG_VERSION").as_bytes().to_vec(),

@@ -18,7 +18,7 @@ use orc_rpc::{ExecutorAddr, ExecutorAddrRange, info::names};
 use crate::builtins;
 use crate::call::{self, WrapperResult};
 use crate::dispatch::{Dispatcher, Outbox, dispatch_fn};
-use crate::dylib::DylibManager;
+use crate::dylib::{DylibManager, ProcessResolver};
 use crate::guard::{self, Crash};
 use crate::memory::MemoryManager;
 
@@ -74,18 +74,20 @@ impl Drop for Entered {
 }
 
 impl SessionServices {
-    /// Fresh services for session `id`, sending through `outbox`.
+    /// Fresh services for session `id`, sending through `outbox`; the application's
+    /// `process_symbols` answer lookups in the process first.
     pub fn new(
         id: u64,
         outbox: Arc<Outbox>,
         page_size: usize,
         max_frame_size: u64,
         extra_symbols: Vec<(String, ExecutorAddr)>,
+        process_symbols: Option<ProcessResolver>,
     ) -> Self {
         SessionServices {
             id,
             memory: MemoryManager::new(page_size),
-            dylibs: DylibManager::default(),
+            dylibs: DylibManager::new(process_symbols),
             dispatch: Dispatcher::new(outbox),
             shm_counter: AtomicU64::new(0),
             extra_symbols,

@@ -145,6 +145,7 @@ pub(crate) fn run(conn: Connection, config: &Config) -> SessionReport {
         config.page_size,
         config.max_frame_size,
         config.symbols.clone(),
+        config.process_symbols.clone(),
     ));
     registry::register(&services);
     let shared = Arc::new(Shared {

@@ -1,13 +1,13 @@
 //! `orc-executor`: a drop-in for LLVM 22.1's `llvm-jitlink-executor`.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use orc_executor::{Executor, Key, SessionEnd};
+use orc_executor::process::{self, listen_addr, serve_inherited_fds};
+use orc_executor::{Executor, Key};
 
 /// An ORC executor that LLVM 22.1's controllers (llvm-jitlink, clang-repl) and orcbridge's
 /// repl can drive. Takes the same mode words as llvm-jitlink-executor.
@@ -89,13 +89,8 @@ struct Cli {
     max_calls: usize,
 }
 
-/// Exit status of `filedescs=` mode when the controller went away while JIT'd code kept
-/// running: the code cannot be stopped, and the process exists only for that controller.
-const EXIT_ABANDONED: i32 = 3;
-
 enum Mode {
-    Listen(String),
-    Fds(RawFd, RawFd),
+    Serve(process::Mode),
     Keygen(std::path::PathBuf),
 }
 
@@ -108,14 +103,8 @@ fn parse_mode(words: &[String]) -> Result<Mode> {
     }
     let mut mode = None;
     for w in words {
-        if let Some(addr) = w.strip_prefix("listen=") {
-            mode = Some(Mode::Listen(addr.to_owned()));
-        } else if let Some(fds) = w.strip_prefix("filedescs=") {
-            let (i, o) = fds.split_once(',').with_context(|| format!("{w}: expected filedescs=IN,OUT"))?;
-            let parse = |s: &str| {
-                s.trim().parse::<RawFd>().with_context(|| format!("{w}: {s:?} is not a descriptor"))
-            };
-            mode = Some(Mode::Fds(parse(i)?, parse(o)?));
+        if let Some(m) = process::parse_mode_word(w) {
+            mode = Some(Mode::Serve(m.map_err(anyhow::Error::msg)?));
         } else if w == "debug" || w.starts_with("test-") {
             tracing::debug!("ignoring llvm-jitlink-executor word {w:?}");
         } else {
@@ -123,29 +112,6 @@ fn parse_mode(words: &[String]) -> Result<Mode> {
         }
     }
     mode.context("no mode given: expected listen=HOST:PORT or filedescs=IN,OUT")
-}
-
-fn listen_addr(spec: &str) -> Result<SocketAddr> {
-    let (host, port) = spec.rsplit_once(':').with_context(|| format!("listen={spec}: expected HOST:PORT"))?;
-    let host = match host.trim_start_matches('[').trim_end_matches(']') {
-        "" => "127.0.0.1",
-        h => h,
-    };
-    let port: u16 = port.parse().with_context(|| format!("listen={spec}: {port:?} is not a port"))?;
-    (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("listen={spec}: cannot resolve {host}"))?
-        .next()
-        .with_context(|| format!("listen={spec}: {host} has no address"))
-}
-
-fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
-    // SAFETY: fcntl(F_GETFD) only queries the descriptor.
-    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        bail!("descriptor {fd} is not open");
-    }
-    // SAFETY: the descriptor is open and was handed to this process to own for the session.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -164,7 +130,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .max_sessions(cli.max_sessions)
         .max_calls(cli.max_calls);
     if let Some(file) = &cli.key {
-        if !matches!(mode, Mode::Listen(_)) {
+        if !matches!(mode, Mode::Serve(process::Mode::Listen(_))) {
             bail!("--key applies to listen= (over filedescs= the controller launched this executor)");
         }
         builder = builder.key(Key::load(file)?);
@@ -172,26 +138,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let executor = builder.build();
     match mode {
         Mode::Keygen(_) => unreachable!("handled above"),
-        Mode::Fds(i, o) => {
-            let report = executor.serve_fds(owned_fd(i)?, owned_fd(o)?);
-            if report.abandoned_calls > 0 {
-                tracing::warn!(
-                    "the controller is gone and JIT'd code still runs on {} thread(s); exiting",
-                    report.abandoned_calls
-                );
-                // Not exit(): static destructors and atexit handlers would run under the code
-                // that is still running. Its output so far is flushed where that is safe.
-                orc_executor::call::flush_stdio_if_free();
-                // SAFETY: _exit ends the process at once; nothing here needs to run first.
-                unsafe { libc::_exit(EXIT_ABANDONED) };
-            }
-            Ok(match report.end {
-                SessionEnd::ProtocolError(_) | SessionEnd::TransportError(_) => ExitCode::FAILURE,
-                _ => ExitCode::SUCCESS,
-            })
+        Mode::Serve(process::Mode::Fds(i, o)) => {
+            serve_inherited_fds(&executor, i, o).map_err(anyhow::Error::msg)
         }
-        Mode::Listen(spec) => {
-            let addr = listen_addr(&spec)?;
+        Mode::Serve(process::Mode::Listen(spec)) => {
+            let addr = listen_addr(&spec).map_err(anyhow::Error::msg)?;
             let open_to_all = !addr.ip().is_loopback() && cli.key.is_none();
             if open_to_all && !cli.insecure {
                 bail!(
