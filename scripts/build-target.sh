@@ -12,7 +12,8 @@
 #   extracted into target/aarch64-unknown-linux-gnu/llvm-22 (never installed: the arm64
 #   package would replace the amd64 LLVM);
 # * Debian's Rust toolchain (`rustc-web`, with the arm64 standard library; rustup cannot
-#   download targets here), which builds target/aarch64-unknown-linux-gnu/release/orc-executor.
+#   download targets here), which builds target/aarch64-unknown-linux-gnu/release/orc-executor
+#   and the test-only darwin-sim-executor (the iOS simulator stand-in, arm64-apple-ios triple).
 #   Run it with `qemu-aarch64 target/aarch64-unknown-linux-gnu/release/orc-executor
 #   listen=127.0.0.1:PORT`, then `repl --oop-executor-connect=127.0.0.1:PORT prog.c`.
 #
@@ -70,8 +71,9 @@ usage="$(qemu-aarch64 "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" 2>&1 || 
   exit 1
 }
 # Debian's rustc and cargo, not rustup's shims earlier in PATH; cargo only rebuilds what changed.
-echo "build-target: building orc-executor for $target" >&2
+echo "build-target: building orc-executor and darwin-sim-executor for $target" >&2
 RUSTC=/usr/bin/rustc CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-  /usr/bin/cargo build -q --release --target "$target" -p orc-executor --bin orc-executor
+  /usr/bin/cargo build -q --release --target "$target" -p orc-executor --bin orc-executor \
+  -p device-tests --bin darwin-sim-executor
 
 echo "$peer/usr/lib/llvm-22/bin"

@@ -131,6 +131,8 @@ pub struct Jit {
     process: ExecutorAddr,
     runtime: Option<Input>,
     link_options: LinkOptions,
+    /// What the target's symbol tables put before C names ([`link::global_prefix`]).
+    prefix: &'static str,
     units: Vec<LinkedUnit>,
     /// Archives offered to every unit from now on (see [`Jit::add_library_archive`]).
     library_archives: Vec<Input>,
@@ -157,12 +159,13 @@ impl Jit {
         let triple = &session.info().target_triple;
         let arch = link::Arch::from_triple(triple)
             .ok_or_else(|| JitError::UnsupportedTarget { triple: triple.clone() })?;
+        let prefix = link::global_prefix(triple);
         // orc-executor's crash guard for JIT'd code is a Setup symbol, not a process symbol
         // (docs/protocol.md §11); the runtime refers to it weakly, so elsewhere it is 0.
         let cache = session
             .info()
             .symbol(names::ORCBRIDGE_GUARDED_CALL)
-            .map(|a| (names::ORCBRIDGE_GUARDED_CALL.to_owned(), Some(a.0)))
+            .map(|a| (format!("{prefix}{}", names::ORCBRIDGE_GUARDED_CALL), Some(a.0)))
             .into_iter()
             .collect();
         Ok(Jit {
@@ -174,6 +177,7 @@ impl Jit {
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
             link_options: LinkOptions { page_size, arch },
+            prefix,
             units: Vec::new(),
             library_archives: Vec::new(),
         })
@@ -189,9 +193,15 @@ impl Jit {
         &self.dylib
     }
 
-    /// Address of a symbol defined by a loaded unit.
+    /// Address of the C function or variable `name` defined by a loaded unit (the target's
+    /// symbol prefix is added here).
     pub fn lookup(&self, name: &str) -> Option<u64> {
-        self.dylib.lookup(name).map(|s| s.addr)
+        self.dylib.lookup(&self.symbol_name(name)).map(|s| s.addr)
+    }
+
+    /// The symbol-table name of C name `name` on this target (`main` → `_main` on Darwin).
+    pub fn symbol_name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
     }
 
     /// Opens a shared library in the executor (its symbols become visible to later units).
@@ -409,7 +419,10 @@ impl Jit {
         let set: Vec<RemoteSymbolLookupSetElement<'_>> = wanted
             .iter()
             .map(|n| RemoteSymbolLookupSetElement {
-                name: n.strip_prefix(rt::LIBC_ALIAS_PREFIX).unwrap_or(n).as_bytes().into(),
+                name: match n.strip_prefix(self.prefix).and_then(|c| c.strip_prefix(rt::LIBC_ALIAS_PREFIX)) {
+                    Some(libc) => self.symbol_name(libc).into_bytes().into(),
+                    None => n.as_bytes().into(),
+                },
                 required: false,
             })
             .collect();
@@ -511,7 +524,7 @@ impl Jit {
     /// A runtime entry point: from the unit being loaded (the first unit contains the
     /// runtime) or from the session.
     fn runtime_symbol(&self, unit: &LinkedUnit, name: &str) -> Result<u64, JitError> {
-        unit.symbol(name)
+        unit.symbol(&self.symbol_name(name))
             .or_else(|| self.lookup(name))
             .ok_or_else(|| JitError::Runtime(format!("the session runtime does not define {name}")))
     }

@@ -293,6 +293,7 @@ impl Repl {
         let formatter = self.content_formatter(code, &ptu);
         let done = Ran { input: ptu.id, value: None, interrupted: false, shown_as: None };
         if ptu.deferred {
+            tracing::debug!("input {} deferred, defines {:?}", ptu.id, ptu.defines);
             self.deferred.add(ptu.id, ptu.defines, None);
             return Ok((Some(done), ptu.warnings));
         }

@@ -12,8 +12,9 @@
  *    host can run it when the program or the REPL session ends, and a unit's share of it when
  *    that unit is unloaded (as dlclose runs a library's), never after its code is gone;
  *  - exit: ends the running program, not the executor process (it unwinds to run_main);
- *  - __tls_get_addr (and on AArch64 the TLS descriptor resolver __orcbridge_tlsdesc):
- *    thread-local storage for JIT'd code, on top of libgcc's emutls;
+ *  - __tls_get_addr (and on AArch64 the TLS descriptor resolver __orcbridge_tlsdesc, on
+ *    Darwin the thread-local variable thunk _tlv_bootstrap): thread-local storage for JIT'd
+ *    code, on top of libgcc's emutls;
  *  - wrapper functions (LLVM's wrapper ABI, SPS arguments) the host calls: run initializers,
  *    run main, run one REPL input and return its value, run exit-time finalizers;
  *  - the value-capture functions the REPL's rewritten code calls (the host's clang shim turns
@@ -216,81 +217,129 @@ typedef struct {
 
 void *__tls_get_addr(TlsIndex *ti) { return (char *)__emutls_get_address(ti->emutls_object) + ti->offset; }
 
-#if defined(__aarch64__) && defined(__ELF__)
+#if defined(__aarch64__)
+/* Both AArch64 TLS entry points below are called with x0 = a descriptor and must return with
+ * every other register, the SIMD registers and the flags as they were: they save what a C call
+ * may clobber, call __tls_get_addr on the descriptor's TlsIndex, and restore. */
+#define AARCH64_SAVE_ALL \
+  "  stp x29, x30, [sp, #-16]!\n" \
+  "  mov x29, sp\n" \
+  "  sub sp, sp, #672\n" /* x1-x18, nzcv (160 bytes), q0-q31 (512) */ \
+  "  stp x1, x2, [sp, #0]\n" \
+  "  stp x3, x4, [sp, #16]\n" \
+  "  stp x5, x6, [sp, #32]\n" \
+  "  stp x7, x8, [sp, #48]\n" \
+  "  stp x9, x10, [sp, #64]\n" \
+  "  stp x11, x12, [sp, #80]\n" \
+  "  stp x13, x14, [sp, #96]\n" \
+  "  stp x15, x16, [sp, #112]\n" \
+  "  stp x17, x18, [sp, #128]\n" \
+  "  mrs x1, nzcv\n" \
+  "  str x1, [sp, #144]\n" \
+  "  stp q0, q1, [sp, #160]\n" \
+  "  stp q2, q3, [sp, #192]\n" \
+  "  stp q4, q5, [sp, #224]\n" \
+  "  stp q6, q7, [sp, #256]\n" \
+  "  stp q8, q9, [sp, #288]\n" \
+  "  stp q10, q11, [sp, #320]\n" \
+  "  stp q12, q13, [sp, #352]\n" \
+  "  stp q14, q15, [sp, #384]\n" \
+  "  stp q16, q17, [sp, #416]\n" \
+  "  stp q18, q19, [sp, #448]\n" \
+  "  stp q20, q21, [sp, #480]\n" \
+  "  stp q22, q23, [sp, #512]\n" \
+  "  stp q24, q25, [sp, #544]\n" \
+  "  stp q26, q27, [sp, #576]\n" \
+  "  stp q28, q29, [sp, #608]\n" \
+  "  stp q30, q31, [sp, #640]\n"
+#define AARCH64_RESTORE_ALL_AND_RETURN \
+  "  ldp q0, q1, [sp, #160]\n" \
+  "  ldp q2, q3, [sp, #192]\n" \
+  "  ldp q4, q5, [sp, #224]\n" \
+  "  ldp q6, q7, [sp, #256]\n" \
+  "  ldp q8, q9, [sp, #288]\n" \
+  "  ldp q10, q11, [sp, #320]\n" \
+  "  ldp q12, q13, [sp, #352]\n" \
+  "  ldp q14, q15, [sp, #384]\n" \
+  "  ldp q16, q17, [sp, #416]\n" \
+  "  ldp q18, q19, [sp, #448]\n" \
+  "  ldp q20, q21, [sp, #480]\n" \
+  "  ldp q22, q23, [sp, #512]\n" \
+  "  ldp q24, q25, [sp, #544]\n" \
+  "  ldp q26, q27, [sp, #576]\n" \
+  "  ldp q28, q29, [sp, #608]\n" \
+  "  ldp q30, q31, [sp, #640]\n" \
+  "  ldr x1, [sp, #144]\n" \
+  "  msr nzcv, x1\n" \
+  "  ldp x1, x2, [sp, #0]\n" \
+  "  ldp x3, x4, [sp, #16]\n" \
+  "  ldp x5, x6, [sp, #32]\n" \
+  "  ldp x7, x8, [sp, #48]\n" \
+  "  ldp x9, x10, [sp, #64]\n" \
+  "  ldp x11, x12, [sp, #80]\n" \
+  "  ldp x13, x14, [sp, #96]\n" \
+  "  ldp x15, x16, [sp, #112]\n" \
+  "  ldp x17, x18, [sp, #128]\n" \
+  "  mov sp, x29\n" \
+  "  ldp x29, x30, [sp], #16\n" \
+  "  ret\n"
+
+#if defined(__ELF__)
 /* TLS descriptors, AArch64's default dialect for -fPIC (ELF for the Arm 64-bit Architecture,
- * "TLS descriptors"): code calls the descriptor's first word with x0 = the descriptor and
- * expects x0 = the variable's address minus TPIDR_EL0, every other register (and the flags)
- * as they were. The host makes the descriptor { __orcbridge_tlsdesc, &TlsIndex }. */
+ * "TLS descriptors"): x0 = the descriptor, the result is the variable's address minus
+ * TPIDR_EL0. The host makes the descriptor { __orcbridge_tlsdesc, &TlsIndex }. */
 __asm__(".text\n"
         ".globl __orcbridge_tlsdesc\n"
         ".type __orcbridge_tlsdesc, %function\n"
         ".p2align 2\n"
-        "__orcbridge_tlsdesc:\n"
-        "  stp x29, x30, [sp, #-16]!\n"
-        "  mov x29, sp\n"
-        "  sub sp, sp, #672\n" /* x1-x18, nzcv (160 bytes), q0-q31 (512) */
-        "  stp x1, x2, [sp, #0]\n"
-        "  stp x3, x4, [sp, #16]\n"
-        "  stp x5, x6, [sp, #32]\n"
-        "  stp x7, x8, [sp, #48]\n"
-        "  stp x9, x10, [sp, #64]\n"
-        "  stp x11, x12, [sp, #80]\n"
-        "  stp x13, x14, [sp, #96]\n"
-        "  stp x15, x16, [sp, #112]\n"
-        "  stp x17, x18, [sp, #128]\n"
-        "  mrs x1, nzcv\n"
-        "  str x1, [sp, #144]\n"
-        "  stp q0, q1, [sp, #160]\n"
-        "  stp q2, q3, [sp, #192]\n"
-        "  stp q4, q5, [sp, #224]\n"
-        "  stp q6, q7, [sp, #256]\n"
-        "  stp q8, q9, [sp, #288]\n"
-        "  stp q10, q11, [sp, #320]\n"
-        "  stp q12, q13, [sp, #352]\n"
-        "  stp q14, q15, [sp, #384]\n"
-        "  stp q16, q17, [sp, #416]\n"
-        "  stp q18, q19, [sp, #448]\n"
-        "  stp q20, q21, [sp, #480]\n"
-        "  stp q22, q23, [sp, #512]\n"
-        "  stp q24, q25, [sp, #544]\n"
-        "  stp q26, q27, [sp, #576]\n"
-        "  stp q28, q29, [sp, #608]\n"
-        "  stp q30, q31, [sp, #640]\n"
+        "__orcbridge_tlsdesc:\n" AARCH64_SAVE_ALL
         "  ldr x0, [x0, #8]\n"
         "  bl __tls_get_addr\n"
         "  mrs x1, tpidr_el0\n"
-        "  sub x0, x0, x1\n"
-        "  ldp q0, q1, [sp, #160]\n"
-        "  ldp q2, q3, [sp, #192]\n"
-        "  ldp q4, q5, [sp, #224]\n"
-        "  ldp q6, q7, [sp, #256]\n"
-        "  ldp q8, q9, [sp, #288]\n"
-        "  ldp q10, q11, [sp, #320]\n"
-        "  ldp q12, q13, [sp, #352]\n"
-        "  ldp q14, q15, [sp, #384]\n"
-        "  ldp q16, q17, [sp, #416]\n"
-        "  ldp q18, q19, [sp, #448]\n"
-        "  ldp q20, q21, [sp, #480]\n"
-        "  ldp q22, q23, [sp, #512]\n"
-        "  ldp q24, q25, [sp, #544]\n"
-        "  ldp q26, q27, [sp, #576]\n"
-        "  ldp q28, q29, [sp, #608]\n"
-        "  ldp q30, q31, [sp, #640]\n"
-        "  ldr x1, [sp, #144]\n"
-        "  msr nzcv, x1\n"
-        "  ldp x1, x2, [sp, #0]\n"
-        "  ldp x3, x4, [sp, #16]\n"
-        "  ldp x5, x6, [sp, #32]\n"
-        "  ldp x7, x8, [sp, #48]\n"
-        "  ldp x9, x10, [sp, #64]\n"
-        "  ldp x11, x12, [sp, #80]\n"
-        "  ldp x13, x14, [sp, #96]\n"
-        "  ldp x15, x16, [sp, #112]\n"
-        "  ldp x17, x18, [sp, #128]\n"
-        "  mov sp, x29\n"
-        "  ldp x29, x30, [sp], #16\n"
-        "  ret\n"
+        "  sub x0, x0, x1\n" AARCH64_RESTORE_ALL_AND_RETURN
         ".size __orcbridge_tlsdesc, .-__orcbridge_tlsdesc\n");
+#else
+/* Darwin thread-local variables (dyld's TLV ABI, <mach-o/loader.h> S_THREAD_LOCAL_VARIABLES):
+ * code calls a descriptor's first word with x0 = the descriptor { thunk, key, offset } and
+ * gets the variable's address. The host links every descriptor's thunk here and makes
+ * { key, offset } a TlsIndex. */
+__asm__(".text\n"
+        ".globl __tlv_bootstrap\n"
+        ".p2align 2\n"
+        "__tlv_bootstrap:\n" AARCH64_SAVE_ALL
+        "  add x0, x0, #8\n"
+        "  bl ___tls_get_addr\n" AARCH64_RESTORE_ALL_AND_RETURN);
+#endif
+#elif defined(__x86_64__) && defined(__APPLE__)
+/* Darwin thread-local variables on x86-64: code calls the descriptor's first word with
+ * rdi = the descriptor and expects rax = the variable's address and every general register
+ * but rax and rdi unchanged (LLVM's CSR_64_TLS_Darwin). */
+__asm__(".text\n"
+        ".globl __tlv_bootstrap\n"
+        ".p2align 4\n"
+        "__tlv_bootstrap:\n"
+        "  pushq %rbp\n"
+        "  movq %rsp, %rbp\n"
+        "  pushq %rcx\n"
+        "  pushq %rdx\n"
+        "  pushq %rsi\n"
+        "  pushq %r8\n"
+        "  pushq %r9\n"
+        "  pushq %r10\n"
+        "  pushq %r11\n"
+        "  subq $8, %rsp\n" /* 16-byte alignment for the call */
+        "  addq $8, %rdi\n"
+        "  callq ___tls_get_addr\n"
+        "  addq $8, %rsp\n"
+        "  popq %r11\n"
+        "  popq %r10\n"
+        "  popq %r9\n"
+        "  popq %r8\n"
+        "  popq %rsi\n"
+        "  popq %rdx\n"
+        "  popq %rcx\n"
+        "  popq %rbp\n"
+        "  retq\n");
 #endif
 
 /* ---- initializers and finalizers ---- */

@@ -527,6 +527,31 @@ void callThreadLocalInits(Module &M) {
   }
 }
 
+// On Darwin, clang gives a C++ thread_local variable internal linkage and makes its thread
+// wrapper `_ZTW<var>` (and init function `_ZTH<var>`) the only way other translation units
+// reach it. clang's incremental code generation, though, emits a wrapper in every input that
+// uses the variable, referring to the variable by name: a later input then needs the
+// defining input's variable and init function, which must be visible. Internal names of
+// their own (`_ZL...` statics, `_ZZ...` function-local statics, the per-module `__tls_guard`)
+// stay internal. The wrapper every such input defines becomes a weak (ODR) definition, as on
+// ELF, so the first one loaded serves the session.
+void exposeDarwinThreadLocals(Module &M) {
+  if (!M.getTargetTriple().isOSDarwin())
+    return;
+  auto Own = [](StringRef N) {
+    return N.starts_with("_ZL") || N.starts_with("_ZZ") || N.starts_with("__tls_") || N.contains('.');
+  };
+  for (GlobalVariable &GV : M.globals())
+    if (GV.isThreadLocal() && GV.hasInternalLinkage() && !GV.isDeclaration() && !Own(GV.getName()))
+      GV.setLinkage(GlobalValue::ExternalLinkage);
+  for (GlobalAlias &GA : M.aliases())
+    if (GA.getName().starts_with("_ZTH") && GA.hasInternalLinkage())
+      GA.setLinkage(GlobalValue::ExternalLinkage);
+  for (Function &F : M)
+    if (F.getName().starts_with("_ZTW") && !F.isDeclaration() && F.hasExternalLinkage())
+      F.setLinkage(GlobalValue::WeakODRLinkage);
+}
+
 // clang's incremental code generation can refer to the complete-object constructor or
 // destructor (C1, D1) of a linkonce_odr class member from a top-level statement without ever
 // emitting it: `std::vector<int>{1, 2, 3}` or `T{4}.get()` as an input refers to an undefined
@@ -1021,6 +1046,7 @@ struct ojit_interp {
     // general-dynamic, served by the session runtime's __tls_get_addr.
     if (M.getPIELevel() != PIELevel::Default)
       M.setModuleFlag(Module::Max, "PIE Level", uint32_t(PIELevel::Default)); // not an add: replace
+    exposeDarwinThreadLocals(M);
     callThreadLocalInits(M);
     defineCompleteStructors(M, UnemittedStructors);
     if (TU)

@@ -201,6 +201,12 @@ fn interpreter_args(opts: &Options) -> Vec<String> {
     }
     push_resource_dir(&mut a, &opts.args);
     push_target_defaults(&mut a, &opts.triple, &opts.args);
+    if opts.triple.contains("-apple-") {
+        // clang's Darwin driver reads the deployment target (which decides, e.g., whether
+        // thread-locals exist) from --target, not from the default triple the interpreter's
+        // builder sets.
+        a.push(format!("--target={}", opts.triple));
+    }
     a.extend(opts.args.iter().cloned());
     a
 }

@@ -6,20 +6,19 @@ use std::collections::{HashMap, HashSet};
 use object::read::archive::{ArchiveFile, ArchiveMember};
 
 use crate::LinkError;
-use crate::elf::add_object;
 use crate::graph::LinkGraph;
+use crate::{Earlier, add_object};
 
 /// Loads the members of archive `data` that define symbols undefined in `g` and not provided
-/// by `provided` (earlier links of the session). Weak references do not pull members in.
+/// by earlier links of the session. Weak references do not pull members in.
 ///
 /// # Errors
 /// An unreadable archive or member, or any error of loading a member.
-pub fn add_archive(
+pub(crate) fn add_archive(
     g: &mut LinkGraph,
     name: &str,
     data: &[u8],
-    provided: &dyn Fn(&str) -> bool,
-    earlier_comdats: &HashSet<String>,
+    earlier: &Earlier<'_>,
 ) -> Result<(), LinkError> {
     let bad = |message: String| LinkError::BadInput { input: name.to_owned(), message };
     let archive = ArchiveFile::parse(data).map_err(|e| bad(format!("not an archive: {e}")))?;
@@ -32,7 +31,9 @@ pub fn add_archive(
             .symbols
             .iter()
             .enumerate()
-            .filter(|&(id, s)| s.global && !s.weak && !g.is_defined(id) && !provided(&s.name))
+            .filter(|&(id, s)| {
+                s.global && !s.weak && !g.is_defined(id) && earlier.dylib.lookup(&s.name).is_none()
+            })
             .filter_map(|(_, s)| index.get(s.name.as_str()).copied())
             .filter(|m| !loaded.contains(m))
             .collect();
@@ -41,7 +42,7 @@ pub fn add_archive(
         let member = &members[which];
         let member_name = format!("{name}({})", String::from_utf8_lossy(member.name()));
         let bytes = member.data(data).map_err(|e| bad(format!("{member_name}: {e}")))?;
-        add_object(g, &member_name, bytes, earlier_comdats)?;
+        add_object(g, &member_name, bytes, earlier)?;
     }
 }
 

@@ -14,7 +14,6 @@ use object::{
 };
 
 use crate::LinkError;
-use crate::arch::Arch;
 use crate::graph::{Block, Def, Edge, LinkGraph, Role, Section, SegmentKind, Symbol, SymbolId};
 
 /// Adds the object `data` named `name` to `g`. COMDAT groups whose signature is in `g.comdats`
@@ -39,20 +38,7 @@ pub fn add_object(
             file.kind()
         )));
     }
-    match Arch::from_object(file.architecture()) {
-        Some(a) if a == g.arch => {}
-        Some(a) => {
-            return Err(LinkError::WrongArchitecture { input: name.to_owned(), found: a, expected: g.arch });
-        }
-        None => {
-            return Err(bad(format!(
-                "{:?} objects are not supported (x86-64 and AArch64 are)",
-                file.architecture()
-            )));
-        }
-    }
-    let input = g.inputs.len();
-    g.inputs.push(name.to_owned());
+    let input = g.add_input(name, file.architecture())?;
 
     let mut discard = HashSet::new();
     for comdat in file.comdats() {
@@ -221,7 +207,7 @@ fn role_of(name: &str) -> Role {
 
 /// Merges a new occurrence of a global into its symbol: strong definitions beat commons, which
 /// beat weak definitions; references stay weak only while every reference is weak.
-fn merge(g: &mut LinkGraph, id: SymbolId, new: Symbol) -> Result<(), LinkError> {
+pub(crate) fn merge(g: &mut LinkGraph, id: SymbolId, new: Symbol) -> Result<(), LinkError> {
     let old = &mut g.symbols[id];
     let strong = |s: &Symbol| matches!(s.def, Def::Block { .. } | Def::Absolute(_)) && !s.weak;
     match (old.def, new.def) {

@@ -73,7 +73,7 @@ impl Resolver<'_> {
         let tables = &self.plan.tables;
         let blk = &g.blocks[b];
         let role = g.section_of(b).role;
-        let placed = matches!(role, Role::Normal | Role::EhFrame);
+        let placed = matches!(role, Role::Normal | Role::EhFrame | Role::TlvDescriptors);
         for edge in &blk.edges {
             let t = edge.target;
             let table = edge.kind.table_use();

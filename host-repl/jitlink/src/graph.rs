@@ -1,15 +1,15 @@
 //! The link graph: sections of blocks, symbols defined in blocks, and edges between them.
 //!
-//! The graph is format-neutral (the ELF builder in [`crate::elf`] fills it; a Mach-O builder
-//! would too) and architecture-neutral except for [`Edge::kind`], which is the architecture's
+//! The graph is format-neutral (the builders in [`crate::elf`] and [`crate::macho`] fill it) and architecture-neutral except for [`Edge::kind`], which is the architecture's
 //! own edge enum ([`EdgeKind`]). Its shape follows LLVM JITLink's `LinkGraph`
 //! (`llvm/include/llvm/ExecutionEngine/JITLink/JITLink.h`): a *block* is the unit of layout
-//! and liveness (an ELF section becomes one block; Mach-O's `subsections_via_symbols` would
-//! split a section into several), a *section* groups blocks with one name, protection and
+//! and liveness (an ELF or Mach-O section becomes one block; splitting Mach-O sections at
+//! symbols for `subsections_via_symbols` is not done yet), a *section* groups blocks with one name, protection and
 //! role, and symbols point into blocks.
 
 use std::collections::{HashMap, HashSet};
 
+use crate::LinkError;
 use crate::arch::{Arch, EdgeKind};
 
 /// Index of a section in [`LinkGraph::sections`].
@@ -53,9 +53,13 @@ pub enum Role {
         /// Entries run in reverse order.
         reverse: bool,
     },
-    /// `.tdata`/`.tbss`: part of the link's TLS block image; a block's `addr` is its offset in
-    /// the TLS block.
+    /// `.tdata`/`.tbss` (Mach-O `__thread_data`/`__thread_bss`): part of the link's TLS block
+    /// image; a block's `addr` is its offset in the TLS block.
     Tls,
+    /// Mach-O `__thread_vars`: placed as data, one 24-byte descriptor `{thunk, key, offset}`
+    /// per thread-local variable; the linker writes the unit's emutls control object into
+    /// each `key` (see [`crate::macho`]).
+    TlvDescriptors,
 }
 
 /// A named group of blocks with one protection and role.
@@ -176,6 +180,32 @@ impl LinkGraph {
             globals: HashMap::new(),
             comdats: HashSet::new(),
         }
+    }
+
+    /// Registers input `name`, an object for `arch`, and returns its index.
+    ///
+    /// # Errors
+    /// [`LinkError::WrongArchitecture`] for an object of another architecture than the graph's,
+    /// [`LinkError::BadInput`] for one the linker does not handle.
+    pub fn add_input(&mut self, name: &str, arch: object::Architecture) -> Result<usize, LinkError> {
+        match Arch::from_object(arch) {
+            Some(a) if a == self.arch => {}
+            Some(a) => {
+                return Err(LinkError::WrongArchitecture {
+                    input: name.to_owned(),
+                    found: a,
+                    expected: self.arch,
+                });
+            }
+            None => {
+                return Err(LinkError::BadInput {
+                    input: name.to_owned(),
+                    message: format!("{arch:?} objects are not supported (x86-64 and AArch64 are)"),
+                });
+            }
+        }
+        self.inputs.push(name.to_owned());
+        Ok(self.inputs.len() - 1)
     }
 
     /// The symbol for global `name`, created undefined if new.

@@ -155,12 +155,16 @@ impl LinkPlan {
             tls_size = b.addr + b.size;
         }
         let needs_tls = !tls_blocks.is_empty() || tables.got_slot.contains_key(&GotKey::TlsLd);
+        let has_tlv = g.blocks.iter().any(|b| b.live && g.sections[b.section].role == Role::TlvDescriptors);
+        let needs_tls = needs_tls || has_tlv;
 
         // Layout: contents first in each segment, synthesized parts after, zero-fill last.
         let mut cur = Cursor([0; 3]);
         let mut placed = Vec::new();
         let normal = |g: &LinkGraph, b: BlockId, zero: bool| {
-            g.blocks[b].live && role(g, b) == Role::Normal && g.blocks[b].data.is_none() == zero
+            g.blocks[b].live
+                && matches!(role(g, b), Role::Normal | Role::TlvDescriptors)
+                && g.blocks[b].data.is_none() == zero
         };
         for b in (0..g.blocks.len()).filter(|&b| normal(&g, b, false)) {
             let blk = &g.blocks[b];
@@ -307,6 +311,7 @@ impl LinkPlan {
         for (b, d) in self.g.blocks.iter_mut().zip(datas) {
             b.data = d;
         }
+        self.fill_tlv_keys(tls_object.unwrap_or(0));
 
         // Segment images.
         let mut images: [Vec<u8>; 3] = [0, 1, 2].map(|i| vec![0u8; self.seg_data[i] as usize]);
@@ -366,6 +371,21 @@ impl LinkPlan {
         })
     }
 
+    /// Writes the unit's emutls control object into the `key` word of each Mach-O TLV
+    /// descriptor (`{thunk, key, offset}`, 24 bytes each).
+    fn fill_tlv_keys(&mut self, tls_object: u64) {
+        for b in 0..self.g.blocks.len() {
+            if self.g.section_of(b).role != Role::TlvDescriptors {
+                continue;
+            }
+            if let Some(d) = self.g.blocks[b].data.as_mut() {
+                for desc in d.chunks_exact_mut(24) {
+                    desc[8..16].copy_from_slice(&tls_object.to_le_bytes());
+                }
+            }
+        }
+    }
+
     /// Initializer and finalizer addresses in execution (resp. registration) order.
     fn init_fini(&self) -> (Vec<u64>, Vec<u64>) {
         let mut inits = Vec::new();
@@ -413,7 +433,7 @@ impl LinkPlan {
                 };
                 let blk = &self.g.blocks[block];
                 let role = self.g.sections[blk.section].role;
-                if !blk.live || !matches!(role, Role::Normal | Role::Tls) {
+                if !blk.live || !matches!(role, Role::Normal | Role::Tls | Role::TlvDescriptors) {
                     return None;
                 }
                 let tls = (role == Role::Tls).then(|| (tls_object.unwrap_or(0), blk.addr + offset));

@@ -4,7 +4,7 @@
 //! LLVM JITLink's layering (`llvm/lib/ExecutionEngine/JITLink/`), as a pipeline of passes over
 //! a format- and architecture-neutral [`graph::LinkGraph`]:
 //!
-//! 1. **build** ([`elf`], [`archive`]): a per-format builder reads each input into sections,
+//! 1. **build** ([`elf`], [`macho`], [`archive`]): a per-format builder reads each input into sections,
 //!    blocks and symbols, and maps each relocation to its architecture's edge kind
 //!    ([`arch::x86_64::EdgeKind`], [`arch::aarch64::EdgeKind`]);
 //! 2. **tables** (`tables.rs`): the GOT entries and call stubs the edges need, and which names
@@ -22,9 +22,10 @@
 //! | format \ architecture | x86-64 | AArch64 |
 //! |---|---|---|
 //! | ELF | yes | yes |
-//! | Mach-O | not yet | not yet |
+//! | Mach-O | yes (macOS, iOS simulator) | yes (macOS, iOS, iOS simulator) |
 //!
-//! A new architecture is a module in [`arch`]; a new format is a builder next to [`elf`].
+//! A new architecture is a module in [`arch`]; a new format is a builder next to [`elf`] and
+//! [`macho`], chosen by [`add_object`] from the file's magic.
 //!
 //! Thread-local storage: each unit's `.tdata`/`.tbss` become one TLS block served by libgcc's
 //! emutls (`__emutls_get_address`); on x86-64, general- and local-dynamic accesses
@@ -40,10 +41,12 @@
 
 pub mod arch;
 pub mod archive;
+mod compact_unwind;
 pub mod elf;
 mod fixup;
 pub mod graph;
 mod layout;
+pub mod macho;
 mod tables;
 
 use std::collections::{HashMap, HashSet};
@@ -284,6 +287,18 @@ impl JitDylib {
     }
 }
 
+/// The prefix a target's object format puts before C-level names in symbol tables: `_` for
+/// Mach-O (Darwin: macOS, iOS, their simulators; `<mach-o/nlist.h>`), none for ELF. Symbols
+/// keep it throughout the link and on the wire, as in LLVM (an Apple executor strips it
+/// before `dlsym`); only code that names a C function or variable adds it, through this.
+pub fn global_prefix(triple: &str) -> &'static str {
+    let darwin = triple
+        .split('-')
+        .skip(1)
+        .any(|c| c == "apple" || c.starts_with("darwin") || c.starts_with("macos") || c.starts_with("ios"));
+    if darwin { "_" } else { "" }
+}
+
 /// Settings of a link.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkOptions {
@@ -300,19 +315,42 @@ pub struct LinkOptions {
 /// relocations, duplicate definitions.
 pub fn plan(inputs: &[Input], dylib: &mut JitDylib, opts: LinkOptions) -> Result<LinkPlan, LinkError> {
     let mut g = graph::LinkGraph::new(opts.arch);
-    let earlier = dylib.comdat_set();
+    let earlier = Earlier { comdats: dylib.comdat_set(), dylib };
     for input in inputs {
         if let Input::Object { name, bytes } = input {
-            elf::add_object(&mut g, name, bytes, &earlier)?;
+            add_object(&mut g, name, bytes, &earlier)?;
         }
     }
     for input in inputs {
         if let Input::Archive { name, bytes } = input {
-            archive::add_archive(&mut g, name, bytes, &|n| dylib.lookup(n).is_some(), &earlier)?;
+            archive::add_archive(&mut g, name, bytes, &earlier)?;
         }
     }
     let unit = dylib.next_unit_id();
     LinkPlan::new(g, dylib, unit, opts)
+}
+
+/// What earlier links of the session provide, as the graph builders need it.
+pub(crate) struct Earlier<'a> {
+    /// ELF COMDAT groups kept by earlier units.
+    pub comdats: HashSet<String>,
+    /// The session's definitions.
+    pub dylib: &'a JitDylib,
+}
+
+/// Adds one relocatable object to `g` with the builder of its format (ELF or Mach-O).
+pub(crate) fn add_object(
+    g: &mut graph::LinkGraph,
+    name: &str,
+    bytes: &[u8],
+    earlier: &Earlier<'_>,
+) -> Result<(), LinkError> {
+    match object::FileKind::parse(bytes) {
+        Ok(object::FileKind::MachO64) => {
+            macho::add_object(g, name, bytes, &|n| earlier.dylib.lookup(n).is_some())
+        }
+        _ => elf::add_object(g, name, bytes, &earlier.comdats),
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,18 @@ pub enum EdgeKind {
         /// Checked for overflow beyond the group (not the `_NC` forms; G3 never is).
         checked: bool,
     },
+    /// `G + A - P`, 32 bits: a PC-relative pointer to the target's GOT entry
+    /// (`R_AARCH64_GOTPCREL32`; Mach-O `ARM64_RELOC_POINTER_TO_GOT`, as in `.eh_frame`
+    /// personalities and `__gcc_except_tab` type info).
+    GotPrel32,
+    /// Offset of the target in its TLS block, 64 bits (`R_AARCH64_TLS_DTPREL64`; Mach-O: a
+    /// TLV descriptor's offset word).
+    DtpRel64,
+    /// `P - S + A`, 32 bits: the subtrahend side of a Mach-O `ARM64_RELOC_SUBTRACTOR` pair
+    /// when the place lies in the minuend's block.
+    NegDelta32,
+    /// `P - S + A`, 64 bits (as [`NegDelta32`](Self::NegDelta32)).
+    NegDelta64,
 }
 
 const STATIC_TLS: &str = "the initial-exec and local-exec TLS models need the thread's static TLS block, which JIT'd \
@@ -115,6 +127,7 @@ pub fn from_elf(r_type: RelocationType) -> Result<Option<EdgeKind>, Unsupported>
         R_AARCH64_LDST64_ABS_LO12_NC => EdgeKind::LdStLo12 { shift: 3 },
         R_AARCH64_LDST128_ABS_LO12_NC => EdgeKind::LdStLo12 { shift: 4 },
         R_AARCH64_ADR_GOT_PAGE => EdgeKind::GotPage21,
+        R_AARCH64_GOTPCREL32 => EdgeKind::GotPrel32,
         R_AARCH64_LD64_GOT_LO12_NC => EdgeKind::GotLo12,
         R_AARCH64_MOVW_UABS_G0 => EdgeKind::MovWideAbs { group: 0, checked: true },
         R_AARCH64_MOVW_UABS_G0_NC => EdgeKind::MovWideAbs { group: 0, checked: false },
@@ -186,13 +199,16 @@ impl EdgeKind {
             EdgeKind::MovWideAbs { group: 2, checked: true } => "R_AARCH64_MOVW_UABS_G2",
             EdgeKind::MovWideAbs { group: 2, .. } => "R_AARCH64_MOVW_UABS_G2_NC",
             EdgeKind::MovWideAbs { .. } => "R_AARCH64_MOVW_UABS_G3",
+            EdgeKind::GotPrel32 => "R_AARCH64_GOTPCREL32",
+            EdgeKind::DtpRel64 => "R_AARCH64_TLS_DTPREL64",
+            EdgeKind::NegDelta32 | EdgeKind::NegDelta64 => "ARM64_RELOC_SUBTRACTOR",
         }
     }
 
     /// Which table entry the edge needs.
     pub fn table_use(self) -> TableUse {
         match self {
-            EdgeKind::GotPage21 | EdgeKind::GotLo12 => TableUse::Got,
+            EdgeKind::GotPage21 | EdgeKind::GotLo12 | EdgeKind::GotPrel32 => TableUse::Got,
             EdgeKind::Branch26 => TableUse::CallStub,
             EdgeKind::TlsDescPage21 | EdgeKind::TlsDescLo12 { .. } | EdgeKind::TlsDescCall => {
                 TableUse::TlsDesc
@@ -206,10 +222,15 @@ impl EdgeKind {
         false
     }
 
+    /// True for [`DtpRel64`](Self::DtpRel64), which reads the target's offset in its TLS block.
+    pub fn is_tls_offset(self) -> bool {
+        self == EdgeKind::DtpRel64
+    }
+
     /// Number of bytes the edge patches (4 for every instruction).
     pub fn width(self) -> usize {
         match self {
-            EdgeKind::Abs64 | EdgeKind::Prel64 => 8,
+            EdgeKind::Abs64 | EdgeKind::Prel64 | EdgeKind::DtpRel64 | EdgeKind::NegDelta64 => 8,
             EdgeKind::Abs16 | EdgeKind::Prel16 => 2,
             _ => 4,
         }
@@ -243,6 +264,10 @@ impl EdgeKind {
             EdgeKind::Prel64 => data(place, s + a - p, 64),
             EdgeKind::Prel32 => data(place, s + a - p, 32),
             EdgeKind::Prel16 => data(place, s + a - p, 16),
+            EdgeKind::NegDelta64 => data(place, p - s + a, 64),
+            EdgeKind::NegDelta32 => data(place, p - s + a, 32),
+            EdgeKind::GotPrel32 => data(place, f.got_entry as i128 + a - p, 32),
+            EdgeKind::DtpRel64 => data(place, f.tls_offset as i128 + a, 64),
             EdgeKind::Branch26 => {
                 let v = f.call_target as i128 + a - p;
                 patch(place, word_offset(v, 26)?, 0, 26);

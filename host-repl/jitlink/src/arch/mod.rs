@@ -190,7 +190,7 @@ impl EdgeKind {
     pub fn is_tls_offset(self) -> bool {
         match self {
             EdgeKind::X86_64(k) => k.is_tls_offset(),
-            EdgeKind::Aarch64(_) => false,
+            EdgeKind::Aarch64(k) => k.is_tls_offset(),
         }
     }
 

@@ -61,8 +61,14 @@ pub enum EdgeKind {
     TlsLd,
     /// Offset of the target in its TLS block, 32 bits (`R_X86_64_DTPOFF32`).
     DtpOff32,
-    /// Offset of the target in its TLS block, 64 bits (`R_X86_64_DTPOFF64`).
+    /// Offset of the target in its TLS block, 64 bits (`R_X86_64_DTPOFF64`; Mach-O: a TLV
+    /// descriptor's offset word).
     DtpOff64,
+    /// `P - S + A`, 32 bits: the subtrahend side of a Mach-O `X86_64_RELOC_SUBTRACTOR` pair
+    /// when the place lies in the minuend's block.
+    NegDelta32,
+    /// `P - S + A`, 64 bits (as [`NegDelta32`](Self::NegDelta32)).
+    NegDelta64,
 }
 
 const STATIC_TLS: &str = "the initial-exec and local-exec TLS models need the thread's static TLS block, which JIT'd \
@@ -151,6 +157,7 @@ impl EdgeKind {
             EdgeKind::TlsLd => "R_X86_64_TLSLD",
             EdgeKind::DtpOff32 => "R_X86_64_DTPOFF32",
             EdgeKind::DtpOff64 => "R_X86_64_DTPOFF64",
+            EdgeKind::NegDelta32 | EdgeKind::NegDelta64 => "X86_64_RELOC_SUBTRACTOR",
         }
     }
 
@@ -196,7 +203,11 @@ impl EdgeKind {
             | EdgeKind::PltOff64
             | EdgeKind::GotPcRel64
             | EdgeKind::Got64 => 8,
-            EdgeKind::GotOff64 | EdgeKind::GotPc64 | EdgeKind::Size64 | EdgeKind::DtpOff64 => 8,
+            EdgeKind::GotOff64
+            | EdgeKind::GotPc64
+            | EdgeKind::Size64
+            | EdgeKind::DtpOff64
+            | EdgeKind::NegDelta64 => 8,
             EdgeKind::Abs16 | EdgeKind::Pc16 => 2,
             EdgeKind::Abs8 | EdgeKind::Pc8 => 1,
             _ => 4,
@@ -218,6 +229,7 @@ impl EdgeKind {
             EdgeKind::GotPc32 | EdgeKind::GotPc64 => got + a - p,
             EdgeKind::Size32 | EdgeKind::Size64 => f.size as i128 + a,
             EdgeKind::DtpOff32 | EdgeKind::DtpOff64 => f.tls_offset as i128 + a,
+            EdgeKind::NegDelta32 | EdgeKind::NegDelta64 => p - s + a,
         }
     }
 
