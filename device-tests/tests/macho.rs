@@ -2,8 +2,8 @@
 //! here; `README.md` and `docs/architecture.md` say what is left for one):
 //!
 //! * **link-only**: C programs of the corpus and the Mach-O programs of `programs/macho/`,
-//!   compiled for `x86_64-apple-ios14.0-simulator` and `arm64-apple-ios14.0` at -O0 and -O2
-//!   against the SDK stand-in headers (`programs/darwin-sdk-stub/`), link with our linker
+//!   compiled for the iOS simulator (x86_64, arm64), iOS devices and macOS (x86_64, arm64) at
+//!   -O0 to -O3 against the SDK stand-in headers (`programs/darwin-sdk-stub/`), link with our linker
 //!   exactly when LLVM 22's `llvm-jitlink -noexec` links them, and every refusal is a named
 //!   error;
 //! * **run, x86-64**: the same C programs, and the C++ ones of `programs/macho/` (static
@@ -132,9 +132,19 @@ fn objects_link_exactly_when_llvm_jitlink_links_them() {
     let mut objects = 0;
     let mut platform_only = 0;
     let mut problems = Vec::new();
-    for (triple, arch) in [(X86_64_SIM, Arch::X86_64), (ARM64_DEVICE, Arch::Aarch64)] {
-        for opt in ["-O0", "-O2"] {
+    let triples = [
+        (X86_64_SIM, Arch::X86_64),
+        (ARM64_DEVICE, Arch::Aarch64),
+        ("arm64-apple-ios14.0-simulator", Arch::Aarch64),
+        ("x86_64-apple-macosx11.0", Arch::X86_64),
+        ("arm64-apple-macosx11.0", Arch::Aarch64),
+    ];
+    const OPTS: [&str; 4] = ["-O0", "-O1", "-O2", "-O3"];
+    for (t, (triple, arch)) in triples.into_iter().enumerate() {
+        // Every source at two optimisation levels per triple, all four levels across triples.
+        for round in 0..2 {
             for (i, src) in sources.iter().enumerate() {
+                let opt = OPTS[(i + t + 2 * round) % OPTS.len()];
                 let stem = src.file_stem().unwrap().to_string_lossy();
                 let obj =
                     compile_macho(src, triple, opt, &dir.path().join(format!("{triple}{opt}-{i}-{stem}.o")));
@@ -312,6 +322,13 @@ const TRANSCRIPT: &[(&str, &str)] = &[
     ("%undo", ""),
     ("int y = 4;", ""),
     ("y + x", "(int) 11\n"),
+    // Each input that uses Box<int> carries a weak copy of its static member: the first one
+    // loaded is the session's (Mach-O weak definitions coalesced across units).
+    ("template <class T> struct Box { static int n; static int get() { return n * 10; } };", ""),
+    ("template <class T> int Box<T>::n = 5;", ""),
+    ("Box<int>::n += 1;", ""),
+    ("Box<int>::n", "(int) 6\n"),
+    ("Box<int>::get()", "(int) 60\n"),
     ("struct Counter { int n = 0; Counter() { n = 10; } ~Counter() {} };", ""),
     ("thread_local Counter c;", ""),
     ("c.n + t", "(int) 17\n"),

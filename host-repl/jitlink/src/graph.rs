@@ -1,11 +1,12 @@
 //! The link graph: sections of blocks, symbols defined in blocks, and edges between them.
 //!
-//! The graph is format-neutral (the builders in [`crate::elf`] and [`crate::macho`] fill it) and architecture-neutral except for [`Edge::kind`], which is the architecture's
-//! own edge enum ([`EdgeKind`]). Its shape follows LLVM JITLink's `LinkGraph`
+//! The graph is format-neutral (the builders in [`crate::elf`] and [`crate::macho`] fill it)
+//! and architecture-neutral except for [`Edge::kind`], which is the architecture's own edge
+//! enum ([`EdgeKind`]). Its shape follows LLVM JITLink's `LinkGraph`
 //! (`llvm/include/llvm/ExecutionEngine/JITLink/JITLink.h`): a *block* is the unit of layout
-//! and liveness (an ELF or Mach-O section becomes one block; splitting Mach-O sections at
-//! symbols for `subsections_via_symbols` is not done yet), a *section* groups blocks with one name, protection and
-//! role, and symbols point into blocks.
+//! and liveness (an ELF section becomes one block; a Mach-O section with
+//! `subsections_via_symbols` one block per symbol, ld64's atoms), a *section* groups blocks
+//! with one name, protection and role, and symbols point into blocks.
 
 use std::collections::{HashMap, HashSet};
 

@@ -5,8 +5,11 @@
 //! `<mach-o/x86_64/reloc.h>` and `<mach-o/arm64/reloc.h>`, with the readings LLVM JITLink
 //! gives them (`llvm/lib/ExecutionEngine/JITLink/MachO_{x86_64,arm64}.cpp`):
 //!
-//! - Each loaded section is one block (sections of `__DWARF` and `__LLVM` are skipped).
-//!   Symbol names are kept as the object spells them, with Darwin's leading `_`.
+//! - Sections of `__DWARF` and `__LLVM` are skipped. With `MH_SUBSECTIONS_VIA_SYMBOLS` (which
+//!   clang sets) an ordinary section is cut into atoms, one block from each symbol (but
+//!   alt-entries) to the next, as ld64 does; other sections (TLS, TLV descriptors,
+//!   initializer lists, compact unwind) stay whole. Symbol names are kept as the object
+//!   spells them, with Darwin's leading `_`.
 //! - Unwinding: `__LD,__compact_unwind` becomes DWARF CFI in an `__eh_frame` block
 //!   ([`crate::compact_unwind`]), registered as ELF `.eh_frame` is. A macOS object's own
 //!   `__eh_frame` (whose pointers carry no relocations) is not loaded, so functions whose
@@ -16,11 +19,13 @@
 //!   (and of the 1, 2 or 4 immediate bytes after it for `SIGNED_1/2/4`), so the builder folds
 //!   that bias into the addend and the edges use the ELF formulas (`S + A - P`).
 //! - `r_extern = 0` relocations name a section, and the field holds the target's address in
-//!   the object's own layout: they are rebased onto the section's block.
+//!   the object's own layout: they are rebased onto the atom holding that address.
 //! - A `SUBTRACTOR`/`UNSIGNED` pair computes `To - From + field`; the place lies in the block
 //!   of `From` (an edge `S + A - P` to `To`) or of `To` (`P - S + A` to `From`).
 //! - A weak definition of a name an earlier unit of the session defines is dropped in favour
-//!   of the earlier one (Mach-O's coalescing of weak definitions, as ELF COMDAT groups are).
+//!   of the earlier one, and so is one that loses to another in this link (Mach-O's
+//!   coalescing of weak definitions, where ELF has COMDAT groups): its atom is left out unless
+//!   something else in the link refers to it.
 //! - Thread-local variables: `__thread_vars` holds one descriptor `{thunk, key, offset}` per
 //!   variable; `__thread_data`/`__thread_bss` form the unit's TLS block (as ELF's
 //!   `.tdata`/`.tbss`, kept by emutls). The `offset` word's relocation becomes the target's
@@ -29,7 +34,7 @@
 //!   descriptor through a GOT entry (`X86_64_RELOC_TLV`, `ARM64_RELOC_TLVP_LOAD_*`).
 //! - `__mod_init_func` entries run as initializers, `__mod_term_func` as finalizers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use object::macho;
 use object::read::macho::{MachHeader, MachOFile64, Nlist, Section as _};
@@ -39,14 +44,37 @@ use crate::LinkError;
 use crate::arch::{Arch, EdgeKind, aarch64, x86_64};
 use crate::graph::{Block, BlockId, Def, Edge, LinkGraph, Role, Section, SegmentKind, Symbol, SymbolId};
 
-/// A loaded section: its block and where the object placed it.
+/// A block cut from a section: a whole section, or with `subsections_via_symbols` the part
+/// from one symbol to the next (ld64's atom).
 #[derive(Debug, Clone, Copy)]
-struct Loaded {
+struct Atom {
+    /// Offset of its first byte in the section.
+    start: u64,
     block: BlockId,
-    /// The section's address in the object (`r_extern = 0` fields hold such addresses).
-    addr: u64,
     /// A local symbol at the block's start, the target of rebased relocations.
     anchor: SymbolId,
+}
+
+/// A loaded section: its atoms and where the object placed it.
+#[derive(Debug, Clone)]
+struct Loaded {
+    /// The section's address in the object (`r_extern = 0` fields hold such addresses).
+    addr: u64,
+    /// Its size in bytes.
+    size: u64,
+    /// Its atoms by `start`, the first at 0.
+    atoms: Vec<Atom>,
+}
+
+impl Loaded {
+    /// The atom holding section offset `off` (the last one for the section's end).
+    fn atom_at(&self, off: u64) -> Option<Atom> {
+        if off > self.size {
+            return None;
+        }
+        let i = self.atoms.partition_point(|a| a.start <= off);
+        self.atoms.get(i.checked_sub(1)?).copied()
+    }
 }
 
 /// Adds the Mach-O object `data` named `name` to `g`. `defined_earlier` tells whether an
@@ -74,9 +102,25 @@ pub fn add_object(
     }
     let input = g.add_input(name, file.architecture())?;
 
-    // Section ordinal (1-based, as n_sect and r_symbolnum count) → loaded section.
+    // Where ld64 may cut sections into atoms: at every symbol but alt-entries.
+    let symtab = file.macho_symbol_table();
+    let subsections = header.flags(e).contains(macho::MH_SUBSECTIONS_VIA_SYMBOLS);
+    let mut cuts: HashMap<u32, Vec<u64>> = HashMap::new();
+    for nlist in symtab.iter() {
+        if !nlist.is_stab()
+            && nlist.n_type().typ() == macho::N_SECT
+            && !nlist.n_desc(e).contains(macho::N_ALT_ENTRY)
+        {
+            cuts.entry(u32::from(nlist.n_sect())).or_default().push(nlist.n_value(e));
+        }
+    }
+
+    // Section ordinal (1-based, as n_sect and r_symbolnum count) → loaded section; blocks that
+    // are atoms of a section cut at symbols.
     let mut loaded: HashMap<u32, Loaded> = HashMap::new();
+    let mut atomized = HashSet::new();
     for (i, sec) in file.sections().enumerate() {
+        let ordinal = i as u32 + 1;
         let raw = sec.macho_section();
         let seg = String::from_utf8_lossy(raw.segment_name()).into_owned();
         let sect = String::from_utf8_lossy(raw.name()).into_owned();
@@ -115,31 +159,62 @@ pub fn add_object(
         } else {
             SegmentKind::RW
         };
+        let (addr, size, align) = (raw.addr(e), raw.size(e), 1u64 << raw.align(e).min(63));
+        if bytes.as_ref().is_some_and(|b| b.len() as u64 != size) {
+            return Err(bad(format!(
+                "{seg},{sect}: size {size} but {} bytes of contents",
+                bytes.map_or(0, |b| b.len())
+            )));
+        }
         g.sections.push(Section { name: format!("{seg},{sect}"), input, segment, role });
-        let block = g.add_block(Block {
-            section: g.sections.len() - 1,
-            align: 1u64 << raw.align(e).min(63),
-            size: raw.size(e),
-            data: bytes,
-            edges: Vec::new(),
-            live: true,
-            addr: 0,
-        });
-        let anchor = g.symbols.len();
-        g.symbols.push(Symbol {
-            name: String::new(),
-            global: false,
-            weak: false,
-            def: Def::Block { block, offset: 0 },
-            input,
-            size: 0,
-            tls: role == Role::Tls,
-        });
-        loaded.insert(i as u32 + 1, Loaded { block, addr: raw.addr(e), anchor });
+        let section = g.sections.len() - 1;
+        // Atoms: only ordinary sections are cut (not compact unwind, TLS, TLV descriptors or
+        // initializer lists, which the linker reads whole).
+        let mut starts = vec![0];
+        let cut = subsections && role == Role::Normal && !compact_unwind;
+        if cut {
+            starts
+                .extend(cuts.remove(&ordinal).unwrap_or_default().into_iter().map(|v| v.wrapping_sub(addr)));
+            starts.retain(|&o| o < size || o == 0);
+            starts.sort_unstable();
+            starts.dedup();
+        }
+        let mut atoms = Vec::with_capacity(starts.len());
+        for (k, &start) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).copied().unwrap_or(size);
+            // An atom keeps the alignment its address had in the section.
+            let at = addr.wrapping_add(start);
+            let align = if at == 0 { align } else { align.min(1 << at.trailing_zeros()) };
+            let block = g.add_block(Block {
+                section,
+                align,
+                size: end - start,
+                data: bytes.as_ref().map(|b| b[start as usize..end as usize].to_vec()),
+                edges: Vec::new(),
+                live: true,
+                addr: 0,
+            });
+            let anchor = g.symbols.len();
+            g.symbols.push(Symbol {
+                name: String::new(),
+                global: false,
+                weak: false,
+                def: Def::Block { block, offset: 0 },
+                input,
+                size: 0,
+                tls: role == Role::Tls,
+            });
+            if cut {
+                atomized.insert(block);
+            }
+            atoms.push(Atom { start, block, anchor });
+        }
+        loaded.insert(ordinal, Loaded { addr, size, atoms });
     }
 
-    // Symbol table index → symbol.
-    let symtab = file.macho_symbol_table();
+    // Symbol table index → symbol. Atoms that start with a weak definition another one
+    // supersedes are dropped below unless something else refers to them.
+    let mut superseded = Vec::new();
     let strings = symtab.strings();
     let mut symbols: HashMap<u32, SymbolId> = HashMap::new();
     for (index, nlist) in symtab.iter().enumerate() {
@@ -161,11 +236,12 @@ pub fn add_object(
             macho::N_ABS => (Def::Absolute(value), false),
             macho::N_SECT => match loaded.get(&u32::from(nlist.n_sect())) {
                 Some(l) => {
-                    let offset = value.wrapping_sub(l.addr);
-                    if offset > g.blocks[l.block].size {
-                        return Err(bad(format!("symbol {sym_name} lies outside its section")));
-                    }
-                    (Def::Block { block: l.block, offset }, g.section_of(l.block).role == Role::Tls)
+                    let off = value.wrapping_sub(l.addr);
+                    let atom = l
+                        .atom_at(off)
+                        .ok_or_else(|| bad(format!("symbol {sym_name} lies outside its section")))?;
+                    let def = Def::Block { block: atom.block, offset: off - atom.start };
+                    (def, g.section_of(atom.block).role == Role::Tls)
                 }
                 // A symbol in a section that is not loaded (compact unwind, debug info).
                 None => (Def::Absolute(0), false),
@@ -183,6 +259,12 @@ pub fn add_object(
         }
         let weak = desc.intersects(macho::N_WEAK_DEF | macho::N_WEAK_REF);
         let coalesced = weak && matches!(def, Def::Block { .. }) && defined_earlier(&sym_name);
+        if coalesced
+            && let Def::Block { block, offset: 0 } = def
+            && atomized.contains(&block)
+        {
+            superseded.push(block);
+        }
         let new = Symbol {
             name: sym_name.clone(),
             global: true,
@@ -194,7 +276,16 @@ pub fn add_object(
         };
         let id = match g.globals.get(&sym_name) {
             Some(&id) => {
+                let candidate = new.def;
                 crate::elf::merge(g, id, new)?;
+                // A weak definition that lost to another one here.
+                if let Def::Block { block, offset: 0 } = candidate
+                    && weak
+                    && atomized.contains(&block)
+                    && g.symbols[id].def != candidate
+                {
+                    superseded.push(block);
+                }
                 id
             }
             None => {
@@ -208,12 +299,12 @@ pub fn add_object(
 
     let cpu = header.cputype(e);
     for (i, sec) in file.sections().enumerate() {
-        let Some(&here) = loaded.get(&(i as u32 + 1)) else { continue };
+        let Some(here) = loaded.get(&(i as u32 + 1)) else { continue };
+        let section = g.section_of(here.atoms[0].block).name.clone();
         let relocs = sec.macho_relocations().map_err(|err| bad(err.to_string()))?;
         let mut relocs = relocs.iter().map(|r| (r.r_scattered(e, cpu), r.info(e)));
         let mut addend = None;
         while let Some((scattered, ri)) = relocs.next() {
-            let section = g.section_of(here.block).name.clone();
             let at = |detail: String| LinkError::UnsupportedRelocation {
                 input: name.to_owned(),
                 section: section.clone(),
@@ -223,7 +314,10 @@ pub fn add_object(
             if scattered {
                 return Err(at("scattered relocations are not used on x86_64 or arm64".into()));
             }
-            let ctx = RelocContext { g, here, loaded: &loaded, symbols: &symbols, ri, at: &at };
+            let atom = here
+                .atom_at(u64::from(ri.r_address))
+                .ok_or_else(|| at("relocation lies outside its section".into()))?;
+            let ctx = RelocContext { g, here, atom, loaded: &loaded, symbols: &symbols, ri, at: &at };
             let step = match g.arch {
                 Arch::X86_64 => ctx.x86_64(&mut relocs)?,
                 Arch::Aarch64 => ctx.arm64(&mut relocs, addend.take())?,
@@ -231,29 +325,26 @@ pub fn add_object(
             match step {
                 Step::Addend(a) => addend = Some(a),
                 Step::Edge(edge) => {
-                    let b = &g.blocks[here.block];
+                    let b = &g.blocks[atom.block];
                     let end = edge.offset.checked_add(edge.kind.width() as u64);
                     if b.data.is_none() || end.is_none_or(|end| end > b.size) {
-                        return Err(bad(format!(
-                            "relocation at {:#x} lies outside section {}",
-                            edge.offset,
-                            g.section_of(here.block).name
-                        )));
+                        return Err(at("relocation lies outside its section (or across a symbol)".into()));
                     }
-                    g.blocks[here.block].edges.push(edge);
+                    g.blocks[atom.block].edges.push(edge);
                 }
             }
         }
         if addend.is_some() {
-            return Err(bad(format!(
-                "{}: ARM64_RELOC_ADDEND is the last relocation",
-                g.section_of(here.block).name
-            )));
+            return Err(bad(format!("{section}: ARM64_RELOC_ADDEND is the last relocation")));
         }
     }
+    drop_superseded(g, &superseded);
     tlv_offsets(g, input);
-    let compact_unwind =
-        loaded.values().map(|l| l.block).find(|&b| g.section_of(b).name == "__LD,__compact_unwind");
+    let compact_unwind = loaded
+        .values()
+        .flat_map(|l| &l.atoms)
+        .map(|a| a.block)
+        .find(|&b| g.section_of(b).name == "__LD,__compact_unwind");
     if let Some(cu) = compact_unwind {
         crate::compact_unwind::to_eh_frame(g, cu);
     }
@@ -271,7 +362,9 @@ type Relocs<'a> = dyn Iterator<Item = (bool, macho::RelocationInfo)> + 'a;
 
 struct RelocContext<'a> {
     g: &'a LinkGraph,
-    here: Loaded,
+    /// The section being relocated, and the atom holding the relocation's place.
+    here: &'a Loaded,
+    atom: Atom,
     loaded: &'a HashMap<u32, Loaded>,
     symbols: &'a HashMap<u32, SymbolId>,
     ri: macho::RelocationInfo,
@@ -279,13 +372,14 @@ struct RelocContext<'a> {
 }
 
 impl RelocContext<'_> {
+    /// The place's offset in its atom.
     fn offset(&self) -> u64 {
-        u64::from(self.ri.r_address)
+        u64::from(self.ri.r_address) - self.atom.start
     }
 
-    /// The field's bytes, checked to lie in the block.
+    /// The field's bytes, checked to lie in the atom.
     fn field(&self, width: u64) -> Result<&[u8], LinkError> {
-        let b = &self.g.blocks[self.here.block];
+        let b = &self.g.blocks[self.atom.block];
         let data = b.data.as_deref().ok_or_else(|| (self.at)("relocation in a zero-fill section".into()))?;
         let off = self.offset();
         if off.checked_add(width).is_none_or(|end| end > b.size) {
@@ -311,19 +405,24 @@ impl RelocContext<'_> {
     }
 
     /// The target of an `r_extern = 0` relocation whose target address (in the object's
-    /// layout) is `addr`: the named section's anchor and the offset from it.
+    /// layout) is `addr`: the anchor of the named section's atom holding it, and the offset
+    /// from there.
     fn rebase(&self, addr: i64) -> Result<(SymbolId, i64), LinkError> {
         let sect = self.ri.r_symbolnum;
         let l = self
             .loaded
             .get(&sect)
             .ok_or_else(|| (self.at)(format!("relocation against section {sect}, which is not loaded")))?;
-        Ok((l.anchor, addr.wrapping_sub(l.addr as i64)))
+        let off = (addr as u64).wrapping_sub(l.addr);
+        let atom = l
+            .atom_at(off)
+            .ok_or_else(|| (self.at)(format!("relocation target {addr:#x} lies outside section {sect}")))?;
+        Ok((atom.anchor, (off - atom.start) as i64))
     }
 
     /// The field's address in the object's layout.
     fn place(&self) -> i64 {
-        (self.here.addr + self.offset()) as i64
+        (self.here.addr + u64::from(self.ri.r_address)) as i64
     }
 
     fn edge(&self, kind: EdgeKind, target: SymbolId, addend: i64) -> Step {
@@ -389,9 +488,9 @@ impl RelocContext<'_> {
             anchor
         };
         let wide = usize::from(self.ri.r_length == 3);
-        let in_here = |s: SymbolId| matches!(self.g.symbols[s].def, Def::Block { block, .. } if block == self.here.block);
+        let in_here = |s: SymbolId| matches!(self.g.symbols[s].def, Def::Block { block, .. } if block == self.atom.block);
         let addr_of = |s: SymbolId| match self.g.symbols[s].def {
-            Def::Block { offset, .. } => (self.here.addr + offset) as i64,
+            Def::Block { offset, .. } => (self.here.addr + self.atom.start + offset) as i64,
             _ => 0,
         };
         if in_here(from) {
@@ -525,6 +624,34 @@ fn pageoff_kind(word: u32) -> Option<aarch64::EdgeKind> {
     // SIMD&FP LDR/STR of a Q register: size 00 with opc<1> set.
     let shift = if word & 0x0480_0000 == 0x0480_0000 && size == 0 { 4 } else { size };
     Some(aarch64::EdgeKind::LdStLo12 { shift })
+}
+
+/// Drops the atoms in `candidates` (each starts with a weak definition that another one
+/// supersedes) that no other live block refers to, as ld64 coalesces weak definitions. The
+/// compact unwind's references do not count: an FDE for a dropped function is harmless.
+fn drop_superseded(g: &mut LinkGraph, candidates: &[BlockId]) {
+    if candidates.is_empty() {
+        return;
+    }
+    let candidates: HashSet<BlockId> = candidates.iter().copied().collect();
+    let referenced: HashSet<BlockId> = g
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|&(b, blk)| {
+            blk.live && !candidates.contains(&b) && g.sections[blk.section].name != "__LD,__compact_unwind"
+        })
+        .flat_map(|(_, blk)| &blk.edges)
+        .filter_map(|e| match g.symbols[e.target].def {
+            Def::Block { block, .. } => Some(block),
+            _ => None,
+        })
+        .collect();
+    for b in candidates {
+        if !referenced.contains(&b) {
+            g.blocks[b].live = false;
+        }
+    }
 }
 
 /// In the TLV descriptors of input `input`, the `offset` word's relocation to a thread-local
