@@ -12,8 +12,9 @@
 //!   (announcing `x86_64-apple-ios14.0-simulator`) with the stdout and exit status of the same
 //!   sources built natively for Linux — repl compiling the sources itself, and from objects
 //!   and a Mach-O archive;
-//! * **REPL**: a transcript with values, `%undo`, redefinition by shadowing, thread-locals and
-//!   output in order, against `darwin-sim-executor`;
+//! * **REPL**: a transcript with values, `%undo` and a definition made again, thread-locals,
+//!   a template's static member shared by the inputs that use it, output in order and a
+//!   crashing input, against `darwin-sim-executor`;
 //! * **run, arm64**: the programs of `programs/macho/arm64/` (no variadic calls across the
 //!   boundary: Darwin passes variadic arguments on the stack; C, and C++ exceptions) through `repl` in
 //!   `darwin-sim-executor` built for aarch64 under qemu, equal to native aarch64 Linux builds.
@@ -229,7 +230,10 @@ fn in_parallel<T: Send>(items: Vec<T>, check: impl Fn(T) -> Vec<String> + Sync) 
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
-                while let Some(item) = queue.lock().unwrap().pop() {
+                loop {
+                    // The lock is released before the work (a `while let` would hold it).
+                    let next = queue.lock().unwrap().pop();
+                    let Some(item) = next else { break };
                     let found = check(item);
                     problems.lock().unwrap().extend(found);
                 }
@@ -352,7 +356,7 @@ fn repl_transcript_in_darwin_sim_executor() {
         let mut stdin = child.take_stdin();
         stdin.write_all(input.as_bytes()).unwrap();
     }
-    let o = child.wait(std::time::Duration::from_secs(120));
+    let o = child.wait(std::time::Duration::from_secs(300));
     let stderr = text(&o.stderr);
     assert_eq!(text(&o.stdout), expected, "stderr:\n{stderr}");
     assert!(stderr.contains("SIGSEGV"), "the crashing input is reported: {stderr}");

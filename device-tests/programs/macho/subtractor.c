@@ -29,6 +29,21 @@ __asm__(".globl " SYM(to_offsets) "\n"
         "  .quad " SYM(public_offsets) " - " SYM(to_offsets) "\n" SYM(to_names32) ":\n"
         "  .long " SYM(public_names) " - " SYM(to_names32) "\n"
         ".text\n");
+/* The other direction, the place in the subtrahend's atom (Mach-O only: ELF cannot express
+ * "here minus another section's symbol"; the native build computes the same value). */
+extern long from_offsets;
+#ifdef __MACH__
+__asm__(".section __DATA,__data\n"
+        ".globl " SYM(from_offsets) "\n"
+        ".p2align 3\n" SYM(from_offsets) ":\n"
+        "  .quad " SYM(from_offsets) " - " SYM(public_offsets) "\n"
+        ".text\n");
+#else
+long from_offsets;
+__attribute__((constructor)) static void init_from_offsets(void) {
+  from_offsets = (const char *)&from_offsets - (const char *)public_offsets;
+}
+#endif
 
 static int dispatch(int op, int x) {
   static void *labels[] = {&&add, &&sub, &&mul};
@@ -51,5 +66,7 @@ int main(void) {
   const int *o = (const int *)((const char *)&to_offsets + to_offsets);
   const char *const *n = (const char *const *)((const char *)&to_names32 + to_names32);
   printf("self-relative: %d %s\n", o[3], n[2]);
+  const int *back = (const int *)((const char *)&from_offsets - from_offsets);
+  printf("reverse: %d\n", back[1]);
   return 0;
 }

@@ -527,29 +527,32 @@ void callThreadLocalInits(Module &M) {
   }
 }
 
-// On Darwin, clang gives a C++ thread_local variable internal linkage and makes its thread
-// wrapper `_ZTW<var>` (and init function `_ZTH<var>`) the only way other translation units
-// reach it. clang's incremental code generation, though, emits a wrapper in every input that
-// uses the variable, referring to the variable by name: a later input then needs the
-// defining input's variable and init function, which must be visible. Internal names of
-// their own (`_ZL...` statics, `_ZZ...` function-local statics, the per-module `__tls_guard`)
-// stay internal. The wrapper every such input defines becomes a weak (ODR) definition, as on
-// ELF, so the first one loaded serves the session.
+// On Darwin, clang gives a C++ thread_local variable with external linkage in the language
+// internal linkage in IR, and makes its thread wrapper `_ZTW<var>` (and init function
+// `_ZTH<var>`) the only way other translation units reach it. clang's incremental code
+// generation, though, emits a wrapper in every input that uses the variable, referring to
+// the variable by name: a later input then needs the defining input's variable and init
+// function, which must be visible. So the variables an external wrapper refers to (and their
+// init functions) become external; other internal thread-locals (C `static _Thread_local`,
+// anonymous namespaces, function-local statics, the module's `__tls_guard`) stay as they are.
+// Every such wrapper becomes a weak (ODR) definition, as on ELF, so the first one loaded
+// serves the session.
 void exposeDarwinThreadLocals(Module &M) {
   if (!M.getTargetTriple().isOSDarwin())
     return;
-  auto Own = [](StringRef N) {
-    return N.starts_with("_ZL") || N.starts_with("_ZZ") || N.starts_with("__tls_") || N.contains('.');
-  };
-  for (GlobalVariable &GV : M.globals())
-    if (GV.isThreadLocal() && GV.hasInternalLinkage() && !GV.isDeclaration() && !Own(GV.getName()))
-      GV.setLinkage(GlobalValue::ExternalLinkage);
-  for (GlobalAlias &GA : M.aliases())
-    if (GA.getName().starts_with("_ZTH") && GA.hasInternalLinkage())
-      GA.setLinkage(GlobalValue::ExternalLinkage);
-  for (Function &F : M)
-    if (F.getName().starts_with("_ZTW") && !F.isDeclaration() && F.hasExternalLinkage())
-      F.setLinkage(GlobalValue::WeakODRLinkage);
+  for (Function &W : M) {
+    if (W.isDeclaration() || !W.hasExternalLinkage() || !W.getName().starts_with("_ZTW"))
+      continue;
+    for (Instruction &I : instructions(W))
+      for (Value *Op : I.operands())
+        if (auto *GV = dyn_cast<GlobalVariable>(Op->stripPointerCasts());
+            GV && GV->isThreadLocal() && GV->hasInternalLinkage() && !GV->isDeclaration() &&
+            !GV->getName().starts_with("__tls_"))
+          GV->setLinkage(GlobalValue::ExternalLinkage);
+    if (auto *Init = M.getNamedAlias(("_ZTH" + W.getName().drop_front(4)).str()); Init && Init->hasInternalLinkage())
+      Init->setLinkage(GlobalValue::ExternalLinkage);
+    W.setLinkage(GlobalValue::WeakODRLinkage);
+  }
 }
 
 // clang's incremental code generation can refer to the complete-object constructor or

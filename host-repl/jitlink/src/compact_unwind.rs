@@ -13,6 +13,8 @@
 //! happen, not inside the prologue and epilogue, which make no calls. Entries in the modes that
 //! only point at DWARF (`*_MODE_DWARF`) or need the function's code (`STACK_IND`) get no FDE.
 
+use std::collections::HashMap;
+
 use crate::arch::{Arch, EdgeKind, aarch64, x86_64};
 use crate::graph::{Block, BlockId, Edge, LinkGraph, Role, Section, SegmentKind, SymbolId};
 
@@ -42,9 +44,9 @@ type Pointer = Option<(SymbolId, i64)>;
 pub(crate) fn to_eh_frame(g: &mut LinkGraph, cu: BlockId) {
     g.blocks[cu].live = false;
     let data = g.blocks[cu].data.clone().unwrap_or_default();
-    let pointer = |off: usize| -> Pointer {
-        g.blocks[cu].edges.iter().find(|e| e.offset == off as u64).map(|e| (e.target, e.addend))
-    };
+    let pointers: HashMap<u64, (SymbolId, i64)> =
+        g.blocks[cu].edges.iter().map(|e| (e.offset, (e.target, e.addend))).collect();
+    let pointer = |off: usize| -> Pointer { pointers.get(&(off as u64)).copied() };
     let abs64 = match g.arch {
         Arch::X86_64 => EdgeKind::X86_64(x86_64::EdgeKind::Abs64),
         Arch::Aarch64 => EdgeKind::Aarch64(aarch64::EdgeKind::Abs64),
@@ -148,13 +150,16 @@ struct Rules {
     body: Vec<u8>,
 }
 
-/// `DW_CFA_offset` of DWARF register `reg` at `CFA - 8 * factored`.
-fn offset(out: &mut Vec<u8>, reg: u8, factored: u8) {
+/// `DW_CFA_offset` of DWARF register `reg` at `CFA - 8 * factored`; `None` if `factored`
+/// does not fit the one-byte ULEB128 written here (no compiler saves registers that far).
+fn offset(out: &mut Vec<u8>, reg: u8, factored: u32) -> Option<()> {
+    let factored = u8::try_from(factored).ok().filter(|&f| f < 0x80)?;
     if reg < 64 {
         out.extend_from_slice(&[DW_CFA_OFFSET | reg, factored]);
     } else {
         out.extend_from_slice(&[DW_CFA_OFFSET_EXTENDED, reg, factored]);
     }
+    Some(())
 }
 
 /// `DW_CFA_def_cfa_offset` with a ULEB128 operand.
@@ -194,7 +199,7 @@ fn x86_64_rules(encoding: u32) -> Option<Rules> {
             // push rbp; mov rsp, rbp: CFA = rbp + 16, rbp saved at CFA - 16; the registers of
             // the five 3-bit fields at rbp - 8 * offset + 8 * i = CFA - 16 - 8 * (offset - i).
             body.extend_from_slice(&[DW_CFA_DEF_CFA, RBP, 16]);
-            offset(&mut body, RBP, 2);
+            offset(&mut body, RBP, 2)?;
             let off = (encoding >> 16) & 0xff;
             for i in 0..5 {
                 let code = (encoding >> (3 * i)) & 7;
@@ -202,7 +207,7 @@ fn x86_64_rules(encoding: u32) -> Option<Rules> {
                     continue;
                 }
                 let reg = *X86_64_REGS.get(code as usize)?;
-                offset(&mut body, reg, (2 + off.checked_sub(i)?) as u8);
+                offset(&mut body, reg, 2 + off.checked_sub(i)?)?;
             }
         }
         X86_64_MODE_STACK_IMMD => {
@@ -215,7 +220,7 @@ fn x86_64_rules(encoding: u32) -> Option<Rules> {
             for (i, code) in regs.iter().enumerate() {
                 let reg = *X86_64_REGS.get(*code)?;
                 // At CFA - 8 - 8 * count + 8 * i.
-                offset(&mut body, reg, (1 + count - i) as u8);
+                offset(&mut body, reg, (1 + count - i) as u32)?;
             }
         }
         _ => return None,
@@ -256,6 +261,31 @@ fn unpermute(mut p: u32, count: usize) -> Option<Vec<usize>> {
     Some(regs)
 }
 
+/// The callee-saved pairs an arm64 encoding flags, in the order libunwind restores them, each
+/// pair's first register higher: x19/x20 ... x27/x28, then d8/d9 ... d14/d15 (DWARF v8 = 72);
+/// the first at `CFA - 8 * slot`.
+fn arm64_pairs(body: &mut Vec<u8>, encoding: u32, mut slot: u32) -> Option<()> {
+    const PAIRS: [(u32, u8); 9] = [
+        (0x001, 19),
+        (0x002, 21),
+        (0x004, 23),
+        (0x008, 25),
+        (0x010, 27),
+        (0x100, 72),
+        (0x200, 74),
+        (0x400, 76),
+        (0x800, 78),
+    ];
+    for (flag, first) in PAIRS {
+        if encoding & flag != 0 {
+            offset(body, first, slot)?;
+            offset(body, first + 1, slot + 1)?;
+            slot += 2;
+        }
+    }
+    Some(())
+}
+
 fn arm64_rules(encoding: u32) -> Option<Rules> {
     const FP: u8 = 29;
     const LR: u8 = 30;
@@ -267,31 +297,15 @@ fn arm64_rules(encoding: u32) -> Option<Rules> {
             // stp x29, x30, [sp, #-16]!; mov x29, sp: CFA = x29 + 16, x30 at CFA - 8, x29 at
             // CFA - 16; the flagged pairs below, first register of each pair higher.
             body.extend_from_slice(&[DW_CFA_DEF_CFA, FP, 16]);
-            offset(&mut body, LR, 1);
-            offset(&mut body, FP, 2);
-            let mut slot = 3u8;
-            let pairs: [(u32, u8); 9] = [
-                (0x001, 19),
-                (0x002, 21),
-                (0x004, 23),
-                (0x008, 25),
-                (0x010, 27),
-                (0x100, 72), // d8, d9: DWARF v8 = 64 + 8
-                (0x200, 74),
-                (0x400, 76),
-                (0x800, 78),
-            ];
-            for (flag, first) in pairs {
-                if encoding & flag != 0 {
-                    offset(&mut body, first, slot);
-                    offset(&mut body, first + 1, slot + 1);
-                    slot += 2;
-                }
-            }
+            offset(&mut body, LR, 1)?;
+            offset(&mut body, FP, 2)?;
+            arm64_pairs(&mut body, encoding, 3)?;
         }
         ARM64_MODE_FRAMELESS => {
-            // A leaf: CFA = sp + stack size, the return address still in x30.
+            // No frame record: CFA = sp + stack size, the return address still in x30, the
+            // flagged pairs saved from the top of the frame down.
             def_cfa_offset(&mut body, u64::from((encoding >> 12) & 0xfff) * 16);
+            arm64_pairs(&mut body, encoding, 1)?;
         }
         _ => return None,
     }

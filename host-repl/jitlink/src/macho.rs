@@ -11,9 +11,9 @@
 //!   initializer lists, compact unwind) stay whole. Symbol names are kept as the object
 //!   spells them, with Darwin's leading `_`.
 //! - Unwinding: `__LD,__compact_unwind` becomes DWARF CFI in an `__eh_frame` block
-//!   ([`crate::compact_unwind`]), registered as ELF `.eh_frame` is. A macOS object's own
-//!   `__eh_frame` (whose pointers carry no relocations) is not loaded, so functions whose
-//!   compact encoding defers to DWARF get no unwind information.
+//!   ([`crate::compact_unwind`]), registered as ELF `.eh_frame` is. An object's own
+//!   `__eh_frame` (macOS objects have one; its pointers carry no relocations) is not loaded,
+//!   so functions whose compact encoding defers to DWARF get no unwind information.
 //! - A relocation's addend lives in the bytes it patches (arm64 instructions: in a preceding
 //!   `ARM64_RELOC_ADDEND`). x86-64 PC-relative fields count from the end of the 4-byte field
 //!   (and of the 1, 2 or 4 immediate bytes after it for `SIGNED_1/2/4`), so the builder folds
@@ -43,6 +43,11 @@ use object::{Endianness, Object, ObjectSection};
 use crate::LinkError;
 use crate::arch::{Arch, EdgeKind, aarch64, x86_64};
 use crate::graph::{Block, BlockId, Def, Edge, LinkGraph, Role, Section, SegmentKind, Symbol, SymbolId};
+
+/// The largest section alignment loaded (log2): 64 KiB, beyond any page size.
+const MAX_ALIGN_LOG2: u32 = 16;
+/// The largest section loaded, in bytes (1 TiB): sizes stay far from overflowing the layout.
+const MAX_SECTION_SIZE: u64 = 1 << 40;
 
 /// A block cut from a section: a whole section, or with `subsections_via_symbols` the part
 /// from one symbol to the next (ld64's atom).
@@ -102,6 +107,7 @@ pub fn add_object(
     }
     let input = g.add_input(name, file.architecture())?;
 
+    let first_block = g.blocks.len();
     // Where ld64 may cut sections into atoms: at every symbol but alt-entries.
     let symtab = file.macho_symbol_table();
     let subsections = header.flags(e).contains(macho::MH_SUBSECTIONS_VIA_SYMBOLS);
@@ -159,7 +165,14 @@ pub fn add_object(
         } else {
             SegmentKind::RW
         };
-        let (addr, size, align) = (raw.addr(e), raw.size(e), 1u64 << raw.align(e).min(63));
+        let (addr, size) = (raw.addr(e), raw.size(e));
+        if raw.align(e) > MAX_ALIGN_LOG2 || size > MAX_SECTION_SIZE || addr.checked_add(size).is_none() {
+            return Err(bad(format!(
+                "{seg},{sect}: alignment 2^{}, size {size:#x} at {addr:#x} is not a section this linker loads",
+                raw.align(e)
+            )));
+        }
+        let align = 1u64 << raw.align(e);
         if bytes.as_ref().is_some_and(|b| b.len() as u64 != size) {
             return Err(bad(format!(
                 "{seg},{sect}: size {size} but {} bytes of contents",
@@ -175,16 +188,15 @@ pub fn add_object(
         if cut {
             starts
                 .extend(cuts.remove(&ordinal).unwrap_or_default().into_iter().map(|v| v.wrapping_sub(addr)));
-            starts.retain(|&o| o < size || o == 0);
+            // Cut only where the section's alignment holds, so every atom keeps it (a symbol
+            // at a less aligned offset stays in the atom before it).
+            starts.retain(|&o| o == 0 || (o < size && addr.wrapping_add(o) % align == 0));
             starts.sort_unstable();
             starts.dedup();
         }
         let mut atoms = Vec::with_capacity(starts.len());
         for (k, &start) in starts.iter().enumerate() {
             let end = starts.get(k + 1).copied().unwrap_or(size);
-            // An atom keeps the alignment its address had in the section.
-            let at = addr.wrapping_add(start);
-            let align = if at == 0 { align } else { align.min(1 << at.trailing_zeros()) };
             let block = g.add_block(Block {
                 section,
                 align,
@@ -259,12 +271,10 @@ pub fn add_object(
         }
         let weak = desc.intersects(macho::N_WEAK_DEF | macho::N_WEAK_REF);
         let coalesced = weak && matches!(def, Def::Block { .. }) && defined_earlier(&sym_name);
-        if coalesced
-            && let Def::Block { block, offset: 0 } = def
-            && atomized.contains(&block)
-        {
-            superseded.push(block);
-        }
+        let coalesced_atom = match def {
+            Def::Block { block, offset: 0 } if coalesced && atomized.contains(&block) => Some(block),
+            _ => None,
+        };
         let new = Symbol {
             name: sym_name.clone(),
             global: true,
@@ -294,6 +304,9 @@ pub fn add_object(
                 g.symbols.len() - 1
             }
         };
+        if let Some(block) = coalesced_atom {
+            superseded.push(block);
+        }
         symbols.insert(index as u32, id);
     }
 
@@ -323,7 +336,7 @@ pub fn add_object(
                 Arch::Aarch64 => ctx.arm64(&mut relocs, addend.take())?,
             };
             match step {
-                Step::Addend(a) => addend = Some(a),
+                Step::Addend(a) => addend = Some((ri.r_address, a)),
                 Step::Edge(edge) => {
                     let b = &g.blocks[atom.block];
                     let end = edge.offset.checked_add(edge.kind.width() as u64);
@@ -338,8 +351,8 @@ pub fn add_object(
             return Err(bad(format!("{section}: ARM64_RELOC_ADDEND is the last relocation")));
         }
     }
-    drop_superseded(g, &superseded);
-    tlv_offsets(g, input);
+    drop_superseded(g, first_block, &superseded);
+    tlv_offsets(g, first_block);
     let compact_unwind = loaded
         .values()
         .flat_map(|l| &l.atoms)
@@ -422,7 +435,7 @@ impl RelocContext<'_> {
 
     /// The field's address in the object's layout.
     fn place(&self) -> i64 {
-        (self.here.addr + u64::from(self.ri.r_address)) as i64
+        self.here.addr.wrapping_add(u64::from(self.ri.r_address)) as i64
     }
 
     fn edge(&self, kind: EdgeKind, target: SymbolId, addend: i64) -> Step {
@@ -490,15 +503,17 @@ impl RelocContext<'_> {
         let wide = usize::from(self.ri.r_length == 3);
         let in_here = |s: SymbolId| matches!(self.g.symbols[s].def, Def::Block { block, .. } if block == self.atom.block);
         let addr_of = |s: SymbolId| match self.g.symbols[s].def {
-            Def::Block { offset, .. } => (self.here.addr + self.atom.start + offset) as i64,
+            Def::Block { offset, .. } => {
+                self.here.addr.wrapping_add(self.atom.start).wrapping_add(offset) as i64
+            }
             _ => 0,
         };
         if in_here(from) {
             // To - From + field = To + (field + P - From) - P
-            Ok(self.edge(delta[wide], to, field.wrapping_add(self.place() - addr_of(from))))
+            Ok(self.edge(delta[wide], to, field.wrapping_add(self.place().wrapping_sub(addr_of(from)))))
         } else if in_here(to) {
             // To - From + field = P - From + (field - (P - To))
-            Ok(self.edge(neg[wide], from, field.wrapping_sub(self.place() - addr_of(to))))
+            Ok(self.edge(neg[wide], from, field.wrapping_sub(self.place().wrapping_sub(addr_of(to)))))
         } else {
             Err((self.at)("SUBTRACTOR whose place is in neither of its symbols' sections".into()))
         }
@@ -531,8 +546,9 @@ impl RelocContext<'_> {
                     // The field already holds the addend minus the immediate bytes.
                     Ok(self.edge(k(K::Pc32), self.symbol(ri.r_symbolnum)?, field - 4))
                 } else {
-                    let (target, off) = self.rebase(self.place() + 4 + imm + field)?;
-                    Ok(self.edge(k(K::Pc32), target, off - 4 - imm))
+                    let (target, off) =
+                        self.rebase(self.place().wrapping_add(4 + imm).wrapping_add(field))?;
+                    Ok(self.edge(k(K::Pc32), target, off.wrapping_sub(4 + imm)))
                 }
             }
             macho::X86_64_RELOC_BRANCH
@@ -556,8 +572,9 @@ impl RelocContext<'_> {
         }
     }
 
-    /// `<mach-o/arm64/reloc.h>`. `addend` comes from a preceding `ARM64_RELOC_ADDEND`.
-    fn arm64(&self, relocs: &mut Relocs<'_>, addend: Option<i64>) -> Result<Step, LinkError> {
+    /// `<mach-o/arm64/reloc.h>`. `addend` comes from a preceding `ARM64_RELOC_ADDEND`, with
+    /// the place it was given for.
+    fn arm64(&self, relocs: &mut Relocs<'_>, addend: Option<(u32, i64)>) -> Result<Step, LinkError> {
         use aarch64::EdgeKind as K;
         let ri = self.ri;
         let k = EdgeKind::Aarch64;
@@ -568,13 +585,20 @@ impl RelocContext<'_> {
         if addend.is_some() && !takes_addend {
             return Err((self.at)(format!("ARM64_RELOC_ADDEND before relocation type {}", ri.r_type)));
         }
-        let a = addend.unwrap_or(0);
+        let a = match addend {
+            Some((at, _)) if at != ri.r_address => {
+                return Err((self.at)("ARM64_RELOC_ADDEND for another place".into()));
+            }
+            Some((_, a)) => a,
+            None => 0,
+        };
         let instruction = |kind: K| -> Result<Step, LinkError> {
             self.require(ri.r_extern && ri.r_length == 2, "malformed instruction relocation")?;
             Ok(self.edge(k(kind), self.symbol(ri.r_symbolnum)?, a))
         };
         match ri.r_type {
             macho::ARM64_RELOC_ADDEND => {
+                self.require(!ri.r_pcrel && !ri.r_extern && ri.r_length == 2, "malformed ADDEND")?;
                 // r_symbolnum holds a signed 24-bit addend.
                 let v = ((ri.r_symbolnum << 8) as i32 >> 8) as i64;
                 Ok(Step::Addend(v))
@@ -626,44 +650,60 @@ fn pageoff_kind(word: u32) -> Option<aarch64::EdgeKind> {
     Some(aarch64::EdgeKind::LdStLo12 { shift })
 }
 
-/// Drops the atoms in `candidates` (each starts with a weak definition that another one
-/// supersedes) that no other live block refers to, as ld64 coalesces weak definitions. The
-/// compact unwind's references do not count: an FDE for a dropped function is harmless.
-fn drop_superseded(g: &mut LinkGraph, candidates: &[BlockId]) {
+/// Drops the atoms in `candidates` (blocks of this input from `first_block` on, each starting
+/// with the weak definition of a global that another definition supersedes) that nothing
+/// else of the input refers to and that define no other global, as ld64 coalesces weak
+/// definitions. The compact unwind's references do not count (an FDE for a dropped function
+/// is harmless); a candidate kept because another refers to it keeps what it refers to.
+fn drop_superseded(g: &mut LinkGraph, first_block: BlockId, candidates: &[BlockId]) {
     if candidates.is_empty() {
         return;
     }
-    let candidates: HashSet<BlockId> = candidates.iter().copied().collect();
-    let referenced: HashSet<BlockId> = g
-        .blocks
-        .iter()
-        .enumerate()
-        .filter(|&(b, blk)| {
-            blk.live && !candidates.contains(&b) && g.sections[blk.section].name != "__LD,__compact_unwind"
-        })
-        .flat_map(|(_, blk)| &blk.edges)
-        .filter_map(|e| match g.symbols[e.target].def {
-            Def::Block { block, .. } => Some(block),
+    // The superseded global no longer points into its atom; any global that still does keeps
+    // the atom.
+    let named: HashSet<BlockId> = g
+        .globals
+        .values()
+        .filter_map(|&s| match g.symbols[s].def {
+            Def::Block { block, .. } if block >= first_block => Some(block),
             _ => None,
         })
         .collect();
-    for b in candidates {
-        if !referenced.contains(&b) {
-            g.blocks[b].live = false;
+    let mut dropped: HashSet<BlockId> = candidates.iter().copied().filter(|b| !named.contains(b)).collect();
+    // Only this input's blocks can name its atoms (by local symbol or anchor); a global that
+    // names one is not superseded. Repeat until no kept block refers to a dropped one.
+    loop {
+        let referenced: HashSet<BlockId> = (first_block..g.blocks.len())
+            .filter(|b| {
+                g.blocks[*b].live && !dropped.contains(b) && g.section_of(*b).name != "__LD,__compact_unwind"
+            })
+            .flat_map(|b| &g.blocks[b].edges)
+            .filter_map(|e| match g.symbols[e.target].def {
+                Def::Block { block, .. } => Some(block),
+                _ => None,
+            })
+            .collect();
+        let before = dropped.len();
+        dropped.retain(|b| !referenced.contains(b));
+        if dropped.len() == before {
+            break;
         }
+    }
+    for b in dropped {
+        g.blocks[b].live = false;
     }
 }
 
-/// In the TLV descriptors of input `input`, the `offset` word's relocation to a thread-local
-/// initial value becomes that value's offset in the unit's TLS block.
-fn tlv_offsets(g: &mut LinkGraph, input: usize) {
+/// In the TLV descriptors of the input whose blocks start at `first_block`, the `offset`
+/// word's relocation to a thread-local initial value becomes that value's offset in the
+/// unit's TLS block.
+fn tlv_offsets(g: &mut LinkGraph, first_block: BlockId) {
     let kind = match g.arch {
         Arch::X86_64 => EdgeKind::X86_64(x86_64::EdgeKind::DtpOff64),
         Arch::Aarch64 => EdgeKind::Aarch64(aarch64::EdgeKind::DtpRel64),
     };
-    for b in 0..g.blocks.len() {
-        let s = g.section_of(b);
-        if s.input != input || s.role != Role::TlvDescriptors {
+    for b in first_block..g.blocks.len() {
+        if g.section_of(b).role != Role::TlvDescriptors {
             continue;
         }
         let tls_targets: Vec<bool> = g.blocks[b].edges.iter().map(|e| g.symbols[e.target].tls).collect();
@@ -678,6 +718,18 @@ fn tlv_offsets(g: &mut LinkGraph, input: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atoms_hold_every_offset_up_to_the_section_end() {
+        let atom = |start, block| Atom { start, block, anchor: block };
+        let l = Loaded { addr: 0x100, size: 0x30, atoms: vec![atom(0, 0), atom(0x10, 1)] };
+        let block_at = |off| l.atom_at(off).map(|a| a.block);
+        assert_eq!(block_at(0), Some(0));
+        assert_eq!(block_at(0xf), Some(0));
+        assert_eq!(block_at(0x10), Some(1));
+        assert_eq!(block_at(0x30), Some(1), "the end of the section belongs to the last atom");
+        assert_eq!(block_at(0x31), None);
+    }
 
     #[test]
     fn pageoff12_reads_the_access_size_from_the_instruction() {
