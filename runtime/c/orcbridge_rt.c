@@ -14,7 +14,7 @@
  *  - exit: ends the running program, not the executor process (it unwinds to run_main);
  *  - __tls_get_addr (and on AArch64 the TLS descriptor resolver __orcbridge_tlsdesc, on
  *    Darwin the thread-local variable thunk _tlv_bootstrap): thread-local storage for JIT'd
- *    code, on top of libgcc's emutls;
+ *    code, on top of libgcc's emutls (on Darwin, whose libSystem has none, this file's own);
  *  - wrapper functions (LLVM's wrapper ABI, SPS arguments) the host calls: run initializers,
  *    run main, run one REPL input and return its value, run exit-time finalizers;
  *  - the value-capture functions the REPL's rewritten code calls (the host's clang shim turns
@@ -40,7 +40,6 @@ void *memcpy(void *, const void *, size_t);
 size_t strlen(const char *);
 int fflush(void *);
 int __orcbridge_libc___cxa_atexit(void (*)(void *), void *, void *);
-void *__emutls_get_address(void *);
 uintptr_t pthread_self(void);
 int pthread_create(uintptr_t *thread, const void *attr, void *(*start)(void *), void *arg);
 int pthread_join(uintptr_t thread, void **result);
@@ -198,6 +197,9 @@ static void run_exit_fns(uintptr_t lo, uintptr_t hi) {
   }
 }
 
+#ifndef __APPLE__
+/* glibc's DSO-aware registrations (Darwin's libSystem has neither; there the process's own
+ * at_quick_exit and pthread_atfork serve JIT'd code). */
 int __cxa_at_quick_exit(void (*)(void), void *);
 int at_quick_exit(void (*fn)(void)) { return __cxa_at_quick_exit(fn, &__dso_handle); }
 
@@ -205,15 +207,64 @@ int __register_atfork(void (*)(void), void (*)(void), void (*)(void), void *);
 int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
   return __register_atfork(prepare, parent, child, &__dso_handle);
 }
+#endif
 
-/* ---- thread-local storage: a TLS block per linked unit, kept by libgcc's emutls ----
+/* ---- thread-local storage: a TLS block per linked unit, kept by emutls ----
  * The host gives each unit with thread-locals an emutls control object
- * { size, align, 0, template } and points each general-dynamic GOT pair at
- * { control object, offset in block }. */
+ * { size, align, 0, template } (libgcc's struct __emutls_object) and points each
+ * general-dynamic GOT pair at { control object, offset in block }. */
 typedef struct {
   void *emutls_object;
   u64 offset;
 } TlsIndex;
+
+#ifdef __APPLE__
+/* Darwin's libSystem exports no emutls (compiler-rt's is a static archive): the same control
+ * objects are served here with a pthread key per object, kept in its third word (key + 1),
+ * each thread's block allocated on first use from the template and freed at thread exit. */
+typedef struct {
+  size_t size;
+  size_t align;
+  uintptr_t key_plus_one;
+  const void *templ;
+} EmutlsObject;
+typedef unsigned long PthreadKey; /* Darwin's pthread_key_t */
+int pthread_key_create(PthreadKey *, void (*)(void *));
+void *pthread_getspecific(PthreadKey);
+int pthread_setspecific(PthreadKey, const void *);
+int posix_memalign(void **, size_t, size_t);
+void *memset(void *, int, size_t);
+static int emutls_lock; /* guards key creation only (once per object) */
+
+void *__emutls_get_address(void *object) {
+  EmutlsObject *o = (EmutlsObject *)object;
+  uintptr_t k = __atomic_load_n(&o->key_plus_one, __ATOMIC_ACQUIRE);
+  if (!k) {
+    lock(&emutls_lock);
+    k = o->key_plus_one;
+    if (!k) {
+      PthreadKey key = 0; /* glibc (the Linux stand-in) writes only 4 bytes */
+      if (pthread_key_create(&key, free) == 0) {
+        k = (uintptr_t)key + 1;
+        __atomic_store_n(&o->key_plus_one, k, __ATOMIC_RELEASE);
+      }
+    }
+    unlock(&emutls_lock);
+    if (!k) return 0;
+  }
+  void *block = pthread_getspecific((PthreadKey)(k - 1));
+  if (!block) {
+    size_t align = o->align < sizeof(void *) ? sizeof(void *) : o->align;
+    if (posix_memalign(&block, align, o->size ? o->size : 1) != 0) return 0;
+    if (o->templ) memcpy(block, o->templ, o->size);
+    else memset(block, 0, o->size);
+    pthread_setspecific((PthreadKey)(k - 1), block);
+  }
+  return block;
+}
+#else
+void *__emutls_get_address(void *);
+#endif
 
 void *__tls_get_addr(TlsIndex *ti) { return (char *)__emutls_get_address(ti->emutls_object) + ti->offset; }
 
