@@ -23,7 +23,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::{llvm_tool, our_bin, programs_dir, spawn_with_tty_stdout};
@@ -474,22 +473,6 @@ fn diff(want: &str, got: &str) -> String {
 /// threads, in corpus order.
 pub fn check_all(filter: &str, workers: usize) -> Vec<(Script, Verdict)> {
     let scripts: Vec<Script> = corpus().into_iter().filter(|s| s.name.contains(filter)).collect();
-    let queue = Mutex::new(scripts.iter().enumerate().collect::<Vec<_>>());
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..workers.max(1) {
-            s.spawn(|| {
-                loop {
-                    let Some((i, script)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
-                        break;
-                    };
-                    let v = check(script);
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, v));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(i, v)| (scripts[i].clone(), v)).collect()
+    let verdicts = crate::in_parallel(scripts.iter().collect(), workers, check);
+    scripts.into_iter().zip(verdicts).collect()
 }

@@ -68,6 +68,46 @@ pub fn our_bin(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Runs `work` on each of `items` on `workers` threads (at least one) and returns the
+/// results in the items' order. The queue's lock is released before an item is worked on
+/// (a `while let` on the lock would hold it, and the workers would take turns).
+pub fn in_parallel<T: Send, R: Send>(items: Vec<T>, workers: usize, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let queue = Mutex::new(items.into_iter().enumerate().rev().collect::<Vec<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers.max(1) {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                    let Some((i, item)) = next else { break };
+                    let r = work(item);
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// How a run of a program differs from the reference run `want` (stdout and exit status), as
+/// a report naming `what` ran, or `None` if it does not. `stdout` is what the program printed
+/// (for a TCP executor, the executor's own stdout); `got` is the controller's process.
+pub fn mismatch(what: &str, stdout: &[u8], got: &Output, want: &Output) -> Option<String> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (stdout != want.stdout.as_slice() || got.status.code() != want.status.code()).then(|| {
+        format!(
+            "{what}: status {:?} (native {:?})\n--- stdout\n{}--- native\n{}--- stderr\n{}",
+            got.status.code(),
+            want.status.code(),
+            text(stdout),
+            text(&want.stdout),
+            text(&got.stderr)
+        )
+    })
+}
+
 /// A scratch directory for one test.
 pub fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("orcbridge-test-").tempdir().expect("tempdir")

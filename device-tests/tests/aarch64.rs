@@ -17,7 +17,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use device_tests::aarch64::{TRIPLE, Target};
@@ -94,17 +93,8 @@ fn check(p: &Program, t: &Target) -> Vec<String> {
             problems.push(m);
             continue;
         }
-        let mut compare = |mode: &str, stdout: String, o: &Output| {
-            if stdout != text(&want.stdout) || o.status.code() != want.status.code() {
-                problems.push(format!(
-                    "{} {opt} [{mode}]: status {:?} (native {:?})\n--- stdout\n{stdout}--- native\n{}--- stderr\n{}",
-                    p.name,
-                    o.status.code(),
-                    want.status.code(),
-                    text(&want.stdout),
-                    text(&o.stderr)
-                ));
-            }
+        let mut compare = |mode: &str, stdout: &[u8], o: &Output| {
+            problems.extend(mismatch(&format!("{} {opt} [{mode}]", p.name), stdout, o, &want));
         };
         let mut from_sources = p.sources.clone();
         if !p.archive.is_empty() {
@@ -115,20 +105,20 @@ fn check(p: &Program, t: &Target) -> Vec<String> {
             xcc.extend(["-Xcc".into(), "-std=c++17".into()]);
         }
         let o = repl(&xcc, &from_sources, &p.args);
-        compare("llvm-jitlink-executor, pipes, sources", text(&o.stdout), &o);
+        compare("llvm-jitlink-executor, pipes, sources", &o.stdout, &o);
         let o = repl(std::slice::from_ref(&llvm), &objs, &p.args);
-        compare("llvm-jitlink-executor, pipes", text(&o.stdout), &o);
+        compare("llvm-jitlink-executor, pipes", &o.stdout, &o);
         if uses_tls(p) {
             let emu_dir = dir.path().join("emutls");
             std::fs::create_dir(&emu_dir).unwrap();
             let emulated = build_objects(p, opt, Tls::Emulated, &emu_dir);
             let o = repl(std::slice::from_ref(&llvm), &emulated, &p.args);
-            compare("llvm-jitlink-executor, pipes, emulated TLS", text(&o.stdout), &o);
+            compare("llvm-jitlink-executor, pipes, emulated TLS", &o.stdout, &o);
         }
         // Our executor on TCP: the program's output is on the executor's stdout.
         let (o, printed, _) = t
             .serve_once(dir.path(), |addr| repl(&[format!("--oop-executor-connect={addr}")], &objs, &p.args));
-        compare("orc-executor, tcp", printed, &o);
+        compare("orc-executor, tcp", printed.as_bytes(), &o);
     }
     problems
 }
@@ -138,19 +128,7 @@ fn corpus_matches_native_aarch64_in_both_aarch64_executors() {
     let Some(t) = Target::for_test() else { return };
     let programs = manifest();
     assert!(programs.len() >= 30, "the corpus has {} programs", programs.len());
-    let queue = Mutex::new(programs);
-    let problems = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
-                while let Some(p) = queue.lock().unwrap().pop() {
-                    let found = check(&p, &t);
-                    problems.lock().unwrap().extend(found);
-                }
-            });
-        }
-    });
-    let problems = problems.into_inner().unwrap();
+    let problems = in_parallel(programs, 2, |p| check(&p, &t)).concat();
     assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
 }
 

@@ -21,7 +21,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
 use device_tests::aarch64::Target;
 use device_tests::corpus::{Program, manifest};
@@ -209,46 +208,12 @@ fn repl(executor: &Path, flags: &[String], inputs: &[PathBuf], args: &[String]) 
     )
 }
 
-/// Differences between `got` and `want`, as a report line, if any.
-fn differs(what: &str, got: &Output, want: &Output) -> Option<String> {
-    (got.stdout != want.stdout || got.status.code() != want.status.code()).then(|| {
-        format!(
-            "{what}: status {:?} (native {:?})\n--- stdout\n{}--- native\n{}--- stderr\n{}",
-            got.status.code(),
-            want.status.code(),
-            text(&got.stdout),
-            text(&want.stdout),
-            text(&got.stderr)
-        )
-    })
-}
-
-/// Runs work items on two threads (the machine has two cores), collecting problems.
-fn in_parallel<T: Send>(items: Vec<T>, check: impl Fn(T) -> Vec<String> + Sync) -> Vec<String> {
-    let queue = Mutex::new(items);
-    let problems = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
-                loop {
-                    // The lock is released before the work (a `while let` would hold it).
-                    let next = queue.lock().unwrap().pop();
-                    let Some(item) = next else { break };
-                    let found = check(item);
-                    problems.lock().unwrap().extend(found);
-                }
-            });
-        }
-    });
-    problems.into_inner().unwrap()
-}
-
 #[test]
 fn x86_64_programs_match_native_in_darwin_sim_executor() {
     let executor = our_bin("darwin-sim-executor");
     let programs = c_programs();
     assert!(programs.len() >= 15, "only {} C programs", programs.len());
-    let problems = in_parallel(programs, |p| {
+    let problems = in_parallel(programs, 2, |p| {
         let mut problems = Vec::new();
         for opt in ["-O0", "-O2"] {
             let dir = scratch();
@@ -268,24 +233,25 @@ fn x86_64_programs_match_native_in_darwin_sim_executor() {
             };
             let objs = p.objects(dir.path(), compile);
             let got = repl(&executor, &[], &objs, &p.args);
-            problems.extend(differs(&format!("{} {opt} objects", p.name), &got, &want));
+            problems.extend(mismatch(&format!("{} {opt} objects", p.name), &got.stdout, &got, &want));
             // … and from the sources, which repl compiles for the triple the executor announces.
             let mut inputs = p.sources.clone();
             if !p.archive.is_empty() {
                 inputs.push(objs.last().unwrap().clone());
             }
             let got = repl(&executor, &stub_flags(opt), &inputs, &p.args);
-            problems.extend(differs(&format!("{} {opt} sources", p.name), &got, &want));
+            problems.extend(mismatch(&format!("{} {opt} sources", p.name), &got.stdout, &got, &want));
         }
         problems
-    });
+    })
+    .concat();
     assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n\n"));
 }
 
 #[test]
 fn x86_64_cxx_statics_thread_locals_exceptions_and_label_differences_match_native() {
     let executor = our_bin("darwin-sim-executor");
-    let problems = in_parallel(macho_programs("macho"), |src| {
+    let problems = in_parallel(macho_programs("macho"), 2, |src| {
         let mut problems = Vec::new();
         for opt in ["-O0", "-O2"] {
             let dir = scratch();
@@ -295,10 +261,11 @@ fn x86_64_cxx_statics_thread_locals_exceptions_and_label_differences_match_nativ
                 flags.extend(["-Xcc".into(), "-std=c++17".into()]);
             }
             let got = repl(&executor, &flags, std::slice::from_ref(&src), &[]);
-            problems.extend(differs(&format!("{} {opt}", src.display()), &got, &want));
+            problems.extend(mismatch(&format!("{} {opt}", src.display()), &got.stdout, &got, &want));
         }
         problems
-    });
+    })
+    .concat();
     assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n\n"));
 }
 
@@ -373,7 +340,7 @@ fn arm64_programs_match_native_aarch64_in_darwin_sim_executor_under_qemu() {
     );
     let programs = macho_programs("macho/arm64");
     assert!(programs.len() >= 10, "only {} arm64 programs", programs.len());
-    let problems = in_parallel(programs, |src| {
+    let problems = in_parallel(programs, 2, |src| {
         let mut problems = Vec::new();
         for opt in ["-O0", "-O2"] {
             let dir = scratch();
@@ -390,10 +357,11 @@ fn arm64_programs_match_native_aarch64_in_darwin_sim_executor_under_qemu() {
             let want = run(Command::new("qemu-aarch64").arg(&exe), 120);
             let wrapper = Target::wrapper(&executor, dir.path());
             let got = repl(&wrapper, &stub_flags(opt), std::slice::from_ref(&src), &[]);
-            problems.extend(differs(&format!("{} {opt}", src.display()), &got, &want));
+            problems.extend(mismatch(&format!("{} {opt}", src.display()), &got.stdout, &got, &want));
         }
         problems
-    });
+    })
+    .concat();
     assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n\n"));
 }
 

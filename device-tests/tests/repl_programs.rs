@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
 use device_tests::corpus::{Program, manifest};
 use device_tests::*;
@@ -56,7 +55,6 @@ fn free_port() -> u16 {
 /// Runs `p` in every executor mode and returns the differences from native.
 fn check(p: &Program) -> Vec<String> {
     let mut problems = Vec::new();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     for opt in ["-O0", "-O2"] {
         let dir = scratch();
         let objs = build_objects(p, opt, dir.path());
@@ -65,15 +63,8 @@ fn check(p: &Program) -> Vec<String> {
             problems.push(m);
             continue;
         }
-        let mut compare = |mode: &str, stdout: String, status: Option<i32>, stderr: String| {
-            if stdout != text(&want.stdout) || status != want.status.code() {
-                problems.push(format!(
-                    "{} {opt} [{mode}]: status {status:?} (native {:?})\n--- stdout\n{stdout}--- native\n{}--- stderr\n{stderr}",
-                    p.name,
-                    want.status.code(),
-                    text(&want.stdout),
-                ));
-            }
+        let mut compare = |mode: &str, stdout: &[u8], o: &Output| {
+            problems.extend(mismatch(&format!("{} {opt} [{mode}]", p.name), stdout, o, &want));
         };
         // orc-executor launched over pipes, from the sources (repl compiles them) …
         let mut xcc: Vec<String> = vec!["-Xcc".into(), opt.into()];
@@ -85,25 +76,20 @@ fn check(p: &Program) -> Vec<String> {
             inputs.push(objs.last().unwrap().clone());
         }
         let o = repl(&xcc, &inputs, &p.args);
-        compare("orc-executor, pipes, sources", text(&o.stdout), o.status.code(), text(&o.stderr));
+        compare("orc-executor, pipes, sources", &o.stdout, &o);
         // … and from the objects.
         let o = repl(&[], &objs, &p.args);
-        compare("orc-executor, pipes", text(&o.stdout), o.status.code(), text(&o.stderr));
+        compare("orc-executor, pipes", &o.stdout, &o);
         // LLVM's executor, launched by repl with filedescs=.
         let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
         let o = repl(&[llvm], &objs, &p.args);
-        compare("llvm-jitlink-executor, pipes", text(&o.stdout), o.status.code(), text(&o.stderr));
+        compare("llvm-jitlink-executor, pipes", &o.stdout, &o);
         // orc-executor listening on TCP: the program's output is on the executor's stdout.
         let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
         let (exe, port) = start_listening_executor(&["--once"], &out, &err);
         let o = repl(&[format!("--oop-executor-connect=127.0.0.1:{port}")], &objs, &p.args);
         let _ = exe.wait(std::time::Duration::from_secs(30), "orc-executor --once");
-        compare(
-            "orc-executor, tcp",
-            std::fs::read_to_string(&out).unwrap_or_default(),
-            o.status.code(),
-            text(&o.stderr),
-        );
+        compare("orc-executor, tcp", &std::fs::read(&out).unwrap_or_default(), &o);
         // LLVM's executor listening on TCP.
         let port = free_port();
         let exe = KillOnDrop::spawn(
@@ -123,12 +109,7 @@ fn check(p: &Program) -> Vec<String> {
             o = repl(std::slice::from_ref(&addr), &objs, &p.args);
         }
         let _ = exe.wait(std::time::Duration::from_secs(30), "llvm-jitlink-executor");
-        compare(
-            "llvm-jitlink-executor, tcp",
-            std::fs::read_to_string(&out).unwrap_or_default(),
-            o.status.code(),
-            text(&o.stderr),
-        );
+        compare("llvm-jitlink-executor, tcp", &std::fs::read(&out).unwrap_or_default(), &o);
     }
     problems
 }
@@ -137,19 +118,7 @@ fn check(p: &Program) -> Vec<String> {
 fn corpus_matches_native_in_every_executor() {
     let programs = manifest();
     assert!(programs.len() >= 30, "the corpus has {} programs", programs.len());
-    let queue = Mutex::new(programs.clone());
-    let problems = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                while let Some(p) = queue.lock().unwrap().pop() {
-                    let found = check(&p);
-                    problems.lock().unwrap().extend(found);
-                }
-            });
-        }
-    });
-    let problems = problems.into_inner().unwrap();
+    let problems = in_parallel(programs, workers, |p| check(&p)).concat();
     assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
 }
