@@ -129,18 +129,7 @@ pub fn add_object(
             size: sym.size(),
             tls,
         };
-        let id = match g.globals.get(sym_name) {
-            Some(&id) => {
-                merge(g, id, new)?;
-                id
-            }
-            None => {
-                g.globals.insert(sym_name.to_owned(), g.symbols.len());
-                g.symbols.push(new);
-                g.symbols.len() - 1
-            }
-        };
-        symbols.insert(sym.index().0, id);
+        symbols.insert(sym.index().0, g.add_global(new)?);
     }
 
     for sec in file.sections() {
@@ -203,37 +192,4 @@ fn role_of(name: &str) -> Role {
     } else {
         Role::Normal
     }
-}
-
-/// Merges a new occurrence of a global into its symbol: strong definitions beat commons, which
-/// beat weak definitions; references stay weak only while every reference is weak.
-pub(crate) fn merge(g: &mut LinkGraph, id: SymbolId, new: Symbol) -> Result<(), LinkError> {
-    let old = &mut g.symbols[id];
-    let strong = |s: &Symbol| matches!(s.def, Def::Block { .. } | Def::Absolute(_)) && !s.weak;
-    match (old.def, new.def) {
-        (Def::Undefined, Def::Undefined) => {
-            old.weak &= new.weak;
-            old.tls |= new.tls;
-        }
-        (_, Def::Undefined) => {}
-        (Def::Undefined, _) => {
-            *old = new;
-        }
-        (Def::Common { size: s1, align: a1 }, Def::Common { size: s2, align: a2 }) => {
-            old.def = Def::Common { size: s1.max(s2), align: a1.max(a2) };
-            old.size = s1.max(s2);
-        }
-        (Def::Common { .. }, _) if strong(&new) => *old = new,
-        (_, Def::Common { .. }) if old.weak => *old = new,
-        _ if strong(old) && strong(&new) => {
-            return Err(LinkError::DuplicateSymbol {
-                name: new.name,
-                first: g.inputs[old.input].clone(),
-                second: g.inputs[new.input].clone(),
-            });
-        }
-        _ if old.weak && strong(&new) => *old = new,
-        _ => {}
-    }
-    Ok(())
 }

@@ -209,6 +209,49 @@ impl LinkGraph {
         Ok(self.inputs.len() - 1)
     }
 
+    /// Adds an occurrence of a global (an input's definition of or reference to it) with the
+    /// usual static-linking rules for both formats: strong definitions beat commons, which beat
+    /// weak definitions; references stay weak only while every reference is weak. Returns the
+    /// name's symbol.
+    ///
+    /// # Errors
+    /// [`LinkError::DuplicateSymbol`] for a second strong definition.
+    pub fn add_global(&mut self, new: Symbol) -> Result<SymbolId, LinkError> {
+        let Some(&id) = self.globals.get(&new.name) else {
+            self.globals.insert(new.name.clone(), self.symbols.len());
+            self.symbols.push(new);
+            return Ok(self.symbols.len() - 1);
+        };
+        let old = &mut self.symbols[id];
+        let strong = |s: &Symbol| matches!(s.def, Def::Block { .. } | Def::Absolute(_)) && !s.weak;
+        match (old.def, new.def) {
+            (Def::Undefined, Def::Undefined) => {
+                old.weak &= new.weak;
+                old.tls |= new.tls;
+            }
+            (_, Def::Undefined) => {}
+            (Def::Undefined, _) => {
+                *old = new;
+            }
+            (Def::Common { size: s1, align: a1 }, Def::Common { size: s2, align: a2 }) => {
+                old.def = Def::Common { size: s1.max(s2), align: a1.max(a2) };
+                old.size = s1.max(s2);
+            }
+            (Def::Common { .. }, _) if strong(&new) => *old = new,
+            (_, Def::Common { .. }) if old.weak => *old = new,
+            _ if strong(old) && strong(&new) => {
+                return Err(LinkError::DuplicateSymbol {
+                    name: new.name,
+                    first: self.inputs[old.input].clone(),
+                    second: self.inputs[new.input].clone(),
+                });
+            }
+            _ if old.weak && strong(&new) => *old = new,
+            _ => {}
+        }
+        Ok(id)
+    }
+
     /// The symbol for global `name`, created undefined if new.
     pub fn global(&mut self, name: &str, input: usize) -> SymbolId {
         if let Some(&id) = self.globals.get(name) {

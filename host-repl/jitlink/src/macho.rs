@@ -125,6 +125,7 @@ pub fn add_object(
     // are atoms of a section cut at symbols.
     let mut loaded: HashMap<u32, Loaded> = HashMap::new();
     let mut atomized = HashSet::new();
+    let mut compact_unwind_block = None;
     for (i, sec) in file.sections().enumerate() {
         let ordinal = i as u32 + 1;
         let raw = sec.macho_section();
@@ -221,6 +222,9 @@ pub fn add_object(
             }
             atoms.push(Atom { start, block, anchor });
         }
+        if compact_unwind {
+            compact_unwind_block = Some(atoms[0].block);
+        }
         loaded.insert(ordinal, Loaded { addr, size, atoms });
     }
 
@@ -276,7 +280,7 @@ pub fn add_object(
             _ => None,
         };
         let new = Symbol {
-            name: sym_name.clone(),
+            name: sym_name,
             global: true,
             weak: weak && !coalesced,
             def: if coalesced { Def::Undefined } else { def },
@@ -284,26 +288,16 @@ pub fn add_object(
             size: 0,
             tls,
         };
-        let id = match g.globals.get(&sym_name) {
-            Some(&id) => {
-                let candidate = new.def;
-                crate::elf::merge(g, id, new)?;
-                // A weak definition that lost to another one here.
-                if let Def::Block { block, offset: 0 } = candidate
-                    && weak
-                    && atomized.contains(&block)
-                    && g.symbols[id].def != candidate
-                {
-                    superseded.push(block);
-                }
-                id
-            }
-            None => {
-                g.globals.insert(sym_name, g.symbols.len());
-                g.symbols.push(new);
-                g.symbols.len() - 1
-            }
-        };
+        let candidate = new.def;
+        let id = g.add_global(new)?;
+        // A weak definition that lost to another one here.
+        if let Def::Block { block, offset: 0 } = candidate
+            && weak
+            && atomized.contains(&block)
+            && g.symbols[id].def != candidate
+        {
+            superseded.push(block);
+        }
         if let Some(block) = coalesced_atom {
             superseded.push(block);
         }
@@ -351,14 +345,9 @@ pub fn add_object(
             return Err(bad(format!("{section}: ARM64_RELOC_ADDEND is the last relocation")));
         }
     }
-    drop_superseded(g, first_block, &superseded);
+    drop_superseded(g, first_block, &superseded, compact_unwind_block);
     tlv_offsets(g, first_block);
-    let compact_unwind = loaded
-        .values()
-        .flat_map(|l| &l.atoms)
-        .map(|a| a.block)
-        .find(|&b| g.section_of(b).name == "__LD,__compact_unwind");
-    if let Some(cu) = compact_unwind {
+    if let Some(cu) = compact_unwind_block {
         crate::compact_unwind::to_eh_frame(g, cu);
     }
     Ok(())
@@ -655,7 +644,12 @@ fn pageoff_kind(word: u32) -> Option<aarch64::EdgeKind> {
 /// else of the input refers to and that define no other global, as ld64 coalesces weak
 /// definitions. The compact unwind's references do not count (an FDE for a dropped function
 /// is harmless); a candidate kept because another refers to it keeps what it refers to.
-fn drop_superseded(g: &mut LinkGraph, first_block: BlockId, candidates: &[BlockId]) {
+fn drop_superseded(
+    g: &mut LinkGraph,
+    first_block: BlockId,
+    candidates: &[BlockId],
+    compact_unwind: Option<BlockId>,
+) {
     if candidates.is_empty() {
         return;
     }
@@ -674,9 +668,7 @@ fn drop_superseded(g: &mut LinkGraph, first_block: BlockId, candidates: &[BlockI
     // names one is not superseded. Repeat until no kept block refers to a dropped one.
     loop {
         let referenced: HashSet<BlockId> = (first_block..g.blocks.len())
-            .filter(|b| {
-                g.blocks[*b].live && !dropped.contains(b) && g.section_of(*b).name != "__LD,__compact_unwind"
-            })
+            .filter(|b| g.blocks[*b].live && !dropped.contains(b) && Some(*b) != compact_unwind)
             .flat_map(|b| &g.blocks[b].edges)
             .filter_map(|e| match g.symbols[e.target].def {
                 Def::Block { block, .. } => Some(block),
