@@ -84,13 +84,15 @@ fn check(p: &Program) -> Vec<String> {
         let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
         let o = repl(&[llvm], &objs, &p.args);
         compare("llvm-jitlink-executor, pipes", &o.stdout, &o);
-        // orc-executor listening on TCP: the program's output is on the executor's stdout.
+        // orc-executor listening on TCP: the program's output is forwarded to repl, and the
+        // executor's stdout keeps a copy.
         let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
         let (exe, port) = start_listening_executor(&["--once"], &out, &err);
         let o = repl(&[format!("--oop-executor-connect=127.0.0.1:{port}")], &objs, &p.args);
         let _ = exe.wait(std::time::Duration::from_secs(30), "orc-executor --once");
-        compare("orc-executor, tcp", &std::fs::read(&out).unwrap_or_default(), &o);
-        // LLVM's executor listening on TCP.
+        compare("orc-executor, tcp, forwarded", &o.stdout, &o);
+        compare("orc-executor, tcp, executor's copy", &std::fs::read(&out).unwrap_or_default(), &o);
+        // LLVM's executor listening on TCP: the output stays on the executor's stdout.
         let port = free_port();
         let exe = KillOnDrop::spawn(
             Command::new(llvm_tool("llvm-jitlink-executor"))

@@ -8,11 +8,11 @@
 //! the session ends, waiting calls fail with "disconnecting" and new ones with LLVM's "jit_dispatch
 //! not available (EPC server shut down)".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{c_char, c_void};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use orc_rpc::frame::write_frame;
 use orc_rpc::{EncodedFrame, ExecutorAddr, Opcode, Raw};
@@ -44,6 +44,22 @@ impl Outbox {
     /// # Errors
     /// The transport's error, or a frame above the size limit (the peer would refuse it).
     pub fn send(&self, frame: &EncodedFrame) -> io::Result<()> {
+        let h = frame.header();
+        tracing::debug!(
+            "send {:?} seq={} tag={} payload={}B",
+            Opcode::from_wire(h.opcode),
+            h.seq_no,
+            h.tag_addr,
+            frame.payload().len()
+        );
+        self.send_quietly(frame)
+    }
+
+    /// Sends one frame as [`send`](Self::send) does, without a log line.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_quietly(&self, frame: &EncodedFrame) -> io::Result<()> {
         if frame.len() as u64 > self.max_frame_size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -54,14 +70,6 @@ impl Outbox {
                 ),
             ));
         }
-        let h = frame.header();
-        tracing::debug!(
-            "send {:?} seq={} tag={} payload={}B",
-            Opcode::from_wire(h.opcode),
-            h.seq_no,
-            h.tag_addr,
-            frame.payload().len()
-        );
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let r = write_frame(&mut *w, frame);
         if r.is_err() {
@@ -71,23 +79,36 @@ impl Outbox {
     }
 }
 
-/// Executor → controller calls of one session.
-#[derive(Debug)]
+/// Executor → controller calls of one session. Clones share the session's numbering.
+#[derive(Debug, Clone)]
 pub struct Dispatcher {
-    outbox: std::sync::Arc<Outbox>,
+    inner: Arc<DispatchState>,
+}
+
+#[derive(Debug)]
+struct DispatchState {
+    outbox: Arc<Outbox>,
     next_seq: AtomicU64,
+    /// Calls waiting for their Result.
     pending: Mutex<HashMap<u64, mpsc::SyncSender<WrapperResult>>>,
+    /// Notifications ([`Dispatcher::notify`]) whose Result has not come back yet.
+    notified: Mutex<HashSet<u64>>,
     closed: AtomicBool,
 }
 
+const SHUT_DOWN: &str = "jit_dispatch not available (EPC server shut down)";
+
 impl Dispatcher {
     /// A dispatcher sending through `outbox`.
-    pub fn new(outbox: std::sync::Arc<Outbox>) -> Self {
+    pub fn new(outbox: Arc<Outbox>) -> Self {
         Dispatcher {
-            outbox,
-            next_seq: AtomicU64::new(0),
-            pending: Mutex::default(),
-            closed: AtomicBool::new(false),
+            inner: Arc::new(DispatchState {
+                outbox,
+                next_seq: AtomicU64::new(0),
+                pending: Mutex::default(),
+                notified: Mutex::default(),
+                closed: AtomicBool::new(false),
+            }),
         }
     }
 
@@ -97,51 +118,79 @@ impl Dispatcher {
     /// Out-of-band errors: the session has ended, the transport failed, or the controller went
     /// away while the call was pending.
     pub fn call(&self, tag: ExecutorAddr, args: &[u8]) -> WrapperResult {
-        if self.closed.load(Ordering::Acquire) {
-            return Err("jit_dispatch not available (EPC server shut down)".into());
+        let s = &*self.inner;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(SHUT_DOWN.into());
         }
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let seq = s.next_seq.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);
-        self.lock().insert(seq, tx);
+        self.pending().insert(seq, tx);
         // Re-check after registering: disconnect() may have drained the table in between.
-        if self.closed.load(Ordering::Acquire) {
-            self.lock().remove(&seq);
-            return Err("jit_dispatch not available (EPC server shut down)".into());
+        if s.closed.load(Ordering::Acquire) {
+            self.pending().remove(&seq);
+            return Err(SHUT_DOWN.into());
         }
         let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, &Raw(args));
-        if let Err(e) = self.outbox.send(&frame) {
-            self.lock().remove(&seq);
+        if let Err(e) = s.outbox.send(&frame) {
+            self.pending().remove(&seq);
             return Err(format!("jit-dispatch to tag {tag} failed: {e}"));
         }
         rx.recv().unwrap_or_else(|_| Err("disconnecting".into()))
     }
 
-    /// Delivers the Result for `seq`. Returns false if no call with that number is waiting.
-    pub fn complete(&self, seq: u64, payload: Vec<u8>) -> bool {
-        match self.lock().remove(&seq) {
-            Some(tx) => {
-                let _ = tx.send(Ok(payload));
-                true
-            }
-            None => false,
+    /// Calls the controller's handler for `tag` with `args` without waiting for the result,
+    /// which is ignored when it comes. The frame is written (in order with every other frame
+    /// of the session) when this returns. Not logged, so that forwarding the process's stderr
+    /// cannot feed on its own log lines.
+    ///
+    /// # Errors
+    /// The session has ended, or the transport failed.
+    pub fn notify(&self, tag: ExecutorAddr, args: &impl orc_rpc::SpsEncode) -> io::Result<()> {
+        let s = &*self.inner;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, SHUT_DOWN));
         }
+        let seq = s.next_seq.fetch_add(1, Ordering::Relaxed);
+        self.notified().insert(seq);
+        let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, args);
+        let r = s.outbox.send_quietly(&frame);
+        if r.is_err() {
+            self.notified().remove(&seq);
+        }
+        r
     }
 
-    /// Number of calls waiting for the controller.
+    /// Delivers the Result for `seq`. Returns false if no call or notification with that
+    /// number is waiting.
+    pub fn complete(&self, seq: u64, payload: Vec<u8>) -> bool {
+        if let Some(tx) = self.pending().remove(&seq) {
+            let _ = tx.send(Ok(payload));
+            return true;
+        }
+        self.notified().remove(&seq)
+    }
+
+    /// Number of calls waiting for the controller (notifications do not count: nothing waits
+    /// for them).
     pub fn outstanding(&self) -> usize {
-        self.lock().len()
+        self.pending().len()
     }
 
     /// Ends the session for dispatch: waiting calls fail with "disconnecting".
     pub fn disconnect(&self) {
-        self.closed.store(true, Ordering::Release);
-        for (_, tx) in self.lock().drain() {
+        self.inner.closed.store(true, Ordering::Release);
+        for (_, tx) in self.pending().drain() {
             let _ = tx.send(Err("disconnecting".into()));
         }
+        self.notified().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::SyncSender<WrapperResult>>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::SyncSender<WrapperResult>>> {
+        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notified(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.inner.notified.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -29,7 +29,7 @@
 //! session; `builtins` are the published wrapper functions; `memory` manages executor memory
 //! (OS calls in `memory/sys_unix.rs`); `dylib` talks to the dynamic loader; [`call`] is the
 //! only place that jumps into received addresses, under the crash guard of `guard`;
-//! `dispatch` sends calls to the controller; `transport` wraps sockets and pipes; `registry`
+//! `dispatch` sends calls to the controller; `stdio` forwards the process's stdio; `transport` wraps sockets and pipes; `registry`
 //! knows the live sessions for JIT'd code that calls in without one.
 
 #![deny(missing_docs)]
@@ -47,6 +47,7 @@ mod registry;
 mod secure;
 mod services;
 mod session;
+mod stdio;
 mod transport;
 
 use std::fmt;
@@ -89,6 +90,7 @@ pub(crate) struct Config {
     pub(crate) symbols: Vec<(String, ExecutorAddr)>,
     pub(crate) values: Vec<(String, Vec<u8>)>,
     pub(crate) process_symbols: Option<dylib::ProcessResolver>,
+    pub(crate) forward_stdio: bool,
     #[cfg(feature = "secure")]
     pub(crate) key: Option<orc_rpc::secure::Key>,
 }
@@ -196,6 +198,21 @@ impl ExecutorBuilder {
         self
     }
 
+    /// Offers controllers the process's stdio (orcbridge's stdio extension,
+    /// `docs/protocol.md` §11). Default on.
+    ///
+    /// A controller that asks (orcbridge's `repl` does over TCP) receives everything the
+    /// process writes to descriptors 1 and 2 from then on, and may feed descriptor 0. The
+    /// first such controller makes descriptors 1 and 2 pipes for the rest of the process's
+    /// life; what is written there still reaches the original descriptors too (an app's
+    /// console still shows it), through a thread of the executor. Controllers that do not ask
+    /// (LLVM's) change nothing. Turn off to keep the process's descriptors untouched whatever
+    /// controllers ask.
+    pub fn forward_stdio(mut self, on: bool) -> Self {
+        self.config.forward_stdio = on;
+        self
+    }
+
     /// Overrides the target triple reported in Setup (default: this process's triple, e.g.
     /// `x86_64-pc-linux-gnu`).
     pub fn target_triple(mut self, triple: impl Into<String>) -> Self {
@@ -276,6 +293,7 @@ impl Executor {
                 key: None,
                 symbols: Vec::new(),
                 process_symbols: None,
+                forward_stdio: true,
                 values: vec![(
                     ORCBRIDGE_EXECUTOR_KEY.to_owned(),
                     env!("CARGO_PKG_VERSION").as_bytes().to_vec(),

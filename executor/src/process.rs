@@ -24,6 +24,19 @@ pub enum Mode {
 /// running: the code cannot be stopped, and the process exists only for that controller.
 pub const EXIT_ABANDONED: i32 = 3;
 
+/// Where an executor process writes its log: its descriptor 2 as it was at start, so that the
+/// log stays on the terminal after a controller has the process's output forwarded to it
+/// ([`crate::ExecutorBuilder::forward_stdio`]); otherwise logging the frames that carry output
+/// would make more output, without end. Call before serving; falls back to stderr.
+pub fn stderr_for_logs() -> std::sync::Mutex<Box<dyn std::io::Write + Send>> {
+    use std::os::fd::AsFd;
+    let copy = std::io::stderr().as_fd().try_clone_to_owned().map(std::fs::File::from);
+    std::sync::Mutex::new(match copy {
+        Ok(file) => Box::new(file),
+        Err(_) => Box::new(std::io::stderr()),
+    })
+}
+
 /// Reads one command-line word: `Some(Ok(mode))` for a mode word, `Some(Err(why))` for a
 /// malformed one, `None` for any other word.
 pub fn parse_mode_word(word: &str) -> Option<Result<Mode, String>> {

@@ -40,6 +40,8 @@ pub(crate) struct SessionServices {
     pub extra_symbols: Vec<(String, ExecutorAddr)>,
     /// Largest frame the session sends or accepts, in bytes; bounds what one read may return.
     pub max_frame_size: u64,
+    /// The stdio extension is offered ([`crate::ExecutorBuilder::forward_stdio`]).
+    pub forward_stdio: bool,
     /// The last crash caught in a call made for this session, until the controller takes it.
     last_crash: Mutex<Option<Crash>>,
 }
@@ -83,6 +85,7 @@ impl SessionServices {
         max_frame_size: u64,
         extra_symbols: Vec<(String, ExecutorAddr)>,
         process_symbols: Option<ProcessResolver>,
+        forward_stdio: bool,
     ) -> Self {
         SessionServices {
             id,
@@ -92,6 +95,7 @@ impl SessionServices {
             shm_counter: AtomicU64::new(0),
             extra_symbols,
             max_frame_size,
+            forward_stdio,
             last_crash: Mutex::new(None),
         }
     }
@@ -139,8 +143,12 @@ impl SessionServices {
 
     /// The bootstrap symbols of this session: every LLVM 22.1 name, plus the application's.
     pub fn bootstrap_symbols(&self) -> Vec<(String, ExecutorAddr)> {
-        let mut v: Vec<(String, ExecutorAddr)> =
-            builtins::table().iter().map(|b| (b.name.to_owned(), b.addr)).collect();
+        let stdio = [names::ORCBRIDGE_STDIO_FORWARD, names::ORCBRIDGE_STDIN_WRITE];
+        let mut v: Vec<(String, ExecutorAddr)> = builtins::table()
+            .iter()
+            .filter(|b| self.forward_stdio || !stdio.contains(&b.name))
+            .map(|b| (b.name.to_owned(), b.addr))
+            .collect();
         v.extend([
             (names::DISPATCH_CTX.to_owned(), self.dispatch_ctx()),
             (names::DISPATCH_FN.to_owned(), ExecutorAddr(dispatch_fn as *const () as usize as u64)),

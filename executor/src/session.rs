@@ -146,6 +146,7 @@ pub(crate) fn run(conn: Connection, config: &Config) -> SessionReport {
         config.max_frame_size,
         config.symbols.clone(),
         config.process_symbols.clone(),
+        config.forward_stdio,
     ));
     registry::register(&services);
     let shared = Arc::new(Shared {
@@ -279,6 +280,8 @@ fn start_call(shared: &Arc<Shared>, frame: Frame) {
                 Ok(bytes)
             }
         });
+        // Output the call made goes out before its result (a REPL prints it first).
+        crate::stdio::sync(id);
         let bytes = result.unwrap_or_else(|e| {
             // No out-of-band channel exists on the wire: like LLVM, send an empty result.
             tracing::warn!("session {id}: call {seq_no} to {tag_addr} failed: {e}");
@@ -300,6 +303,7 @@ fn start_call(shared: &Arc<Shared>, frame: Frame) {
 fn teardown(shared: &Arc<Shared>, grace: Duration) -> usize {
     let id = shared.services.id;
     shared.services.dispatch.disconnect();
+    crate::stdio::session_ended(id);
     let running = shared.in_flight.wait_idle_for(grace);
     if running > 0 {
         tracing::warn!(

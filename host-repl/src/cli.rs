@@ -16,6 +16,7 @@ use crate::jit::Jit;
 use crate::libs::Search;
 use crate::link::Input;
 use crate::repl::{InputLines, Outcome, Repl};
+use crate::stdio::Forwarding;
 
 /// orcbridge's REPL and runner: compiles and links C, C++, LLVM IR and objects on this host
 /// and runs them in an ORC executor (a local orc-executor by default, or any executor that
@@ -80,6 +81,13 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "oop_executor_connect")]
     pub key: Option<PathBuf>,
 
+    /// With --oop-executor-connect: leave the executor's stdin, stdout and stderr alone. By
+    /// default what the executor process writes to them is shown here, in order with values,
+    /// and a program run from FILEs reads this stdin, when the executor offers it (orc-executor
+    /// does; LLVM's executor does not). A launched executor shares this terminal anyway.
+    #[arg(long = "no-forward-stdio")]
+    pub no_forward_stdio: bool,
+
     /// Search DIR for -l libraries.
     #[arg(short = 'L', value_name = "DIR")]
     pub lib_dirs: Vec<PathBuf>,
@@ -140,7 +148,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to the executor the options name. `interactive`: a launched executor gets a
 /// process group of its own, so Ctrl-C at the terminal reaches only the REPL.
-async fn connect(cli: &Cli, interactive: bool) -> Result<Session> {
+async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => {
             let key = cli.key.as_deref().map(orc_rpc::secure::Key::load).transpose()?;
@@ -153,12 +161,20 @@ async fn connect(cli: &Cli, interactive: bool) -> Result<Session> {
             Transport::launch(&bundled_executor()?, &quiet, interactive)?
         }
     };
-    Ok(Session::start(transport, SETUP_TIMEOUT).await?)
+    let session = Session::start(transport, SETUP_TIMEOUT).await?;
+    let forwarding = if cli.oop_executor_connect.is_some() && !cli.no_forward_stdio {
+        // A program run from files reads our stdin; REPL inputs keep the executor's.
+        crate::stdio::forward(&session, !cli.files.is_empty()).await?
+    } else {
+        Forwarding::None
+    };
+    Ok((session, forwarding))
 }
 
-/// A JIT session with the runtime compiled for the executor's target.
-async fn start_jit(cli: &Cli, interactive: bool) -> Result<Jit> {
-    let session = connect(cli, interactive).await?;
+/// A JIT session with the runtime compiled for the executor's target, and what of the
+/// executor's stdio comes here.
+async fn start_jit(cli: &Cli, interactive: bool) -> Result<(Jit, Forwarding)> {
+    let (session, forwarding) = connect(cli, interactive).await?;
     let triple = session.info().target_triple.clone();
     let runtime = compile::clang::compile_cached(
         orcbridge_runtime::SOURCE_NAME,
@@ -175,7 +191,7 @@ async fn start_jit(cli: &Cli, interactive: bool) -> Result<Jit> {
         let linkable = jit.open_libraries(found).await.with_context(|| format!("--dlopen {lib}"))?;
         keep_for_session(&mut jit, linkable).await?;
     }
-    Ok(jit)
+    Ok((jit, forwarding))
 }
 
 /// Links library objects into the session now, and offers library archives to every unit
@@ -217,7 +233,7 @@ fn bundled_executor() -> Result<PathBuf> {
 }
 
 async fn run_files(cli: Cli) -> Result<ExitCode> {
-    let mut jit = start_jit(&cli, false).await?;
+    let (mut jit, forwarding) = start_jit(&cli, false).await?;
     let triple = jit.session().info().target_triple.clone();
     let mut inputs = Vec::new();
     for (i, code) in cli.code.iter().enumerate() {
@@ -235,7 +251,14 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     jit.load(inputs).await?;
     let program = cli.files.first().map_or_else(|| "repl-program".to_owned(), |f| f.display().to_string());
     let argv: Vec<String> = std::iter::once(program).chain(cli.args.iter().cloned()).collect();
-    let result = jit.run_main(&argv).await;
+    let result = if forwarding == Forwarding::OutputAndStdin {
+        tokio::select! {
+            r = jit.run_main(&argv) => r,
+            never = crate::stdio::feed_stdin(jit.session()) => match never {},
+        }
+    } else {
+        jit.run_main(&argv).await
+    };
     let code = match result {
         Ok(r) => {
             tracing::info!(
@@ -321,7 +344,7 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> R
     use std::io::IsTerminal;
     let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
     let mut repl = rt.block_on(async {
-        let mut jit = start_jit(&cli, interactive).await?;
+        let (mut jit, _) = start_jit(&cli, interactive).await?;
         let linkable = open_l_libraries(&cli, &mut jit).await?;
         keep_for_session(&mut jit, linkable).await?;
         Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await

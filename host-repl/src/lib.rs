@@ -21,3 +21,4 @@ pub mod libs;
 pub use orcbridge_jitlink as link;
 pub mod memmgr;
 pub mod repl;
+pub mod stdio;

@@ -135,6 +135,25 @@ pub mod names {
     /// a wrapper call into an empty Result, so the controller asks for the details here.
     pub const ORCBRIDGE_TAKE_CRASH_REPORT: &str = "__orcbridge_take_crash_report_wrapper";
 
+    /// orcbridge extension (not in LLVM): `stdio_forward(tag, stdin) -> Error`. From this call
+    /// on, what the executor process writes to descriptors 1 and 2 is sent to the calling
+    /// controller as jit-dispatch calls of its handler `tag` ([`ORCBRIDGE_STDIO_OUTPUT`]);
+    /// with `stdin`, descriptor 0 becomes a stream only this controller feeds
+    /// ([`ORCBRIDGE_STDIN_WRITE`]). Offered only by executors that forward their stdio.
+    pub const ORCBRIDGE_STDIO_FORWARD: &str = "__orcbridge_stdio_forward_wrapper";
+
+    /// orcbridge extension (not in LLVM): `stdin_write(bytes) -> Error`, for a controller that
+    /// took descriptor 0 ([`ORCBRIDGE_STDIO_FORWARD`]): each call returns once its bytes are
+    /// written there (a reader took them or they fit the buffer); empty `bytes` ends the input
+    /// (readers see end of file).
+    pub const ORCBRIDGE_STDIN_WRITE: &str = "__orcbridge_stdin_write_wrapper";
+
+    /// orcbridge extension (not in LLVM): the signature name of the controller's handler for
+    /// forwarded output, `output(fd, bytes) -> ()`: `fd` is 1 or 2; the executor ignores the
+    /// result. The tag address itself is the controller's choice (see
+    /// [`ORCBRIDGE_STDIO_FORWARD`]).
+    pub const ORCBRIDGE_STDIO_OUTPUT: &str = "__orcbridge_stdio_output_tag";
+
     /// orcbridge extension (not in LLVM): a plain C function for JIT'd code,
     /// `int __orcbridge_guarded_call(void (*fn)(void *), void *ctx, int *sig, void **addr)`,
     /// which calls `fn(ctx)` and returns 1 (signal and fault address stored) if a fault signal

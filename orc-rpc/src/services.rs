@@ -61,6 +61,23 @@ wrapper_fn!(
     TakeCrashReport = names::ORCBRIDGE_TAKE_CRASH_REPORT, (ExecutorAddr) -> Option<(i32, u64, String)>
 );
 wrapper_fn!(
+    /// orcbridge extension: `stdio_forward(tag, stdin) -> Error`, send what the executor process
+    /// writes to descriptors 1 and 2 to the caller's jit-dispatch handler `tag`
+    /// ([`StdioOutput`]); with `stdin`, descriptor 0 becomes a stream the caller feeds
+    /// ([`StdinWrite`]).
+    StdioForward = names::ORCBRIDGE_STDIO_FORWARD, (ExecutorAddr, bool) -> SpsError
+);
+wrapper_fn!(
+    /// orcbridge extension: `stdin_write(bytes) -> Error`, feed descriptor 0 of the executor
+    /// process; empty `bytes` ends the input.
+    StdinWrite = names::ORCBRIDGE_STDIN_WRITE, (Cow<'a, [u8]>) -> SpsError
+);
+wrapper_fn!(
+    /// orcbridge extension, a controller handler (jit-dispatch tag chosen by the controller):
+    /// `output(fd, bytes) -> ()`, bytes the executor process wrote to descriptor `fd` (1 or 2).
+    StdioOutput = names::ORCBRIDGE_STDIO_OUTPUT, (u8, Cow<'a, [u8]>) -> ()
+);
+wrapper_fn!(
     /// `initialize(inst, FinalizeRequest) -> Expected<key>`: copy segments into a reserved slab,
     /// protect them, run the finalize actions. The key is the lowest segment address.
     MemInitialize = names::MEMORY_MANAGER_INITIALIZE,

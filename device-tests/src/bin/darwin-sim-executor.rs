@@ -138,7 +138,11 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(orc_executor::process::stderr_for_logs())
+        .with_target(false)
+        .init();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -183,7 +183,11 @@ fn main() -> ExitCode {
             if cli.quiet { "error" } else { "warn" }
         ))
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(process::stderr_for_logs())
+        .with_target(false)
+        .init();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -16,6 +16,7 @@ mod gdb;
 mod mem_access;
 mod memory;
 mod run;
+mod stdio;
 
 use std::ffi::c_char;
 use std::sync::LazyLock;
@@ -120,6 +121,8 @@ static TABLE: LazyLock<Vec<BuiltinEntry>> = LazyLock::new(|| {
     #[cfg(feature = "gdb-jit-interface")]
     v.push(entry::<svc::RegisterJitLoaderGdb>());
     v.push(entry::<svc::TakeCrashReport>());
+    v.push(entry::<svc::StdioForward>());
+    v.push(entry::<svc::StdinWrite>());
     if crate::memory::sys_unix::CAN_MAP_LOW {
         v.push(entry::<svc::MemReserveLow>());
     }

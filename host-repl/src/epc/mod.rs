@@ -68,6 +68,16 @@ async fn send(writer: &Writer, frame: &EncodedFrame) -> std::io::Result<()> {
 /// Serves one jit-dispatch call: argument bytes in, result bytes out.
 pub type DispatchHandler = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
+/// A registered jit-dispatch handler.
+#[derive(Clone)]
+struct Handler {
+    serve: DispatchHandler,
+    /// Runs in the reader, before any later frame is looked at ([`Session::on_dispatch_in_order`]).
+    in_order: bool,
+}
+
+type Handlers = Arc<Mutex<HashMap<u64, Handler>>>;
+
 /// A connected session.
 pub struct Session {
     info: ExecutorInfo,
@@ -78,7 +88,7 @@ pub struct Session {
     calls: AtomicU64,
     process: Option<ExecutorProcess>,
     reader: tokio::task::JoinHandle<()>,
-    handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>>,
+    handlers: Handlers,
 }
 
 impl std::fmt::Debug for Session {
@@ -138,7 +148,7 @@ impl Session {
         );
         let pending: Pending = Arc::default();
         let closed = Arc::new(Mutex::new(None));
-        let handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>> = Arc::default();
+        let handlers: Handlers = Arc::default();
         let writer: Writer = Arc::new(tokio::sync::Mutex::new(writer));
         let reader = tokio::spawn(read_loop(
             frames,
@@ -178,9 +188,24 @@ impl Session {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Registers `handler` for jit-dispatch calls with tag `tag`.
+    /// Registers `handler` for jit-dispatch calls with tag `tag`. It runs on a task of its
+    /// own, so a slow handler holds up nothing else.
     pub fn on_dispatch(&self, tag: ExecutorAddr, handler: DispatchHandler) {
-        self.handlers.lock().unwrap_or_else(|e| e.into_inner()).insert(tag.0, handler);
+        self.handlers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tag.0, Handler { serve: handler, in_order: false });
+    }
+
+    /// Registers `handler` for jit-dispatch calls with tag `tag`, run by the session's reader
+    /// before it looks at the next frame: its effects come before those of the Results that
+    /// follow the call on the wire (forwarded output before the value it precedes). It must
+    /// be quick; its result is sent from a task of its own.
+    pub fn on_dispatch_in_order(&self, tag: ExecutorAddr, handler: DispatchHandler) {
+        self.handlers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tag.0, Handler { serve: handler, in_order: true });
     }
 
     /// Calls the wrapper function at `tag` with SPS-encoded `args`; returns the result bytes.
@@ -284,7 +309,7 @@ async fn read_loop(
     mut frames: FramedRead<Box<dyn tokio::io::AsyncRead + Send + Unpin>, FrameCodec>,
     pending: Pending,
     closed: Arc<Mutex<Option<String>>>,
-    handlers: Arc<Mutex<HashMap<u64, DispatchHandler>>>,
+    handlers: Handlers,
     writer: Writer,
 ) {
     let reason = loop {
@@ -307,11 +332,16 @@ async fn read_loop(
             Opcode::CallWrapper => {
                 let handler = handlers.lock().unwrap_or_else(|e| e.into_inner()).get(&f.tag_addr.0).cloned();
                 let writer = writer.clone();
+                let early = match &handler {
+                    Some(h) if h.in_order => Some((h.serve)(&f.payload)),
+                    _ => None,
+                };
                 // Answer from a task of its own so a slow handler never holds up Results.
                 tokio::spawn(async move {
-                    let result = match handler {
-                        Some(h) => h(&f.payload),
-                        None => {
+                    let result = match (early, handler) {
+                        (Some(r), _) => r,
+                        (None, Some(h)) => (h.serve)(&f.payload),
+                        (None, None) => {
                             tracing::warn!(
                                 "jit-dispatch to unknown tag {}; answering with an empty result",
                                 f.tag_addr
