@@ -116,7 +116,7 @@ pub unsafe fn unmap(addr: usize, len: usize) -> io::Result<()> {
 /// Applies the protections of `ag` to the page-aligned range `[addr, addr + len)`.
 ///
 /// Before making pages executable on Apple systems, checks that the process may run code it
-/// wrote ([`sys_apple::check_exec_allowed`]: on iOS devices only while debugged), and explains
+/// wrote (`sys_apple::check_exec_allowed`: on iOS devices only while debugged), and explains
 /// a refusal.
 ///
 /// # Errors
