@@ -12,5 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The executor library type-checks for iOS (device, simulators) and macOS.
+scripts/check-apple.sh
 cargo build --workspace --bins
 cargo test --workspace

@@ -9,10 +9,90 @@
  * before ours, or get their default action. This is C++ because sigsetjmp returns twice,
  * which Rust cannot express, and to catch foreign exceptions.
  */
+#ifndef __APPLE__
 #include <csetjmp>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#else
+/*
+ * Darwin, declared here rather than included, so that the guard compiles for Apple targets on
+ * machines without an Apple SDK (scripts/check-apple.sh; executor/build.rs). Names, values and
+ * layouts are those of the macOS/iOS SDK headers named on each item (the same on arm64 and
+ * x86_64 unless said). Only what this file uses.
+ */
+extern "C" {
+typedef __SIZE_TYPE__ size_t;
+typedef unsigned int sigset_t; /* <sys/_types/_sigset_t.h>: __darwin_sigset_t, a __uint32_t */
+
+/* <sys/signal.h> */
+enum {
+  SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGFPE = 8, SIGBUS = 10, SIGSEGV = 11,
+  SA_ONSTACK = 0x0001, SA_SIGINFO = 0x0040,
+  SS_DISABLE = 0x0004,
+};
+union sigval {
+  int sival_int;
+  void *sival_ptr;
+};
+typedef struct __siginfo {
+  int si_signo;
+  int si_errno;
+  int si_code;
+  int si_pid;          /* pid_t */
+  unsigned int si_uid; /* uid_t */
+  int si_status;
+  void *si_addr;
+  union sigval si_value;
+  long si_band;
+  unsigned long __pad[7];
+} siginfo_t;
+/* The SDK's `struct sigaction` holds `union __sigaction_u __sigaction_u` and reaches its
+ * members through the macros sa_handler and sa_sigaction; an anonymous union has the same
+ * layout and the same member names. */
+struct sigaction {
+  union {
+    void (*sa_handler)(int);
+    void (*sa_sigaction)(int, siginfo_t *, void *);
+  };
+  sigset_t sa_mask;
+  int sa_flags;
+};
+#define SIG_DFL ((void (*)(int))0)
+#define SIG_IGN ((void (*)(int))1)
+/* <sys/_types/_sigaltstack.h>: struct __darwin_sigaltstack */
+typedef struct {
+  void *ss_sp;
+  size_t ss_size;
+  int ss_flags;
+} stack_t;
+int sigaction(int, const struct sigaction *, struct sigaction *);
+int sigemptyset(sigset_t *);
+int sigaltstack(const stack_t *, stack_t *);
+int raise(int);
+
+/* <setjmp.h>, with _JBLEN from <arm/_setjmp.h> and <i386/_setjmp.h> */
+#if defined(__aarch64__)
+typedef int sigjmp_buf[(14 + 8 + 2) * 2 + 1];
+#elif defined(__x86_64__)
+typedef int sigjmp_buf[(9 * 2) + 3 + 16 + 1];
+#else
+#error "the crash guard knows Darwin's sigjmp_buf for arm64 and x86_64 only"
+#endif
+int sigsetjmp(sigjmp_buf, int) __attribute__((returns_twice));
+void siglongjmp(sigjmp_buf, int) __attribute__((noreturn));
+
+/* <stdlib.h>, <string.h> */
+void *malloc(size_t);
+void free(void *);
+void *memset(void *, int, size_t);
+}
+namespace std {
+using ::free;
+using ::malloc;
+using ::memset;
+} // namespace std
+#endif
 
 namespace {
 

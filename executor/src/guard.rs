@@ -53,19 +53,31 @@ impl Crash {
     }
 }
 
-/// This system's signal number `native` in the wire's numbering ([`orc_rpc::crash`]).
+/// This system's signal number `native` in the wire's numbering ([`orc_rpc::crash`]): every
+/// signal number the executor reports (crash reports, and through `__orcbridge_guarded_call`
+/// the session runtime's `main` and REPL-input threads) goes through here.
 fn wire_signal(native: c_int) -> i32 {
-    use orc_rpc::crash as w;
-    match native {
-        libc::SIGILL => w::SIGILL,
-        libc::SIGTRAP => w::SIGTRAP,
-        libc::SIGABRT => w::SIGABRT,
-        libc::SIGBUS => w::SIGBUS,
-        libc::SIGFPE => w::SIGFPE,
-        libc::SIGSEGV => w::SIGSEGV,
-        s => s,
-    }
+    orc_rpc::crash::from_native(native)
 }
+
+// The wire translation agrees with this system's own numbers for the signals the guard catches
+// (`c/guard.cpp`), checked when the crate compiles, so also by scripts/check-apple.sh for
+// Darwin, where no test can run here.
+const _: () = {
+    use orc_rpc::crash as w;
+    assert!(w::from_native(libc::SIGILL) == w::SIGILL);
+    assert!(w::from_native(libc::SIGTRAP) == w::SIGTRAP);
+    assert!(w::from_native(libc::SIGABRT) == w::SIGABRT);
+    assert!(w::from_native(libc::SIGBUS) == w::SIGBUS);
+    assert!(w::from_native(libc::SIGFPE) == w::SIGFPE);
+    assert!(w::from_native(libc::SIGSEGV) == w::SIGSEGV);
+    assert!(w::from_native(libc::SIGUSR1) == w::SIGUSR1);
+    assert!(w::from_native(libc::SIGUSR2) == w::SIGUSR2);
+    assert!(w::from_native(libc::SIGSYS) == w::SIGSYS);
+    assert!(w::from_native(libc::SIGKILL) == w::SIGKILL);
+    assert!(w::from_native(libc::SIGPIPE) == w::SIGPIPE);
+    assert!(w::from_native(libc::SIGTERM) == w::SIGTERM);
+};
 
 impl std::fmt::Display for Crash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -184,5 +196,22 @@ mod tests {
         let outer =
             unsafe { guarded(|| guarded(|| std::ptr::read_volatile(std::ptr::dangling::<u64>())).is_err()) };
         assert_eq!(outer, Ok(true));
+    }
+
+    #[test]
+    fn reported_signals_use_the_wire_numbering() {
+        // What `__orcbridge_guarded_call` hands the session runtime, which sends it to the host
+        // as it is: the wire's number, named right by the host.
+        extern "C-unwind" fn bus(_: *mut c_void) {
+            // SAFETY: raising a signal the guard catches, inside the guarded call.
+            unsafe { libc::raise(libc::SIGBUS) };
+        }
+        let (mut sig, mut addr) = (0, std::ptr::null_mut());
+        // SAFETY: `bus` ignores its argument; `sig` and `addr` are writable.
+        let r = unsafe { guarded_call_for_jit(bus, std::ptr::null_mut(), &mut sig, &mut addr) };
+        assert_eq!((r, sig), (1, orc_rpc::crash::SIGBUS));
+        assert_eq!(orc_rpc::crash::signal_name(sig), "SIGBUS");
+        let crash = Crash { signal: libc::SIGBUS, address: 8, exception: false };
+        assert_eq!(crash.to_string(), "SIGBUS (invalid memory access at 0x8)");
     }
 }

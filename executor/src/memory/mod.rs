@@ -23,6 +23,8 @@
 //!
 //! [`write`]: MemoryManager::write
 
+#[cfg(target_vendor = "apple")]
+mod sys_apple;
 pub mod sys_unix;
 
 use std::collections::BTreeMap;

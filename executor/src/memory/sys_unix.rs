@@ -1,10 +1,14 @@
 //! The operating-system calls behind executor memory: mapping, protection, instruction-cache
-//! upkeep, shared-memory objects and fault-free reads. The one place to port.
+//! upkeep, shared-memory objects and fault-free reads. The one place to port; what only Apple
+//! systems need is in `sys_apple.rs`, which this module calls.
 
 use std::ffi::CString;
 use std::io;
 
 use orc_rpc::types::RemoteAllocGroup;
+
+#[cfg(target_vendor = "apple")]
+use super::sys_apple;
 
 /// The page size of this process in bytes.
 pub fn page_size() -> usize {
@@ -111,6 +115,13 @@ pub unsafe fn unmap(addr: usize, len: usize) -> io::Result<()> {
 
 /// Applies the protections of `ag` to the page-aligned range `[addr, addr + len)`.
 ///
+/// Before making pages executable on Apple systems, checks that the process may run code it
+/// wrote (`sys_apple::check_exec_allowed`: on iOS devices only while debugged), and explains
+/// a refusal.
+///
+/// # Errors
+/// The `mprotect` errno; on Apple systems, a refused executable protection with what to do.
+///
 /// # Safety
 /// The range must lie in a mapping made by this module; code or data in it must tolerate the
 /// new protections.
@@ -124,30 +135,33 @@ pub unsafe fn protect(addr: usize, len: usize, ag: RemoteAllocGroup) -> io::Resu
     }
     if ag.exec() {
         prot |= libc::PROT_EXEC;
+        #[cfg(target_vendor = "apple")]
+        sys_apple::check_exec_allowed()?;
     }
     // SAFETY: per the caller's guarantee.
     if unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+        return Ok(());
     }
+    let err = io::Error::last_os_error();
+    #[cfg(target_vendor = "apple")]
+    if ag.exec() {
+        return Err(sys_apple::exec_refused(err));
+    }
+    Err(err)
 }
 
-/// Makes freshly written instructions in `[addr, addr + len)` visible to instruction fetch.
+/// Makes freshly written instructions in `[addr, addr + len)` visible to instruction fetch:
+/// the one place that does. Called after the range got its executable protection and before
+/// its address is handed out.
 ///
 /// On x86-64 the caches are coherent and nothing is needed. On AArch64 the data cache is
-/// cleaned and the instruction cache invalidated for the range (`__clear_cache` from libgcc or
-/// compiler-rt, `sys_icache_invalidate` on Apple platforms), which also ends with the barriers
-/// that make the new code visible to this core's pipeline.
+/// cleaned and the instruction cache invalidated for the range, which also ends with the
+/// barriers that make the new code visible to this core's pipeline: `__clear_cache` from libgcc
+/// or compiler-rt on Linux, `sys_icache_invalidate` on Apple systems (any architecture; a no-op
+/// on x86-64), as LLVM's `sys::Memory::InvalidateInstructionCache` does.
 pub fn flush_icache(addr: usize, len: usize) {
-    #[cfg(all(target_arch = "aarch64", target_vendor = "apple"))]
-    {
-        unsafe extern "C" {
-            fn sys_icache_invalidate(start: *mut libc::c_void, len: libc::size_t);
-        }
-        // SAFETY: the range is mapped memory we just wrote.
-        unsafe { sys_icache_invalidate(addr as *mut libc::c_void, len) };
-    }
+    #[cfg(target_vendor = "apple")]
+    sys_apple::icache_invalidate(addr, len);
     #[cfg(all(target_arch = "aarch64", not(target_vendor = "apple")))]
     {
         unsafe extern "C" {
@@ -156,7 +170,7 @@ pub fn flush_icache(addr: usize, len: usize) {
         // SAFETY: the range is mapped memory we just wrote.
         unsafe { __clear_cache(addr as *mut libc::c_char, (addr + len) as *mut libc::c_char) };
     }
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_vendor = "apple")))]
     let _ = (addr, len);
 }
 
