@@ -22,7 +22,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use device_tests::darwin::darwin_to_linux;
 use orc_executor::Executor;
-use orc_executor::process::{Mode, listen_addr, parse_mode_word, serve_inherited_fds};
+use orc_executor_cli::process::{Mode, listen_addr, parse_mode_word, serve_inherited_fds};
 use orc_rpc::ExecutorAddr;
 
 #[cfg(target_arch = "x86_64")]
