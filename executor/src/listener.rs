@@ -19,7 +19,7 @@ use crate::Executor;
 struct Sessions {
     executor: Executor,
     active: Arc<AtomicUsize>,
-    running: Vec<(JoinHandle<()>, Option<TcpStream>)>,
+    running: Vec<(JoinHandle<()>, Option<Arc<TcpStream>>)>,
 }
 
 impl Sessions {
@@ -40,12 +40,19 @@ impl Sessions {
             tracing::warn!("refused a controller from {peer}: {limit} sessions already running");
             return false;
         }
-        let closer = stream.try_clone().ok();
+        // A second handle on the socket, to end the session from `end_all`. It keeps the
+        // socket open after the session drops its own, so the session's thread shuts the
+        // socket down when it is done: a controller refused in the key exchange must see the
+        // connection close, not wait for a reply.
+        let closer = stream.try_clone().ok().map(Arc::new);
         self.active.fetch_add(1, Ordering::SeqCst);
-        let (this, count) = (self.executor.clone(), self.active.clone());
+        let (this, count, done) = (self.executor.clone(), self.active.clone(), closer.clone());
         let spawned = std::thread::Builder::new().name("orc-session".into()).spawn(move || {
             if let Err(e) = this.serve_tcp_stream(stream) {
                 tracing::warn!("refused the controller from {peer}: {e}");
+            }
+            if let Some(s) = done {
+                let _ = s.shutdown(Shutdown::Both);
             }
             count.fetch_sub(1, Ordering::SeqCst);
         });
