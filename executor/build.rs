@@ -1,8 +1,6 @@
-// Compiles the crash guard (c/guard.cpp, see src/guard.rs). Records the Rust target triple so
-// the executor can report the process triple in Setup, and makes the `orc-executor` binary
-// carry the C++ runtime and libm like llvm-jitlink-executor (a C++ program): JIT'd C++ and
-// math code resolve `operator new`, `std::` and `sin` in the executor process without the
-// controller preloading anything.
+// Compiles the crash guard (c/guard.cpp, see src/guard.rs) and records the Rust target triple
+// so the executor can report the process triple in Setup. What the `orc-executor` binary links
+// besides is decided in its own package (executor/cli/build.rs).
 //
 // Apple targets link libc++ (the only C++ library Apple ships). Built on a machine without an
 // Apple SDK (scripts/check-apple.sh type-checks Apple targets on Linux), the guard is compiled
@@ -27,10 +25,6 @@ fn main() {
         }
     }
     build.compile("orcx_guard");
-
-    if target.contains("-linux-gnu") {
-        println!("cargo:rustc-link-arg-bins=-Wl,--no-as-needed,-l:libstdc++.so.6,-l:libm.so.6,--as-needed");
-    }
 }
 
 /// True when `cc` can find an Apple SDK by itself: on macOS (through `xcrun`) or with SDKROOT.

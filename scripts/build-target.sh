@@ -73,7 +73,7 @@ usage="$(qemu-aarch64 "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" 2>&1 || 
 # Debian's rustc and cargo, not rustup's shims earlier in PATH; cargo only rebuilds what changed.
 echo "build-target: building orc-executor and darwin-sim-executor for $target" >&2
 RUSTC=/usr/bin/rustc CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-  /usr/bin/cargo build -q --release --target "$target" -p orc-executor --bin orc-executor \
+  /usr/bin/cargo build -q --release --target "$target" -p orc-executor-cli --bin orc-executor \
   -p device-tests --bin darwin-sim-executor
 
 echo "$peer/usr/lib/llvm-22/bin"

@@ -14,5 +14,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The executor library type-checks for iOS (device, simulators) and macOS.
 scripts/check-apple.sh
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo build --workspace --bins
 cargo test --workspace

@@ -91,7 +91,7 @@ pub struct SinCos {
     pub cos: f64,
 }
 
-/// The `float` version ([`sincosf_stret`]).
+/// The `float` version (`__sincosf_stret`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SinCosF {

@@ -1,7 +1,8 @@
 //! Calls into code in this process: the wrapper-function ABI and the run-as-main/void/int
 //! shapes. This is the only module that jumps to addresses received from the controller, and
-//! every such jump runs under [`guard::guarded`], so a crash in the callee is an error for the
-//! call ("crashed: SIGSEGV (...)") rather than the end of the process.
+//! every such jump runs under [`guard::guarded`] (unless the application turned the guard off,
+//! [`crate::ExecutorBuilder::crash_guard`]), so a crash in the callee is an error for the call
+//! ("crashed: SIGSEGV (...)") rather than the end of the process.
 //!
 //! The ABI is LLVM's `CWrapperFunctionBuffer` (`llvm/include/llvm/ExecutionEngine/Orc/Shared/
 //! WrapperFunctionUtils.h`, mirrored in `compiler-rt/lib/orc/wrapper_function_utils.h`):
@@ -18,8 +19,16 @@ use orc_rpc::ExecutorAddr;
 
 use crate::guard;
 
-fn crashed(crash: guard::Crash) -> String {
-    format!("crashed: {crash}")
+/// Runs `f` (a jump into received code) under the crash guard if `guard`, else plainly.
+///
+/// # Safety
+/// As [`guard::guarded`].
+unsafe fn jump<F: FnOnce() -> R + Copy, R: Copy>(guard: bool, f: F) -> Result<R, String> {
+    if !guard {
+        return Ok(f());
+    }
+    // SAFETY: as the caller guarantees.
+    unsafe { guard::guarded(f) }.map_err(|crash| format!("crashed: {crash}"))
 }
 
 /// What a wrapper function produced: result bytes, or an out-of-band error message (which an
@@ -55,7 +64,7 @@ impl std::fmt::Debug for CWrapperFunctionBuffer {
 
 /// `CWrapperFunctionBuffer fn(const char *ArgData, size_t ArgSize)`. `C-unwind`: a C++
 /// exception JIT'd code lets escape unwinds to the crash guard ([`crate::guard`]).
-pub type WrapperFn = unsafe extern "C-unwind" fn(*const c_char, usize) -> CWrapperFunctionBuffer;
+pub(crate) type WrapperFn = unsafe extern "C-unwind" fn(*const c_char, usize) -> CWrapperFunctionBuffer;
 
 impl CWrapperFunctionBuffer {
     /// The empty result (`Size == 0`, null pointer).
@@ -128,18 +137,18 @@ impl CWrapperFunctionBuffer {
     }
 }
 
-/// Calls the wrapper function at `addr` with `args` and takes its result; a crash in it is an
-/// out-of-band error.
+/// Calls the wrapper function at `addr` with `args` and takes its result; with `guard`, a crash
+/// in it is an out-of-band error.
 ///
 /// # Safety
 /// `addr` must be a function with the wrapper-function ABI, callable from this thread.
-pub unsafe fn call_wrapper(addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
+pub(crate) unsafe fn call_wrapper(addr: ExecutorAddr, args: &[u8], guard: bool) -> WrapperResult {
     // SAFETY: the caller guarantees `addr` is a wrapper function.
     let f: WrapperFn = unsafe { std::mem::transmute::<usize, WrapperFn>(addr.0 as usize) };
     let (data, len) = (args.as_ptr(), args.len());
     // SAFETY: `args` is valid for `len` bytes for the duration of the call; the closure owns
     // nothing (a crash abandons its frame).
-    let buf = unsafe { guard::guarded(|| f(data.cast(), len)) }.map_err(crashed)?;
+    let buf = unsafe { jump(guard, || f(data.cast(), len)) }?;
     // SAFETY: the callee follows the ABI.
     unsafe { buf.into_result() }
 }
@@ -148,11 +157,11 @@ pub unsafe fn call_wrapper(addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
 /// program name added, as LLVM's `runAsMain` without a program name).
 ///
 /// # Errors
-/// An argument containing a NUL byte cannot be passed to C; `main` crashed.
+/// An argument containing a NUL byte cannot be passed to C; `main` crashed (with `guard`).
 ///
 /// # Safety
 /// `addr` must be a function of that type.
-pub unsafe fn run_as_main(addr: ExecutorAddr, args: &[String]) -> Result<i64, String> {
+pub(crate) unsafe fn run_as_main(addr: ExecutorAddr, args: &[String], guard: bool) -> Result<i64, String> {
     let owned: Vec<CString> = args
         .iter()
         .map(|a| CString::new(a.as_bytes()).map_err(|_| format!("argument {a:?} contains a NUL byte")))
@@ -164,7 +173,7 @@ pub unsafe fn run_as_main(addr: ExecutorAddr, args: &[String]) -> Result<i64, St
     let f: MainFn = unsafe { std::mem::transmute::<usize, MainFn>(addr.0 as usize) };
     let (argc, argv) = (owned.len() as c_int, argv.as_mut_ptr());
     // SAFETY: argv holds `argc` valid C strings and a NULL, alive across the call.
-    let rc = unsafe { guard::guarded(|| f(argc, argv)) }.map_err(crashed)?;
+    let rc = unsafe { jump(guard, || f(argc, argv)) }?;
     Ok(i64::from(rc))
 }
 
@@ -172,31 +181,31 @@ pub unsafe fn run_as_main(addr: ExecutorAddr, args: &[String]) -> Result<i64, St
 /// returns an int).
 ///
 /// # Errors
-/// The function crashed.
+/// The function crashed (with `guard`).
 ///
 /// # Safety
 /// `addr` must be a function of that type.
-pub unsafe fn run_as_void_function(addr: ExecutorAddr) -> Result<i32, String> {
+pub(crate) unsafe fn run_as_void_function(addr: ExecutorAddr, guard: bool) -> Result<i32, String> {
     type VoidFn = unsafe extern "C-unwind" fn() -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: VoidFn = unsafe { std::mem::transmute::<usize, VoidFn>(addr.0 as usize) };
     // SAFETY: as above; the closure owns nothing.
-    unsafe { guard::guarded(|| f()) }.map_err(crashed)
+    unsafe { jump(guard, || f()) }
 }
 
 /// Calls `int32_t fn(int32_t)` at `addr`.
 ///
 /// # Errors
-/// The function crashed.
+/// The function crashed (with `guard`).
 ///
 /// # Safety
 /// `addr` must be a function of that type.
-pub unsafe fn run_as_int_function(addr: ExecutorAddr, arg: i32) -> Result<i32, String> {
+pub(crate) unsafe fn run_as_int_function(addr: ExecutorAddr, arg: i32, guard: bool) -> Result<i32, String> {
     type IntFn = unsafe extern "C-unwind" fn(c_int) -> c_int;
     // SAFETY: the caller guarantees the type.
     let f: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(addr.0 as usize) };
     // SAFETY: as above; the closure owns nothing.
-    unsafe { guard::guarded(|| f(arg)) }.map_err(crashed)
+    unsafe { jump(guard, || f(arg)) }
 }
 
 unsafe extern "C" {
@@ -252,7 +261,7 @@ mod tests {
         let addr = ExecutorAddr(echo as *const () as usize as u64);
         let args: Vec<u8> = (0..40).collect();
         // SAFETY: `echo` is a wrapper function.
-        let out = unsafe { call_wrapper(addr, &args) }.unwrap();
+        let out = unsafe { call_wrapper(addr, &args, true) }.unwrap();
         assert_eq!(out, args.iter().rev().copied().collect::<Vec<_>>());
     }
 }

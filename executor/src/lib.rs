@@ -14,34 +14,45 @@
 //! use orc_executor::Executor;
 //!
 //! let executor = Executor::builder().build();
-//! let listener = TcpListener::bind("127.0.0.1:20000")?;
-//! // Serve controllers, several at once, forever.
-//! executor.serve_listener(&listener, None)?;
+//! // Serve controllers, several at once, on a background thread until `shutdown`.
+//! let listener = executor.spawn_listener(TcpListener::bind("127.0.0.1:0")?)?;
+//! println!("executor on port {}", listener.local_addr().port());
+//! // ... the application's own work ...
+//! listener.shutdown()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
-//! Applications can publish their own functions to JIT'd code with
-//! [`ExecutorBuilder::bootstrap_symbol`]. Processes that embed the executor should ignore
-//! `SIGPIPE` (Rust binaries do by default) so that a controller vanishing mid-write is an error
-//! rather than a signal.
+//! Applications can publish their own functions and data to JIT'd code: by name in the
+//! Setup message with [`ExecutorBuilder::bootstrap_symbol`] (a function with the
+//! wrapper-function ABI, [`CWrapperFunctionBuffer`], may then be called by the controller),
+//! and to symbol lookups in this process with [`ExecutorBuilder::process_symbols`] (for JIT'd
+//! code that calls them by name). Processes that embed the executor should ignore `SIGPIPE`
+//! (Rust binaries do by default) so that a controller vanishing mid-write is an error rather
+//! than a signal. The executor changes process-wide state in three places, each of which an
+//! application can turn off: crash handlers ([`ExecutorBuilder::crash_guard`]), the GDB JIT
+//! interface ([`ExecutorBuilder::gdb_jit_interface`]) and, once a controller asks for them,
+//! descriptors 0, 1 and 2 ([`ExecutorBuilder::forward_stdio`]). It logs through [`tracing`] and never
+//! prints; the `orc-executor` binary (package `orc-executor-cli`) and the C API (package
+//! `orc-executor-capi`, `include/orc_executor.h`) are built on this crate.
 //!
 //! Module map (private modules): `session` runs the protocol for one controller; `services`
 //! is one session's state, which every handler receives, so a controller reaches only its own
 //! session; `builtins` are the published wrapper functions; `memory` manages executor memory
-//! (OS calls in `memory/sys_unix.rs`); `dylib` talks to the dynamic loader; [`call`] is the
+//! (OS calls in `memory/sys_unix.rs`); `dylib` talks to the dynamic loader; `call` is the
 //! only place that jumps into received addresses, under the crash guard of `guard`;
-//! `dispatch` sends calls to the controller; `stdio` forwards the process's stdio; `transport` wraps sockets and pipes; `registry`
-//! knows the live sessions for JIT'd code that calls in without one.
+//! `dispatch` sends calls to the controller; `stdio` forwards the process's stdio to
+//! controllers; `transport` wraps sockets and pipes; `listener` accepts controllers;
+//! `registry` knows the live sessions for JIT'd code that calls in without one.
 
 #![deny(missing_docs)]
 
 mod builtins;
-pub mod call;
+mod call;
 mod dispatch;
 mod dylib;
 mod guard;
+mod listener;
 mod memory;
 mod pool;
-pub mod process;
 mod registry;
 #[cfg(feature = "secure")]
 mod secure;
@@ -55,10 +66,11 @@ use std::io;
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use orc_rpc::ExecutorAddr;
+pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult, flush_stdio_if_free};
+pub use listener::ListenerHandle;
+pub use orc_rpc::ExecutorAddr;
 pub use transport::Connection;
 
 /// The default time a socket session may sit idle, after its controller released all memory
@@ -91,6 +103,8 @@ pub(crate) struct Config {
     pub(crate) values: Vec<(String, Vec<u8>)>,
     pub(crate) process_symbols: Option<dylib::ProcessResolver>,
     pub(crate) forward_stdio: bool,
+    pub(crate) crash_guard: bool,
+    pub(crate) gdb_jit_interface: bool,
     #[cfg(feature = "secure")]
     pub(crate) key: Option<orc_rpc::secure::Key>,
 }
@@ -213,6 +227,34 @@ impl ExecutorBuilder {
         self
     }
 
+    /// Whether calls into JIT'd code run under the crash guard (default: yes).
+    ///
+    /// With the guard, a fault in JIT'd code (`SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`,
+    /// `SIGTRAP`, `SIGABRT`, an uncaught C++ exception) fails that call and the process goes
+    /// on; to do that, the first guarded call installs process-wide handlers for those signals,
+    /// which pass signals outside guarded calls on to the handlers installed before them.
+    /// Without it, no handler is installed by this executor, the crash-guard bootstrap symbol
+    /// (`__orcbridge_guarded_call`) is not published, and a fault in JIT'd code is a fault of
+    /// the application: the process dies (or the application's own crash handler runs), as
+    /// with LLVM's `llvm-jitlink-executor`.
+    pub fn crash_guard(mut self, on: bool) -> Self {
+        self.config.crash_guard = on;
+        self
+    }
+
+    /// Whether to register JIT'd debug objects with the GDB JIT interface (default: yes when
+    /// the `gdb-jit-interface` feature is on, which it is by default).
+    ///
+    /// The interface is process-wide: a linked list that debuggers read from the global
+    /// `__jit_debug_descriptor`. Off, the registration service
+    /// (`llvm_orc_registerJITLoaderGDBAllocAction`) is not published, as when the feature is
+    /// off, so debuggers do not see JIT'd code and nothing is added to the list (the symbols
+    /// stay defined while the feature is on). Turning it on without the feature has no effect.
+    pub fn gdb_jit_interface(mut self, on: bool) -> Self {
+        self.config.gdb_jit_interface = on && cfg!(feature = "gdb-jit-interface");
+        self
+    }
+
     /// Overrides the target triple reported in Setup (default: this process's triple, e.g.
     /// `x86_64-pc-linux-gnu`).
     pub fn target_triple(mut self, triple: impl Into<String>) -> Self {
@@ -294,6 +336,8 @@ impl Executor {
                 symbols: Vec::new(),
                 process_symbols: None,
                 forward_stdio: true,
+                crash_guard: true,
+                gdb_jit_interface: cfg!(feature = "gdb-jit-interface"),
                 values: vec![(
                     ORCBRIDGE_EXECUTOR_KEY.to_owned(),
                     env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
@@ -343,92 +387,21 @@ impl Executor {
     /// others go on.
     ///
     /// # Errors
-    /// A failing `accept`.
+    /// A failing `accept` (other than for a shortage of descriptors or memory, which is
+    /// logged and retried after 50 ms).
     pub fn serve_listener(&self, listener: &TcpListener, max_sessions: Option<u64>) -> io::Result<()> {
-        let active = Arc::new(AtomicUsize::new(0));
-        let mut threads = Vec::new();
-        let mut accepted = 0u64;
-        while max_sessions.is_none_or(|m| accepted < m) {
-            let (stream, peer) = match listener.accept() {
-                Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_transient_accept_error(&e) => {
-                    tracing::warn!("accept failed: {e}; retrying");
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            threads.retain(|t: &std::thread::JoinHandle<()>| !t.is_finished());
-            let limit = self.config.max_sessions;
-            if active.load(Ordering::SeqCst) >= limit {
-                refuse(
-                    stream,
-                    &format!("orc-executor is serving {limit} controllers, its limit; try again later"),
-                );
-                tracing::warn!("refused a controller from {peer}: {limit} sessions already running");
-                continue;
-            }
-            accepted += 1;
-            active.fetch_add(1, Ordering::SeqCst);
-            let (this, count) = (self.clone(), active.clone());
-            let spawned = std::thread::Builder::new().name("orc-session".into()).spawn(move || {
-                if let Err(e) = this.serve_tcp_stream(stream) {
-                    tracing::warn!("refused the controller from {peer}: {e}");
-                }
-                count.fetch_sub(1, Ordering::SeqCst);
-            });
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    active.fetch_sub(1, Ordering::SeqCst);
-                    tracing::error!("cannot start a session thread for {peer}: {e}");
-                }
-            }
-        }
-        for t in threads {
-            let _ = t.join();
-        }
-        Ok(())
+        listener::serve(self, listener, max_sessions)
     }
 
-    /// Starts [`serve_listener`](Self::serve_listener) (without a session limit) on a
-    /// background thread, for applications that embed the executor.
+    /// Serves controllers on `listener` as [`serve_listener`](Self::serve_listener) does
+    /// (without a total), on a background thread, for applications that embed the executor.
+    /// The returned handle stops it ([`ListenerHandle::shutdown`], also on drop).
     ///
     /// # Errors
-    /// Failure to start the thread.
-    pub fn spawn_listener(
-        &self,
-        listener: TcpListener,
-    ) -> io::Result<std::thread::JoinHandle<io::Result<()>>> {
-        let this = self.clone();
-        std::thread::Builder::new()
-            .name("orc-executor".into())
-            .spawn(move || this.serve_listener(&listener, None))
+    /// Failure to read the listener's address, make it non-blocking, or start the thread.
+    pub fn spawn_listener(&self, listener: TcpListener) -> io::Result<ListenerHandle> {
+        listener::spawn(self, listener)
     }
-}
-
-/// Tells a controller we will not serve it: a Hangup with `why`, then close. Bounded: a
-/// controller that does not read cannot hold the accept loop.
-fn refuse(stream: std::net::TcpStream, why: &str) {
-    use std::io::Write;
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let frame = orc_rpc::EncodedFrame::new(
-        orc_rpc::Opcode::Hangup,
-        0,
-        ExecutorAddr::NULL,
-        &orc_rpc::SpsError::failure(why.to_owned()),
-    );
-    let mut stream = stream;
-    let _ = stream.write_all(frame.as_bytes());
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
-fn is_transient_accept_error(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::ECONNABORTED)
-    )
 }
 
 /// This process's target triple as LLVM spells it (`x86_64-pc-linux-gnu` rather than Rust's

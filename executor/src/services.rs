@@ -15,12 +15,18 @@ use orc_rpc::sps::{SpsError, from_bytes};
 use orc_rpc::types::WrapperFunctionCall;
 use orc_rpc::{ExecutorAddr, ExecutorAddrRange, info::names};
 
+use crate::Config;
 use crate::builtins;
 use crate::call::{self, WrapperResult};
 use crate::dispatch::{Dispatcher, Outbox, dispatch_fn};
-use crate::dylib::{DylibManager, ProcessResolver};
+use crate::dylib::DylibManager;
 use crate::guard::{self, Crash};
 use crate::memory::MemoryManager;
+
+/// The address of the crash guard JIT'd code calls (`__orcbridge_guarded_call`).
+fn guarded_call_addr() -> ExecutorAddr {
+    ExecutorAddr(guard::guarded_call_for_jit as *const () as usize as u64)
+}
 
 /// Per-session services. Instance addresses published in Setup are the addresses of these
 /// fields, so they stay valid exactly as long as the session.
@@ -42,6 +48,10 @@ pub(crate) struct SessionServices {
     pub max_frame_size: u64,
     /// The stdio extension is offered ([`crate::ExecutorBuilder::forward_stdio`]).
     pub forward_stdio: bool,
+    /// Calls into JIT'd code run under the crash guard ([`crate::ExecutorBuilder::crash_guard`]).
+    pub crash_guard: bool,
+    /// The GDB JIT interface service is published ([`crate::ExecutorBuilder::gdb_jit_interface`]).
+    gdb_jit_interface: bool,
     /// The last crash caught in a call made for this session, until the controller takes it.
     last_crash: Mutex<Option<Crash>>,
 }
@@ -76,26 +86,20 @@ impl Drop for Entered {
 }
 
 impl SessionServices {
-    /// Fresh services for session `id`, sending through `outbox`; the application's
-    /// `process_symbols` answer lookups in the process first.
-    pub fn new(
-        id: u64,
-        outbox: Arc<Outbox>,
-        page_size: usize,
-        max_frame_size: u64,
-        extra_symbols: Vec<(String, ExecutorAddr)>,
-        process_symbols: Option<ProcessResolver>,
-        forward_stdio: bool,
-    ) -> Self {
+    /// Fresh services for session `id` of an executor with `config`, sending through
+    /// `outbox`; the application's process symbols answer lookups in the process first.
+    pub fn new(id: u64, outbox: Arc<Outbox>, config: &Config) -> Self {
         SessionServices {
             id,
-            memory: MemoryManager::new(page_size),
-            dylibs: DylibManager::new(process_symbols),
+            memory: MemoryManager::new(config.page_size),
+            dylibs: DylibManager::new(config.process_symbols.clone()),
             dispatch: Dispatcher::new(outbox),
             shm_counter: AtomicU64::new(0),
-            extra_symbols,
-            max_frame_size,
-            forward_stdio,
+            extra_symbols: config.symbols.clone(),
+            max_frame_size: config.max_frame_size,
+            forward_stdio: config.forward_stdio,
+            crash_guard: config.crash_guard,
+            gdb_jit_interface: config.gdb_jit_interface,
             last_crash: Mutex::new(None),
         }
     }
@@ -141,35 +145,46 @@ impl SessionServices {
         format!("/orcbridge_{}_{}_{n}", std::process::id(), self.id)
     }
 
-    /// The bootstrap symbols of this session: every LLVM 22.1 name, plus the application's.
-    pub fn bootstrap_symbols(&self) -> Vec<(String, ExecutorAddr)> {
-        let stdio = [names::ORCBRIDGE_STDIO_FORWARD, names::ORCBRIDGE_STDIN_WRITE];
-        let mut v: Vec<(String, ExecutorAddr)> = builtins::table()
+    /// The builtins this session publishes: all but those the application turned off.
+    fn builtins(&self) -> impl Iterator<Item = &'static builtins::BuiltinEntry> {
+        const STDIO: [&str; 2] = [names::ORCBRIDGE_STDIO_FORWARD, names::ORCBRIDGE_STDIN_WRITE];
+        builtins::table()
             .iter()
-            .filter(|b| self.forward_stdio || !stdio.contains(&b.name))
-            .map(|b| (b.name.to_owned(), b.addr))
-            .collect();
+            .filter(|b| self.gdb_jit_interface || b.name != names::REGISTER_JIT_LOADER_GDB)
+            .filter(|b| self.forward_stdio || !STDIO.contains(&b.name))
+    }
+
+    /// The builtin published at `addr` in this session, if any.
+    fn builtin_at(&self, addr: ExecutorAddr) -> Option<&'static builtins::BuiltinEntry> {
+        builtins::find(addr).filter(|b| self.builtins().any(|p| p.addr == b.addr))
+    }
+
+    /// The bootstrap symbols of this session: every LLVM 22.1 name (but the GDB JIT interface
+    /// when it is off), the crash guard and the stdio extension (when on), plus the
+    /// application's.
+    pub fn bootstrap_symbols(&self) -> Vec<(String, ExecutorAddr)> {
+        let mut v: Vec<(String, ExecutorAddr)> =
+            self.builtins().map(|b| (b.name.to_owned(), b.addr)).collect();
         v.extend([
             (names::DISPATCH_CTX.to_owned(), self.dispatch_ctx()),
             (names::DISPATCH_FN.to_owned(), ExecutorAddr(dispatch_fn as *const () as usize as u64)),
             (names::MEMORY_MANAGER_INSTANCE.to_owned(), self.memory_instance()),
             (names::DYLIB_MANAGER_INSTANCE.to_owned(), self.dylib_instance()),
             (names::SHM_INSTANCE.to_owned(), self.shm_instance()),
-            (
-                names::ORCBRIDGE_GUARDED_CALL.to_owned(),
-                ExecutorAddr(guard::guarded_call_for_jit as *const () as usize as u64),
-            ),
         ]);
+        if self.crash_guard {
+            v.push((names::ORCBRIDGE_GUARDED_CALL.to_owned(), guarded_call_addr()));
+        }
         v.extend(self.extra_symbols.iter().cloned());
         v
     }
 
-    /// True if `addr` is one of the executor's own entry points (builtins, jit-dispatch, the
-    /// crash guard) or one the application published.
+    /// True if `addr` is one of the executor's own entry points this session publishes
+    /// (builtins, jit-dispatch, the crash guard) or one the application published.
     fn is_published(&self, addr: ExecutorAddr) -> bool {
-        builtins::find(addr).is_some()
+        self.builtin_at(addr).is_some()
             || addr.0 == dispatch_fn as *const () as usize as u64
-            || addr.0 == guard::guarded_call_for_jit as *const () as usize as u64
+            || (self.crash_guard && addr == guarded_call_addr())
             || self.extra_symbols.iter().any(|&(_, a)| a == addr)
     }
 
@@ -207,7 +222,7 @@ impl SessionServices {
     /// An out-of-band error: `addr` is not callable (see [`is_callable`](Self::is_callable)),
     /// the function reported one, or it crashed.
     pub fn call(&self, addr: ExecutorAddr, args: &[u8]) -> WrapperResult {
-        if let Some(b) = builtins::find(addr) {
+        if let Some(b) = self.builtin_at(addr) {
             return (b.call)(self, args);
         }
         if !self.is_callable(addr) {
@@ -220,7 +235,7 @@ impl SessionServices {
         // SAFETY: the address is executable code the controller placed or resolved, or one the
         // embedding application published; the controller asserts it has the wrapper ABI, as
         // with LLVM's executor.
-        let result = unsafe { call::call_wrapper(addr, args) };
+        let result = unsafe { call::call_wrapper(addr, args, self.crash_guard) };
         call::flush_stdio_if_free();
         result
     }
@@ -239,11 +254,11 @@ impl SessionServices {
         result
     }
 
-    /// Runs `f` (a jump into code the controller named) with this session current on the
-    /// thread, flushing C stdio afterwards as [`call`](Self::call) does.
-    pub fn run_program_code<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` (a jump into code the controller named, given whether to guard it) with this
+    /// session current on the thread, flushing C stdio afterwards as [`call`](Self::call) does.
+    pub fn run_program_code<R>(&self, f: impl FnOnce(bool) -> R) -> R {
         let _entered = Entered::new(self);
-        let r = f();
+        let r = f(self.crash_guard);
         call::flush_stdio_if_free();
         r
     }

@@ -139,15 +139,7 @@ pub(crate) fn run(conn: Connection, config: &Config) -> SessionReport {
     let Connection { reader, writer, closer, peer } = conn;
     tracing::info!("session {id}: controller connected ({peer})");
     let outbox = Arc::new(Outbox::new(writer, config.max_frame_size));
-    let services = Arc::new(SessionServices::new(
-        id,
-        outbox.clone(),
-        config.page_size,
-        config.max_frame_size,
-        config.symbols.clone(),
-        config.process_symbols.clone(),
-        config.forward_stdio,
-    ));
+    let services = Arc::new(SessionServices::new(id, outbox.clone(), config));
     registry::register(&services);
     let shared = Arc::new(Shared {
         services,

@@ -1,6 +1,6 @@
 //! Tab completion for the interactive REPL: `%` commands and their file arguments here, code
 //! through clang's code completion ([`Repl::complete`]), which runs in a forked copy of the
-//! REPL ([`in_child_process`]).
+//! REPL (`in_child_process`).
 
 use std::cell::RefCell;
 use std::os::fd::{AsFd, OwnedFd};

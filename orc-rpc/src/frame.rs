@@ -98,7 +98,7 @@ pub struct Frame {
     pub seq_no: u64,
     /// Tag address (CallWrapper only; 0 otherwise).
     pub tag_addr: ExecutorAddr,
-    /// Payload bytes (SPS-encoded; see [`crate::msg`] and [`crate::services`]).
+    /// Payload bytes (SPS-encoded; see [`crate::types`] and [`crate::services`]).
     pub payload: Bytes,
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use device_tests::darwin::darwin_to_linux;
 use orc_executor::Executor;
-use orc_executor::process::{Mode, listen_addr, parse_mode_word, serve_inherited_fds};
+use orc_executor_cli::process::{Mode, listen_addr, parse_mode_word, serve_inherited_fds};
 use orc_rpc::ExecutorAddr;
 
 #[cfg(target_arch = "x86_64")]
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(orc_executor::process::stderr_for_logs())
+        .with_writer(orc_executor_cli::process::stderr_for_logs())
         .with_target(false)
         .init();
     match run(cli) {

@@ -15,9 +15,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use orc_executor::Executor;
-use orc_executor::call::CWrapperFunctionBuffer;
-use orc_rpc::ExecutorAddr;
+use orc_executor::{CWrapperFunctionBuffer, Executor, ExecutorAddr};
 
 /// Ticks of the application's own main loop; published so a controller can read it.
 static TICKS: AtomicU64 = AtomicU64::new(0);
@@ -35,7 +33,7 @@ fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
     let listener = TcpListener::bind(&addr)?;
     let executor = Executor::builder()
-        .bootstrap_symbol("app_status_wrapper", ExecutorAddr(app_status_wrapper as *const () as usize as u64))
+        .bootstrap_symbol("app_status_wrapper", ExecutorAddr::from_ptr(app_status_wrapper as *const ()))
         .bootstrap_symbol("app_ticks", ExecutorAddr::from_ptr(&TICKS))
         .build();
     eprintln!("embedded-app: executor listening on {}", listener.local_addr()?);

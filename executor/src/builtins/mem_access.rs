@@ -194,7 +194,7 @@ mod tests {
 
     fn session() -> SessionServices {
         let outbox = std::sync::Arc::new(crate::dispatch::Outbox::new(Box::new(std::io::sink()), 1 << 20));
-        SessionServices::new(1, outbox, page_size(), 4096, Vec::new(), None, false)
+        SessionServices::new(1, outbox, &crate::Executor::builder().max_frame_size(4096).build().config)
     }
 
     #[test]

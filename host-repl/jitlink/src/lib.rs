@@ -25,7 +25,7 @@
 //! | Mach-O | yes (macOS, iOS simulator) | yes (macOS, iOS, iOS simulator) |
 //!
 //! A new architecture is a module in [`arch`]; a new format is a builder next to [`elf`] and
-//! [`macho`], chosen by [`add_object`] from the file's magic.
+//! [`macho`], chosen by `add_object` from the file's magic.
 //!
 //! Thread-local storage: each unit's `.tdata`/`.tbss` become one TLS block served by libgcc's
 //! emutls (`__emutls_get_address`); on x86-64, general- and local-dynamic accesses

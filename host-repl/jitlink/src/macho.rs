@@ -11,7 +11,7 @@
 //!   initializer lists, compact unwind) stay whole. Symbol names are kept as the object
 //!   spells them, with Darwin's leading `_`.
 //! - Unwinding: `__LD,__compact_unwind` becomes DWARF CFI in an `__eh_frame` block
-//!   ([`crate::compact_unwind`]), registered as ELF `.eh_frame` is. An object's own
+//!   (module `compact_unwind`), registered as ELF `.eh_frame` is. An object's own
 //!   `__eh_frame` (macOS objects have one; its pointers carry no relocations) is not loaded,
 //!   so functions whose compact encoding defers to DWARF get no unwind information.
 //! - A relocation's addend lives in the bytes it patches (arm64 instructions: in a preceding

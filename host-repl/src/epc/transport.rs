@@ -258,7 +258,10 @@ pub fn describe_status(st: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (st.code(), st.signal()) {
         (Some(c), _) => format!("exited with status {c}"),
-        (None, Some(s)) => format!("was killed by signal {s} ({})", orc_rpc::crash::signal_name(s)),
+        (None, Some(s)) => format!(
+            "was killed by signal {s} ({})",
+            orc_rpc::crash::signal_name(orc_rpc::crash::from_native(s))
+        ),
         _ => format!("ended ({st})"),
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use orc_executor::process::{self, listen_addr, serve_inherited_fds};
 use orc_executor::{Executor, Key};
+use orc_executor_cli::process::{self, listen_addr, serve_inherited_fds};
 
 /// An ORC executor that LLVM 22.1's controllers (llvm-jitlink, clang-repl) and orcbridge's
 /// repl can drive. Takes the same mode words as llvm-jitlink-executor.

@@ -2,14 +2,14 @@
 //! LLVM 22.1's `llvm-jitlink-executor` (`listen=HOST:PORT`, `filedescs=IN,OUT`, parsed as
 //! `llvm/tools/llvm-jitlink/llvm-jitlink-executor/llvm-jitlink-executor.cpp` reads them), and
 //! serving inherited descriptors the way a process launched for one controller must. Shared by
-//! `orc-executor` and other binaries built on this library (the test executor
+//! `orc-executor` and other binaries built on the executor library (the test executor
 //! `darwin-sim-executor`), so they behave alike.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 
-use crate::{Executor, SessionEnd};
+use orc_executor::{Executor, SessionEnd};
 
 /// How an executor process serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub const EXIT_ABANDONED: i32 = 3;
 
 /// Where an executor process writes its log: its descriptor 2 as it was at start, so that the
 /// log stays on the terminal after a controller has the process's output forwarded to it
-/// ([`crate::ExecutorBuilder::forward_stdio`]); otherwise logging the frames that carry output
+/// ([`orc_executor::ExecutorBuilder::forward_stdio`]); otherwise logging the frames that carry output
 /// would make more output, without end. Call before serving; falls back to stderr.
 pub fn stderr_for_logs() -> std::sync::Mutex<Box<dyn std::io::Write + Send>> {
     use std::os::fd::AsFd;
@@ -98,7 +98,7 @@ pub fn serve_inherited_fds(executor: &Executor, input: RawFd, output: RawFd) -> 
             "the controller is gone and JIT'd code still runs on {} thread(s); exiting",
             report.abandoned_calls
         );
-        crate::call::flush_stdio_if_free();
+        orc_executor::flush_stdio_if_free();
         // SAFETY: _exit ends the process at once; nothing here needs to run first.
         unsafe { libc::_exit(EXIT_ABANDONED) };
     }

@@ -1,0 +1,81 @@
+//! The embedding API on real loopback sockets: a background listener that stops promptly and
+//! ends its sessions, and the opt-outs of process-wide effects as a controller sees them in
+//! Setup.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use orc_executor::{Executor, ExecutorBuilder};
+use orc_rpc::ExecutorInfo;
+use orc_rpc::frame::{FrameReader, Opcode};
+use orc_rpc::info::names;
+
+/// Connects to `executor`'s listener and reads its Setup message.
+fn connect_and_read_setup(port: u16) -> (TcpStream, ExecutorInfo) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut reader = FrameReader::new(stream.try_clone().expect("clone"));
+    let frame = reader.read_frame().expect("a frame").expect("not end of stream");
+    assert_eq!(frame.opcode, Opcode::Setup);
+    let info = orc_rpc::sps::from_bytes::<ExecutorInfo>(&frame.payload).expect("Setup decodes");
+    (stream, info)
+}
+
+fn setup_of(builder: ExecutorBuilder) -> ExecutorInfo {
+    let listener =
+        builder.build().spawn_listener(TcpListener::bind("127.0.0.1:0").expect("bind")).expect("spawn");
+    let (_stream, info) = connect_and_read_setup(listener.local_addr().port());
+    listener.shutdown().expect("shutdown");
+    info
+}
+
+#[test]
+fn shutdown_stops_accepting_and_ends_running_sessions_promptly() {
+    let executor = Executor::builder().idle_close(None).call_grace(Duration::from_millis(200)).build();
+    let listener = executor.spawn_listener(TcpListener::bind("127.0.0.1:0").expect("bind")).expect("spawn");
+    let addr = listener.local_addr();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    // Two controllers in sessions that would otherwise never end (no idle close).
+    let (mut a, _) = connect_and_read_setup(addr.port());
+    let (mut b, _) = connect_and_read_setup(addr.port());
+
+    let start = Instant::now();
+    listener.shutdown().expect("shutdown");
+    assert!(start.elapsed() < Duration::from_secs(2), "shutdown took {:?}", start.elapsed());
+    // Each controller sees its connection closed (end of file, or a reset).
+    for s in [&mut a, &mut b] {
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "unexpected bytes after Setup: {rest:?}");
+    }
+    // Nobody accepts any more.
+    assert!(TcpStream::connect(addr).is_err(), "{addr} still accepts after shutdown");
+}
+
+#[test]
+fn a_listener_without_sessions_stops_at_once_and_on_drop() {
+    let executor = Executor::builder().build();
+    let listener = executor.spawn_listener(TcpListener::bind("127.0.0.1:0").expect("bind")).expect("spawn");
+    let addr = listener.local_addr();
+    let start = Instant::now();
+    drop(listener);
+    assert!(start.elapsed() < Duration::from_millis(500), "drop took {:?}", start.elapsed());
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn crash_guard_and_gdb_jit_interface_can_be_turned_off() {
+    let on = setup_of(Executor::builder());
+    assert!(on.symbol(names::ORCBRIDGE_GUARDED_CALL).is_some());
+    assert_eq!(on.symbol(names::REGISTER_JIT_LOADER_GDB).is_some(), cfg!(feature = "gdb-jit-interface"));
+
+    let off = setup_of(Executor::builder().crash_guard(false).gdb_jit_interface(false));
+    assert!(off.symbol(names::ORCBRIDGE_GUARDED_CALL).is_none());
+    assert!(off.symbol(names::REGISTER_JIT_LOADER_GDB).is_none());
+    // Everything else is still there.
+    assert_eq!(
+        off.bootstrap_symbols.len() + 1 + usize::from(cfg!(feature = "gdb-jit-interface")),
+        on.bootstrap_symbols.len()
+    );
+}
