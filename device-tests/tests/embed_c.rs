@@ -71,7 +71,11 @@ fn repl_calls_a_function_the_c_app_published() {
         String::from_utf8_lossy(&o.stderr)
     );
     app.wait_for_stdout("app_add says 3\n", Duration::from_secs(30));
-    drop(app);
+    // Its last words, written after its stdout was handed to repl, still reach its stdout.
+    app.signal(libc::SIGTERM);
+    let o = app.wait(Duration::from_secs(30));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains("embed-c: stopped (0 calls of app_count)"), "{out}");
 }
 
 #[test]

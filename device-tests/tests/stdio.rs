@@ -142,3 +142,57 @@ fn a_program_that_floods_its_output_does_not_stop_another_controller() {
     assert_eq!(a.stdout.len(), 8 << 20);
     assert!(a.stdout.iter().all(|&c| c == b'x' || c == b'\n'));
 }
+
+#[test]
+fn stdin_programs_one_after_another_in_one_executor_each_read_their_own_input() {
+    // C's `stdin` keeps an end-of-file flag and buffered bytes across the change of
+    // descriptor 0; the second program must read its own input from its start.
+    let dir = scratch();
+    let src = dir.path().join("echo.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void) { char line[64]; while (fgets(line, sizeof line, stdin)) \
+         printf(\"got %s\", line); return 0; }\n",
+    )
+    .unwrap();
+    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
+    let (_exe, port) = start_listening_executor(&[], &out, &err);
+    let args = [format!("--oop-executor-connect=127.0.0.1:{port}"), src.display().to_string()];
+    for input in ["first\nsecond\n", "third\n"] {
+        let path = dir.path().join("input");
+        std::fs::write(&path, input).unwrap();
+        let (code, merged) = repl_merged(&args, File::open(&path).unwrap().into(), dir.path());
+        let want: String = input.lines().map(|l| format!("got {l}\n")).collect();
+        assert_eq!((code, merged), (Some(0), want));
+    }
+}
+
+#[test]
+fn a_prompt_shows_on_a_terminal_before_the_program_reads() {
+    // repl's stdout is a terminal: the executor's C stdout is made line-buffered, as natively,
+    // so "Name: " arrives while the program waits for its input (the test types only then).
+    let dir = scratch();
+    let src = dir.path().join("ask.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void) { char name[32]; printf(\"Name: \"); \
+         if (!fgets(name, sizeof name, stdin)) return 1; printf(\"hello %s\", name); return 0; }\n",
+    )
+    .unwrap();
+    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
+    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
+    let mut repl = spawn_with_tty_stdout(
+        Command::new(our_bin("repl"))
+            .arg(format!("--oop-executor-connect=127.0.0.1:{port}"))
+            .arg(&src)
+            .stdin(Stdio::piped()),
+    );
+    repl.wait_for_stdout("Name: ", Duration::from_secs(60));
+    let mut stdin = repl.take_stdin();
+    std::io::Write::write_all(&mut stdin, b"Ada\n").unwrap();
+    drop(stdin);
+    let o = repl.wait(Duration::from_secs(60));
+    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).replace('\r', "").ends_with("Name: hello Ada\n"), "{}", text(&o.stdout));
+}

@@ -8,7 +8,7 @@
 //! the session ends, waiting calls fail with "disconnecting" and new ones with LLVM's "jit_dispatch
 //! not available (EPC server shut down)".
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -91,12 +91,17 @@ struct DispatchState {
     next_seq: AtomicU64,
     /// Calls waiting for their Result.
     pending: Mutex<HashMap<u64, mpsc::SyncSender<WrapperResult>>>,
-    /// Notifications ([`Dispatcher::notify`]) whose Result has not come back yet.
-    notified: Mutex<HashSet<u64>>,
+    /// Sequence numbers of notifications ([`Dispatcher::notify`]), below [`NOTIFICATION`].
+    next_notification: AtomicU64,
     closed: AtomicBool,
 }
 
 const SHUT_DOWN: &str = "jit_dispatch not available (EPC server shut down)";
+
+/// The bit that marks a notification's sequence number. Nothing waits for a notification's
+/// Result, so none is remembered: a Result with this bit is accepted and dropped, and a
+/// controller that never answers notifications costs no memory.
+pub const NOTIFICATION: u64 = 1 << 63;
 
 impl Dispatcher {
     /// A dispatcher sending through `outbox`.
@@ -106,7 +111,7 @@ impl Dispatcher {
                 outbox,
                 next_seq: AtomicU64::new(0),
                 pending: Mutex::default(),
-                notified: Mutex::default(),
+                next_notification: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
             }),
         }
@@ -150,24 +155,24 @@ impl Dispatcher {
         if s.closed.load(Ordering::Acquire) {
             return Err(io::Error::new(io::ErrorKind::NotConnected, SHUT_DOWN));
         }
-        let seq = s.next_seq.fetch_add(1, Ordering::Relaxed);
-        self.notified().insert(seq);
+        let seq = NOTIFICATION | (s.next_notification.fetch_add(1, Ordering::Relaxed) & !NOTIFICATION);
         let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, args);
-        let r = s.outbox.send_quietly(&frame);
-        if r.is_err() {
-            self.notified().remove(&seq);
-        }
-        r
+        s.outbox.send_quietly(&frame)
     }
 
-    /// Delivers the Result for `seq`. Returns false if no call or notification with that
-    /// number is waiting.
+    /// Delivers the Result for `seq`. Returns false if no call with that number is waiting
+    /// (a notification's Result is accepted and dropped).
     pub fn complete(&self, seq: u64, payload: Vec<u8>) -> bool {
-        if let Some(tx) = self.pending().remove(&seq) {
-            let _ = tx.send(Ok(payload));
+        if is_notification(seq) {
             return true;
         }
-        self.notified().remove(&seq)
+        match self.pending().remove(&seq) {
+            Some(tx) => {
+                let _ = tx.send(Ok(payload));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Number of calls waiting for the controller (notifications do not count: nothing waits
@@ -182,16 +187,16 @@ impl Dispatcher {
         for (_, tx) in self.pending().drain() {
             let _ = tx.send(Err("disconnecting".into()));
         }
-        self.notified().clear();
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::SyncSender<WrapperResult>>> {
         self.inner.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    fn notified(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
-        self.inner.notified.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// True if `seq` numbers a notification ([`NOTIFICATION`]).
+pub fn is_notification(seq: u64) -> bool {
+    seq & NOTIFICATION != 0
 }
 
 /// The jit-dispatch entry published as `__llvm_orc_SimpleRemoteEPC_dispatch_fn`:

@@ -209,14 +209,18 @@ fn serve(
             Err(e) => return hang_up(shared, e.to_string()),
         };
         shared.activity.touch();
-        tracing::debug!(
-            "session {id}: recv {:?} seq={} tag={}{} payload={}B",
-            frame.opcode,
-            frame.seq_no,
-            frame.tag_addr,
-            builtins::find(frame.tag_addr).map(|b| format!(" ({})", b.name)).unwrap_or_default(),
-            frame.payload.len()
-        );
+        // The Results of output notifications are not logged: a log on the forwarded stderr
+        // would make more output, and more Results, without end.
+        if !(frame.opcode == Opcode::Result && crate::dispatch::is_notification(frame.seq_no)) {
+            tracing::debug!(
+                "session {id}: recv {:?} seq={} tag={}{} payload={}B",
+                frame.opcode,
+                frame.seq_no,
+                frame.tag_addr,
+                builtins::find(frame.tag_addr).map(|b| format!(" ({})", b.name)).unwrap_or_default(),
+                frame.payload.len()
+            );
+        }
         match frame.opcode {
             Opcode::CallWrapper => {
                 shared.in_flight.wait_for_slot(max_calls, || shared.services.dispatch.outstanding());

@@ -36,8 +36,13 @@ use orc_rpc::ExecutorAddr;
 
 use crate::dispatch::Dispatcher;
 
-/// How long [`sync`] waits for output to reach the controller before a result goes anyway.
+/// How long [`sync`] waits for output to reach the controller without seeing it progress
+/// before a result goes anyway (a slow link that still moves is waited for).
 pub(crate) const SYNC_LIMIT: Duration = Duration::from_secs(1);
+
+/// How long the process's exit waits for the pump to copy what is left in the pipes to the
+/// original descriptors.
+const EXIT_DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// Bytes of output queued for one controller beyond which new output for it is dropped.
 pub(crate) const QUEUE_LIMIT: usize = 8 << 20;
@@ -58,6 +63,29 @@ fn wait_until<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, deadline: Instant) -> O
         return None;
     }
     Some(cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0)
+}
+
+/// Waits on `cv` until `done`, or until `progress` (a counter that only grows) has not moved
+/// for `patience`.
+fn wait_while_progressing<T>(
+    cv: &Condvar,
+    mut g: MutexGuard<'_, T>,
+    patience: Duration,
+    done: impl Fn(&T) -> bool,
+    progress: impl Fn(&T) -> u64,
+) {
+    let mut seen = progress(&g);
+    let mut deadline = Instant::now() + patience;
+    while !done(&g) {
+        match wait_until(cv, g, deadline) {
+            Some(next) => g = next,
+            None => return,
+        }
+        if progress(&g) != seen {
+            seen = progress(&g);
+            deadline = Instant::now() + patience;
+        }
+    }
 }
 
 /// Output waiting for one controller.
@@ -81,6 +109,8 @@ struct Subscriber {
     session: u64,
     tag: ExecutorAddr,
     dispatch: Dispatcher,
+    /// Largest payload of one forwarded call: what fits the session's frames.
+    max_chunk: usize,
     queue: Mutex<Queue>,
     changed: Condvar,
 }
@@ -91,6 +121,12 @@ impl Subscriber {
     /// output without waiting until the controller has caught up (a controller that stopped
     /// reading must not hold up the process and the other controllers).
     fn push(&self, fd: u8, bytes: &[u8]) {
+        for piece in bytes.chunks(self.max_chunk) {
+            self.push_piece(fd, piece);
+        }
+    }
+
+    fn push_piece(&self, fd: u8, bytes: &[u8]) {
         let mut q = lock(&self.queue);
         let deadline = Instant::now() + STALL_LIMIT;
         while !q.closed && !q.stalled && q.bytes + bytes.len() > QUEUE_LIMIT {
@@ -112,7 +148,7 @@ impl Subscriber {
         q.bytes += bytes.len();
         q.pushed += bytes.len() as u64;
         match q.chunks.back_mut() {
-            Some((last_fd, last)) if *last_fd == fd && last.len() + bytes.len() <= CHUNK => {
+            Some((last_fd, last)) if *last_fd == fd && last.len() + bytes.len() <= self.max_chunk => {
                 last.extend_from_slice(bytes)
             }
             _ => q.chunks.push_back((fd, bytes.to_vec())),
@@ -143,10 +179,12 @@ impl Subscriber {
                 }
                 None => {
                     let n = std::mem::take(&mut q.dropped);
-                    let note = format!(
+                    let mut note = format!(
                         "\n[orc-executor: {n} bytes of output dropped: the controller did not keep up]\n"
-                    );
-                    (2, note.into_bytes(), 0)
+                    )
+                    .into_bytes();
+                    note.truncate(self.max_chunk);
+                    (2, note, 0)
                 }
             };
             drop(q);
@@ -166,16 +204,12 @@ impl Subscriber {
         self.changed.notify_all();
     }
 
-    /// Waits until everything queued before this call has been sent, or `deadline`.
-    fn wait_sent(&self, deadline: Instant) {
-        let mut q = lock(&self.queue);
+    /// Waits until everything queued before this call has been sent, or until sending has
+    /// not progressed for `patience`.
+    fn wait_sent(&self, patience: Duration) {
+        let q = lock(&self.queue);
         let target = q.pushed;
-        while !q.closed && q.sent < target {
-            match wait_until(&self.changed, q, deadline) {
-                Some(g) => q = g,
-                None => return,
-            }
-        }
+        wait_while_progressing(&self.changed, q, patience, |q| q.closed || q.sent >= target, |q| q.sent);
     }
 }
 
@@ -255,18 +289,37 @@ fn write_all(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
+/// `fd` moved above descriptor 2 if it is one of 0, 1, 2 (which were closed, so a new
+/// descriptor took their place): the standard descriptors are about to be replaced.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    dup_cloexec(fd.as_raw_fd()).ok_or_else(io::Error::last_os_error)
+}
+
+/// Puts the original descriptors 1 and 2 back (closing those that were closed).
+fn restore(originals: &[Option<OwnedFd>; 2]) {
+    for (target, original) in [1, 2].into_iter().zip(originals) {
+        match original {
+            Some(o) => _ = dup_onto(o.as_raw_fd(), target),
+            // SAFETY: closing a standard descriptor that was closed before we took it over.
+            None => _ = unsafe { libc::close(target) },
+        }
+    }
+}
+
 impl Capture {
     fn start() -> io::Result<Arc<Capture>> {
         // What C stdio holds now belongs to the old descriptors.
         crate::call::flush_stdio_if_free();
+        let originals = [dup_cloexec(1), dup_cloexec(2)];
         let (out_r, out_w) = cloexec_pipe()?;
         let (err_r, err_w) = cloexec_pipe()?;
-        let originals = [dup_cloexec(1), dup_cloexec(2)];
-        dup_onto(out_w.as_raw_fd(), 1)?;
-        if let Err(e) = dup_onto(err_w.as_raw_fd(), 2) {
-            if let Some(o) = &originals[0] {
-                let _ = dup_onto(o.as_raw_fd(), 1);
-            }
+        let [out_r, out_w, err_r, err_w] = [out_r, out_w, err_r, err_w].map(above_stdio);
+        let (out_r, out_w, err_r, err_w) = (out_r?, out_w?, err_r?, err_w?);
+        if let Err(e) = dup_onto(out_w.as_raw_fd(), 1).and_then(|()| dup_onto(err_w.as_raw_fd(), 2)) {
+            restore(&originals);
             return Err(e);
         }
         let capture = Arc::new(Capture {
@@ -276,7 +329,13 @@ impl Capture {
             changed: Condvar::new(),
         });
         let pump = capture.clone();
-        std::thread::Builder::new().name("orc-stdio".into()).spawn(move || pump.run_pump())?;
+        if let Err(e) = std::thread::Builder::new().name("orc-stdio".into()).spawn(move || pump.run_pump()) {
+            // Nobody would read the pipes: writers would block once they are full.
+            restore(&capture.originals);
+            return Err(e);
+        }
+        // SAFETY: registering a function that takes nothing and never unwinds.
+        unsafe { libc::atexit(drain_at_exit) };
         Ok(capture)
     }
 
@@ -334,19 +393,21 @@ impl Capture {
         }
     }
 
-    /// Waits until what is in the pipes now has been queued for the subscribers, or
-    /// `deadline`. Later output does not count: code writing without end on another thread
-    /// does not hold this up.
-    fn wait_drained(&self, deadline: Instant) {
-        let mut st = lock(&self.state);
+    /// Waits until what is in the pipes now has been queued for the subscribers (and copied
+    /// to the original descriptors), or until the pump has not progressed for `patience`.
+    /// Later output does not count: code writing without end on another thread does not hold
+    /// this up.
+    fn wait_drained(&self, patience: Duration) {
+        let st = lock(&self.state);
         let target: [u64; 2] =
             std::array::from_fn(|i| st.read[i] + pending_bytes(self.pipes[i].as_raw_fd()) as u64);
-        while st.queued.iter().zip(&target).any(|(q, t)| q < t) {
-            match wait_until(&self.changed, st, deadline) {
-                Some(g) => st = g,
-                None => return,
-            }
-        }
+        wait_while_progressing(
+            &self.changed,
+            st,
+            patience,
+            |st| st.queued.iter().zip(&target).all(|(q, t)| q >= t),
+            |st| st.queued.iter().sum(),
+        );
     }
 
     fn subscriber(&self, session: u64) -> Option<Arc<Subscriber>> {
@@ -354,12 +415,24 @@ impl Capture {
     }
 }
 
-/// Sends this process's output to the controller of `session`, through its handler `tag`.
+/// Sends this process's output to the controller of `session`, through its handler `tag`, in
+/// frames of at most `max_frame_size` bytes.
 ///
 /// # Errors
-/// The descriptors could not be captured (the error is kept: later calls fail the same way),
-/// or the sender thread could not start.
-pub(crate) fn forward(session: u64, tag: ExecutorAddr, dispatch: &Dispatcher) -> Result<(), String> {
+/// The frames are too small to carry output, the descriptors could not be captured (the
+/// error is kept: later calls fail the same way), or the sender thread could not start.
+pub(crate) fn forward(
+    session: u64,
+    tag: ExecutorAddr,
+    dispatch: &Dispatcher,
+    max_frame_size: u64,
+) -> Result<(), String> {
+    // A frame carries the header, then (u8 fd, u64 length, bytes).
+    let overhead = orc_rpc::FRAME_HEADER_SIZE as u64 + 9;
+    let max_chunk = usize::try_from(max_frame_size.saturating_sub(overhead)).unwrap_or(usize::MAX).min(CHUNK);
+    if max_chunk < 64 {
+        return Err(format!("frames of at most {max_frame_size} bytes are too small to carry output"));
+    }
     let capture = CAPTURE
         .get_or_init(|| Capture::start().map_err(|e| format!("cannot capture descriptors 1 and 2: {e}")))
         .clone()?;
@@ -367,6 +440,7 @@ pub(crate) fn forward(session: u64, tag: ExecutorAddr, dispatch: &Dispatcher) ->
         session,
         tag,
         dispatch: dispatch.clone(),
+        max_chunk,
         queue: Mutex::default(),
         changed: Condvar::new(),
     });
@@ -387,15 +461,25 @@ pub(crate) fn forward(session: u64, tag: ExecutorAddr, dispatch: &Dispatcher) ->
     Ok(())
 }
 
-/// Waits (at most [`SYNC_LIMIT`]) until what this process wrote to descriptors 1 and 2 so far
-/// has been sent to the controller of `session`, if it asked for it.
+/// Waits until what this process wrote to descriptors 1 and 2 so far has been sent to the
+/// controller of `session`, if it asked for it; gives up when that stops progressing for
+/// [`SYNC_LIMIT`].
 pub(crate) fn sync(session: u64) {
     let Some(Ok(capture)) = CAPTURE.get() else { return };
     let Some(sub) = capture.subscriber(session) else { return };
-    let deadline = Instant::now() + SYNC_LIMIT;
     crate::call::flush_stdio_if_free();
-    capture.wait_drained(deadline);
-    sub.wait_sent(deadline);
+    capture.wait_drained(SYNC_LIMIT);
+    sub.wait_sent(SYNC_LIMIT);
+}
+
+/// At the process's exit (`atexit`), with the pump still running: flushes C stdio and lets
+/// the pump copy what is left in the pipes to the original descriptors, so the last words of
+/// the process (an app's shutdown message) still reach its console.
+extern "C" fn drain_at_exit() {
+    if let Some(Ok(capture)) = CAPTURE.get() {
+        crate::call::flush_stdio_if_free();
+        capture.wait_drained(EXIT_DRAIN_LIMIT);
+    }
 }
 
 /// Descriptor 0 fed by one controller.
@@ -410,17 +494,19 @@ struct Stdin {
 
 static STDIN: Mutex<Option<Stdin>> = Mutex::new(None);
 
-/// A connected pair of stream sockets, both close-on-exec; on Apple platforms, writes to the
-/// second never raise `SIGPIPE` (elsewhere [`SEND_FLAGS`] sees to that).
+/// A connected pair of stream sockets, both close-on-exec and above descriptor 2; on Apple
+/// platforms, writes to the first never raise `SIGPIPE` (elsewhere [`SEND_FLAGS`] sees to
+/// that).
 fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    let (a, b) = (above_stdio(a.into())?, above_stdio(b.into())?);
     #[cfg(target_vendor = "apple")]
     {
         let one: libc::c_int = 1;
         // SAFETY: setsockopt on our own socket with a correctly sized int option.
         let r = unsafe {
             libc::setsockopt(
-                b.as_raw_fd(),
+                a.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_NOSIGPIPE,
                 (&raw const one).cast(),
@@ -431,7 +517,7 @@ fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
             return Err(io::Error::last_os_error());
         }
     }
-    Ok((a.into(), b.into()))
+    Ok((a, b))
 }
 
 #[cfg(target_vendor = "apple")]
@@ -453,6 +539,7 @@ pub(crate) fn take_stdin(session: u64) -> Result<(), String> {
             let (ours, theirs) = stream_pair().map_err(|e| format!("cannot make a socket for stdin: {e}"))?;
             let original = dup_cloexec(0);
             dup_onto(theirs.as_raw_fd(), 0).map_err(|e| format!("cannot replace stdin: {e}"))?;
+            crate::call::reset_stdin_stream();
             *slot = Some(Stdin { session, feed: Arc::new(ours), original, ended: false });
             Ok(())
         }
@@ -519,8 +606,11 @@ pub(crate) fn session_ended(session: u64) {
     {
         // SAFETY: shutting down our own socket wakes a send blocked on it.
         unsafe { libc::shutdown(s.feed.as_raw_fd(), libc::SHUT_RDWR) };
-        if let Some(o) = &s.original {
-            let _ = dup_onto(o.as_raw_fd(), 0);
+        match &s.original {
+            Some(o) => _ = dup_onto(o.as_raw_fd(), 0),
+            // SAFETY: closing descriptor 0, which was closed before this session took it.
+            None => _ = unsafe { libc::close(0) },
         }
+        crate::call::reset_stdin_stream();
     }
 }

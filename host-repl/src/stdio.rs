@@ -9,11 +9,13 @@
 //! program our stdin.
 
 use std::borrow::Cow;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use orc_rpc::ExecutorAddr;
 use orc_rpc::info::names;
-use orc_rpc::services::{StdinWrite, StdioForward, StdioOutput, decode_args};
+use orc_rpc::services::{
+    STDIO_LINE_BUFFERED, STDIO_STDIN, StdinWrite, StdioForward, StdioOutput, decode_args,
+};
 use orc_rpc::sps::SpsError;
 
 use crate::epc::{Session, SessionError};
@@ -70,20 +72,24 @@ pub async fn forward(session: &Session, stdin: bool) -> Result<Forwarding, Sessi
         return Ok(Forwarding::None);
     };
     session.on_dispatch_in_order(OUTPUT_TAG, std::sync::Arc::new(print_output));
-    let ask = async |stdin: bool| {
-        session.call::<StdioForward, _>(forward, &(OUTPUT_TAG, stdin), |SpsError(r)| r).await
+    // What we print goes to a terminal: C stdio there would be line-buffered, so a program's
+    // prompt shows before it reads.
+    let line_buffered = if std::io::stdout().is_terminal() { STDIO_LINE_BUFFERED } else { 0 };
+    let ask = async |flags: u32| {
+        session.call::<StdioForward, _>(forward, &(OUTPUT_TAG, flags | line_buffered), |SpsError(r)| r).await
     };
     if stdin {
-        match ask(true).await? {
+        match ask(STDIO_STDIN).await? {
             Ok(()) => return Ok(Forwarding::OutputAndStdin),
             // Most likely another controller feeds the executor's stdin; the output is still
             // ours.
-            Err(e) => eprintln!("repl: warning: the program does not get this stdin: {e}"),
+            Err(e) => eprintln!(
+                "repl: warning: the program does not get this stdin ({e}); what it reads comes from the \
+                 executor's"
+            ),
         }
     }
-    ask(false)
-        .await?
-        .map_err(|e| SessionError::Setup(format!("the executor cannot forward its output: {e}")))?;
+    ask(0).await?.map_err(|e| SessionError::Setup(format!("the executor cannot forward its output: {e}")))?;
     Ok(Forwarding::Output)
 }
 

@@ -135,11 +135,12 @@ pub mod names {
     /// a wrapper call into an empty Result, so the controller asks for the details here.
     pub const ORCBRIDGE_TAKE_CRASH_REPORT: &str = "__orcbridge_take_crash_report_wrapper";
 
-    /// orcbridge extension (not in LLVM): `stdio_forward(tag, stdin) -> Error`. From this call
+    /// orcbridge extension (not in LLVM): `stdio_forward(tag, flags) -> Error`. From this call
     /// on, what the executor process writes to descriptors 1 and 2 is sent to the calling
     /// controller as jit-dispatch calls of its handler `tag` ([`ORCBRIDGE_STDIO_OUTPUT`]);
-    /// with `stdin`, descriptor 0 becomes a stream only this controller feeds
-    /// ([`ORCBRIDGE_STDIN_WRITE`]). Offered only by executors that forward their stdio.
+    /// with flag 1, descriptor 0 becomes a stream only this controller feeds
+    /// ([`ORCBRIDGE_STDIN_WRITE`]); with flag 2, C's `stdout` becomes line-buffered.
+    /// Offered only by executors that forward their stdio.
     pub const ORCBRIDGE_STDIO_FORWARD: &str = "__orcbridge_stdio_forward_wrapper";
 
     /// orcbridge extension (not in LLVM): `stdin_write(bytes) -> Error`, for a controller that

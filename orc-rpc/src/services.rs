@@ -61,12 +61,18 @@ wrapper_fn!(
     TakeCrashReport = names::ORCBRIDGE_TAKE_CRASH_REPORT, (ExecutorAddr) -> Option<(i32, u64, String)>
 );
 wrapper_fn!(
-    /// orcbridge extension: `stdio_forward(tag, stdin) -> Error`, send what the executor process
-    /// writes to descriptors 1 and 2 to the caller's jit-dispatch handler `tag`
-    /// ([`StdioOutput`]); with `stdin`, descriptor 0 becomes a stream the caller feeds
-    /// ([`StdinWrite`]).
-    StdioForward = names::ORCBRIDGE_STDIO_FORWARD, (ExecutorAddr, bool) -> SpsError
+    /// orcbridge extension: `stdio_forward(tag, flags) -> Error`, send what the executor
+    /// process writes to descriptors 1 and 2 to the caller's jit-dispatch handler `tag`
+    /// ([`StdioOutput`]); `flags` are [`STDIO_STDIN`] and [`STDIO_LINE_BUFFERED`].
+    StdioForward = names::ORCBRIDGE_STDIO_FORWARD, (ExecutorAddr, u32) -> SpsError
 );
+
+/// [`StdioForward`] flag: descriptor 0 becomes a stream only the caller feeds
+/// ([`StdinWrite`]).
+pub const STDIO_STDIN: u32 = 1;
+/// [`StdioForward`] flag: C's `stdout` and `stdin` become line-buffered, as on a terminal (the
+/// caller shows the output on one).
+pub const STDIO_LINE_BUFFERED: u32 = 2;
 wrapper_fn!(
     /// orcbridge extension: `stdin_write(bytes) -> Error`, feed descriptor 0 of the executor
     /// process; empty `bytes` ends the input.

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use orc_rpc::ExecutorAddr;
-use orc_rpc::services::{StdinWrite, StdioForward};
+use orc_rpc::services::{STDIO_LINE_BUFFERED, STDIO_STDIN, StdinWrite, StdioForward};
 use orc_rpc::sps::SpsError;
 
 use super::Builtin;
@@ -19,10 +19,19 @@ fn offered(cx: &SessionServices) -> Result<(), String> {
 }
 
 impl Builtin for StdioForward {
-    fn handle(cx: &SessionServices, (tag, stdin): (ExecutorAddr, bool)) -> Result<SpsError, String> {
+    fn handle(cx: &SessionServices, (tag, flags): (ExecutorAddr, u32)) -> Result<SpsError, String> {
         offered(cx)?;
-        let taken = if stdin { crate::stdio::take_stdin(cx.id) } else { Ok(()) };
-        Ok(SpsError(taken.and_then(|()| crate::stdio::forward(cx.id, tag, &cx.dispatch))))
+        let known = STDIO_STDIN | STDIO_LINE_BUFFERED;
+        if flags & !known != 0 {
+            return Ok(SpsError::failure(format!("unknown stdio_forward flags {:#x}", flags & !known)));
+        }
+        let taken = if flags & STDIO_STDIN != 0 { crate::stdio::take_stdin(cx.id) } else { Ok(()) };
+        let forwarding =
+            taken.and_then(|()| crate::stdio::forward(cx.id, tag, &cx.dispatch, cx.max_frame_size));
+        if forwarding.is_ok() && flags & STDIO_LINE_BUFFERED != 0 {
+            crate::call::buffer_stdio_as_on_a_terminal();
+        }
+        Ok(SpsError(forwarding))
     }
 }
 
