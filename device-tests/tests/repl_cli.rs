@@ -335,3 +335,49 @@ fn an_input_left_open_is_refused_instead_of_hanging_clang() {
     assert!(err.contains("open.cpp ends inside an unclosed '{' or comment"), "{err}");
     assert_eq!(o.status.code(), Some(1), "{err}");
 }
+
+#[test]
+fn a_file_compiles_once_until_it_or_a_header_it_includes_changes() {
+    // The object cache keys a source by the content of every file clang read for it.
+    let dir = scratch();
+    let cache = dir.path().join("cache");
+    std::fs::write(dir.path().join("n.h"), "#define N 41\n").unwrap();
+    let src = dir.path().join("p.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include \"n.h\"\nint main(void) { printf(\"%d\\n\", N + 1); return 0; }\n",
+    )
+    .unwrap();
+    let repl_v = |extra: &[&str]| {
+        let o = run(
+            Command::new(our_bin("repl"))
+                .current_dir(dir.path())
+                .env("XDG_CACHE_HOME", &cache)
+                .arg("-v")
+                .args(extra)
+                .arg("p.c"),
+            60,
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let err = text(&o.stderr);
+        let compiled = err.contains("p.c: compiled in");
+        let cached = err.contains("p.c: unchanged, with the files it includes; nothing compiled");
+        assert!(compiled != cached, "{err}");
+        (text(&o.stdout), compiled)
+    };
+    assert_eq!(repl_v(&[]), ("42\n".to_owned(), true));
+    assert_eq!(repl_v(&[]), ("42\n".to_owned(), false));
+    // Other arguments are another object.
+    assert_eq!(repl_v(&["-Xcc", "-DUNUSED=1"]), ("42\n".to_owned(), true));
+    // An edited header compiles the source again; the new object is cached in turn.
+    std::fs::write(dir.path().join("n.h"), "#define N 99\n").unwrap();
+    assert_eq!(repl_v(&[]), ("100\n".to_owned(), true));
+    assert_eq!(repl_v(&[]), ("100\n".to_owned(), false));
+    // So does an edited source.
+    std::fs::write(&src, "#include \"n.h\"\nint main(void) { return N - 90; }\n").unwrap();
+    let o = run(
+        Command::new(our_bin("repl")).current_dir(dir.path()).env("XDG_CACHE_HOME", &cache).arg("p.c"),
+        60,
+    );
+    assert_eq!(o.status.code(), Some(9), "{}", text(&o.stderr));
+}

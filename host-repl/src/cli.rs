@@ -239,7 +239,8 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     for (i, code) in cli.code.iter().enumerate() {
         let lang = cli.lang.unwrap_or(Lang::Cxx);
         let name = format!("-e{}", i + 1);
-        let obj = compile::clang::compile_text(&name, code, lang, &triple, &cli.xcc)
+        let source = compile::clang::Source::Text { name: &name, code };
+        let (obj, _) = compile::clang::compile_cached_with_deps(source, lang, &triple, &cli.xcc)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
         inputs.push(Input::Object { name, bytes: obj });
     }
@@ -308,8 +309,14 @@ fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[String]) -> 
             if !file.exists() {
                 bail!("{name}: no such file");
             }
-            let obj = compile::clang::compile(file, lang, triple, xcc)
-                .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
+            let obj = compile::clang::compile_cached_with_deps(
+                compile::clang::Source::File(file),
+                lang,
+                triple,
+                xcc,
+            )
+            .map(|(obj, _)| obj)
+            .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
             Input::Object { name, bytes: obj }
         }
         FileKind::Ir => Input::Object {

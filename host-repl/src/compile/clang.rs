@@ -84,3 +84,75 @@ pub fn compile_cached(
     ]);
     super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
 }
+
+/// What [`compile_cached_with_deps`] compiles.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file on disk.
+    File(&'a Path),
+    /// Source text, named `name` in diagnostics (`-e` code).
+    Text {
+        /// The name.
+        name: &'a str,
+        /// The text.
+        code: &'a str,
+    },
+}
+
+/// As [`compile`] or [`compile_text`], through the object cache, keyed by the command, the
+/// current directory, the source, and the content of every file clang read for it (headers,
+/// including system ones): an unchanged source whose headers did not change is not compiled
+/// again, and an edited header makes every source that includes it compile again
+/// ([`super::cache::get_or_insert_with_deps`]). Warnings show when the source is compiled,
+/// not when its object comes from the cache.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_cached_with_deps(
+    source: Source<'_>,
+    lang: Lang,
+    triple: &str,
+    args: &[String],
+) -> Result<(Vec<u8>, super::cache::Origin), CompileError> {
+    let (name, text) = match source {
+        Source::File(path) => match (path.to_str(), std::fs::read(path)) {
+            (Some(name), Ok(text)) => (name.to_owned(), text),
+            // Unreadable or not UTF-8 named: clang says what is wrong.
+            _ => return compile(path, lang, triple, args).map(|o| (o, super::cache::Origin::Compiled)),
+        },
+        Source::Text { name, code } => (name.to_owned(), code.as_bytes().to_vec()),
+    };
+    let command = orcbridge_clang::compile_args(&options(lang, triple, args), &name).join("\0");
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let key = super::cache::key(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        orcbridge_clang::CLANG_VERSION.as_bytes(),
+        command.as_bytes(),
+        cwd.as_os_str().as_encoded_bytes(),
+        &text,
+    ]);
+    super::cache::get_or_insert_with_deps(&key, || {
+        let started = std::time::Instant::now();
+        // clang writes the files it read as a Makefile rule (-MD: system headers too).
+        let depdir =
+            tempfile::tempdir().map_err(|e| CompileError { diagnostics: format!("error: {e}\n") })?;
+        let depfile = depdir.path().join("deps.d");
+        let mut with_deps = args.to_vec();
+        with_deps.extend(["-MD".to_owned(), "-MF".to_owned(), depfile.display().to_string()]);
+        let object = match source {
+            Source::File(path) => compile(path, lang, triple, &with_deps)?,
+            Source::Text { name, code } => compile_text(name, code, lang, triple, &with_deps)?,
+        };
+        tracing::info!("{name}: compiled in {} ms", started.elapsed().as_millis());
+        // The source itself is in the key already (text has no file).
+        let deps =
+            std::fs::read_to_string(&depfile).map(|d| super::cache::parse_depfile(&d)).unwrap_or_default();
+        let deps = deps.into_iter().filter(|d| d.as_os_str() != name.as_str()).collect();
+        Ok((object, deps))
+    })
+    .inspect(|(_, origin)| {
+        if *origin == super::cache::Origin::Cache {
+            tracing::info!("{name}: unchanged, with the files it includes; nothing compiled (object cache)");
+        }
+    })
+}
