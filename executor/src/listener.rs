@@ -226,17 +226,18 @@ pub(crate) fn spawn(executor: &Executor, listener: TcpListener) -> io::Result<Li
     let executor = executor.clone();
     let thread = std::thread::Builder::new()
         .name("orc-executor".into())
-        .spawn(move || accept_until_woken(executor, &listener, &woken))?;
+        .spawn(move || accept_until_woken(executor, listener, &woken))?;
     Ok(ListenerHandle { local_addr, wake: Some(wake), thread: Some(thread) })
 }
 
 /// Waits for a controller on (non-blocking) `listener` or for `woken` to become readable (its
-/// other end closed); serves the former, and after the latter ends the sessions.
-fn accept_until_woken(executor: Executor, listener: &TcpListener, woken: &UnixStream) -> io::Result<()> {
+/// other end closed); serves the former, and after the latter closes the listener and ends
+/// the sessions.
+fn accept_until_woken(executor: Executor, listener: TcpListener, woken: &UnixStream) -> io::Result<()> {
     let grace = executor.config.call_grace;
     let mut sessions = Sessions::new(executor);
     let result = loop {
-        match wait_readable(listener, woken) {
+        match wait_readable(&listener, woken) {
             Err(e) => break Err(e),
             Ok(Readable::Woken) => break Ok(()),
             Ok(Readable::Listener) => {}
@@ -256,6 +257,8 @@ fn accept_until_woken(executor: Executor, listener: &TcpListener, woken: &UnixSt
             }
         }
     };
+    // Closed first: controllers connecting while the sessions end are refused at once.
+    drop(listener);
     sessions.end_all();
     sessions.join_within(grace + JOIN_SLACK);
     result

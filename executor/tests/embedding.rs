@@ -139,6 +139,15 @@ fn shutdown_is_bounded_when_a_session_waits_for_a_call_slot() {
     std::thread::spawn(move || {
         let _ = done.send(listener.shutdown());
     });
+    // The listening socket is closed at once, before the sessions have ended (which takes the
+    // call grace here): new controllers are refused by the system.
+    loop {
+        if TcpStream::connect(addr).is_err() {
+            break;
+        }
+        assert!(start.elapsed() < grace, "{addr} still accepted {:?} into shutdown", start.elapsed());
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(stopped.try_recv().is_err(), "shutdown finished before the call grace");
     let result = stopped.recv_timeout(Duration::from_secs(10)).expect("shutdown did not return within 10 s");
     result.expect("shutdown");
