@@ -127,16 +127,20 @@ int orcx_executor_add_symbol(orcx_executor *ex, const char *name, const void *ad
 /*
  * Serves one controller over two descriptors (read in_fd, write out_fd; they may be the
  * same), as `llvm-jitlink-executor filedescs=IN,OUT`, and blocks until the session ends.
- * Takes ownership of the descriptors: they are closed when it returns.
+ * Takes ownership of the descriptors as it is called: each one that is open is closed by
+ * the time it returns, whatever it returns (also when ex is NULL or the other descriptor is
+ * not open). Do not use or close them afterwards.
  * Returns 0 when the controller ended the session (end of file, Hangup) or it was closed
- * idle; -1 if a descriptor is not open, or the session ended with a protocol or transport
- * error.
+ * idle; -1 if ex is NULL, a descriptor is not open, or the session ended with a protocol or
+ * transport error.
  */
 int orcx_executor_serve_fds(const orcx_executor *ex, int in_fd, int out_fd);
 
 /*
- * As orcx_executor_serve_fds, on a connected stream socket (TCP or Unix domain), which it
- * takes ownership of. Blocks until the session ends.
+ * As orcx_executor_serve_fds, on a connected stream socket (TCP or Unix domain). Takes
+ * ownership of fd as it is called: if open, it is closed by the time it returns, whatever it
+ * returns (also when ex is NULL or fd is not a TCP or Unix stream socket). Blocks until the
+ * session ends.
  */
 int orcx_executor_serve_socket(const orcx_executor *ex, int fd);
 

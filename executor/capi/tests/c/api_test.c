@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -70,6 +71,10 @@ static int connect_loopback(uint16_t port) {
 
 static int app_add(int a, int b) { return a + b; }
 
+/* Whether fd is closed (the serve functions own their descriptors and close them on every
+   return). Nothing else opens descriptors meanwhile: no listener runs yet. */
+static int is_closed(int fd) { return fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
+
 /* Reads the 32-byte frame header the executor sends first; returns its opcode (Setup = 0). */
 static long first_opcode(int fd) {
   unsigned char hdr[32];
@@ -125,15 +130,39 @@ int main(void) {
   CHECK(pipe(to_ex) == 0 && pipe(from_ex) == 0);
   close(to_ex[1]);
   CHECK(orcx_executor_serve_fds(ex, to_ex[0], from_ex[1]) == 0);
+  CHECK(is_closed(to_ex[0]) && is_closed(from_ex[1]));
   CHECK(first_opcode(from_ex[0]) == 0);
   close(from_ex[0]);
-  CHECK(orcx_executor_serve_fds(ex, -1, 1) == -1);
+
+  /* Failures close the descriptors too. */
+  int p[2];
+  CHECK(pipe(p) == 0);
+  CHECK(orcx_executor_serve_fds(ex, -1, p[1]) == -1);
+  CHECK(is_closed(p[1]));
+  close(p[0]);
+  CHECK(pipe(p) == 0);
+  CHECK(orcx_executor_serve_fds(NULL, p[0], p[1]) == -1);
+  CHECK(is_closed(p[0]) && is_closed(p[1]));
+  CHECK(pipe(p) == 0);
+  CHECK(orcx_executor_serve_socket(ex, p[0]) == -1 && strstr(orcx_last_error(), "not a socket") != NULL);
+  CHECK(is_closed(p[0]));
+  close(p[1]);
+  int dgram = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(dgram >= 0);
+  CHECK(orcx_executor_serve_socket(ex, dgram) == -1);
+  CHECK(is_closed(dgram));
+  int pair[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  CHECK(orcx_executor_serve_socket(NULL, pair[0]) == -1);
+  CHECK(is_closed(pair[0]));
+  close(pair[1]);
 
   /* A Unix socket pair, the controller's end already closed. */
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   shutdown(sv[1], SHUT_WR);
   CHECK(orcx_executor_serve_socket(ex, sv[0]) == 0);
+  CHECK(is_closed(sv[0]));
   CHECK(first_opcode(sv[1]) == 0);
   close(sv[1]);
   CHECK(orcx_executor_serve_socket(ex, from_ex[1] + 100) == -1);
