@@ -30,6 +30,7 @@ enum {
   SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGFPE = 8, SIGBUS = 10, SIGSEGV = 11,
   SA_ONSTACK = 0x0001, SA_SIGINFO = 0x0040,
   SS_DISABLE = 0x0004,
+  SI_USER = 0x10001, /* the first si_code of a sent signal; SI_QUEUE .. SI_MESGQ follow */
 };
 union sigval {
   int sival_int;
@@ -115,11 +116,26 @@ struct sigaction previous[NGUARDED];
 // handler runs on it, so that a stack overflow can be caught).
 constexpr size_t ALT_STACK = 64 * 1024;
 
+// Whether the kernel raised the signal for a fault of the thread (si_addr is then the fault
+// address, and the fault recurs when the instruction is retried), rather than someone sending
+// it (kill, raise, abort, sigqueue, a timer). Fault codes (SEGV_MAPERR, BUS_ADRALN, ILL_*,
+// FPE_*, TRAP_*, ...) are positive on both systems, and so is Linux's SI_KERNEL (0x80); Linux's
+// codes for sent signals are 0 (SI_USER) or negative (SI_QUEUE, SI_TKILL, ...). Darwin's are
+// positive too: its <sys/signal.h> has SI_USER 0x10001, SI_QUEUE 0x10002, SI_TIMER 0x10003,
+// SI_ASYNCIO 0x10004 and SI_MESGQ 0x10005, above every fault code.
+bool is_fault(const siginfo_t *info) {
+#ifdef __APPLE__
+  return info && info->si_code > 0 && info->si_code < SI_USER;
+#else
+  return info && info->si_code > 0;
+#endif
+}
+
 void on_signal(int sig, siginfo_t *info, void *uctx) {
   if (Guard *g = current) {
     g->sig = sig;
     // si_addr is the fault address only for signals the kernel raised for a fault.
-    g->addr = info && info->si_code > 0 ? info->si_addr : nullptr;
+    g->addr = is_fault(info) ? info->si_addr : nullptr;
     current = g->outer;
     siglongjmp(g->env, 1);
   }
@@ -130,7 +146,7 @@ void on_signal(int sig, siginfo_t *info, void *uctx) {
       if (old->sa_sigaction) old->sa_sigaction(sig, info, uctx);
       return;
     }
-    bool fault = info && info->si_code > 0;
+    bool fault = is_fault(info);
     if (old->sa_handler == SIG_IGN && !fault) return;
     if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
       old->sa_handler(sig);

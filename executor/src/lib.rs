@@ -359,11 +359,17 @@ impl Executor {
     /// exchange (`PermissionDenied` for a wrong key or a replayed or altered handshake,
     /// `TimedOut` for one that sends nothing, as LLVM's controllers do).
     pub fn serve_tcp_stream(&self, stream: std::net::TcpStream) -> io::Result<SessionReport> {
+        Ok(self.serve_connection(self.tcp_connection(stream)?))
+    }
+
+    /// The connection over an accepted TCP stream, after the key exchange if the executor has
+    /// a key ([`serve_tcp_stream`](Self::serve_tcp_stream)).
+    pub(crate) fn tcp_connection(&self, stream: std::net::TcpStream) -> io::Result<Connection> {
         #[cfg(feature = "secure")]
         if let Some(key) = &self.config.key {
-            return Ok(self.serve_connection(secure::accept(stream, key)?));
+            return secure::accept(stream, key);
         }
-        Ok(self.serve_connection(Connection::tcp(stream)?))
+        Connection::tcp(stream)
     }
 
     /// Serves one session on a Unix-domain stream socket.

@@ -7,20 +7,32 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use orc_rpc::ExecutorAddr;
 
 use crate::Executor;
 
-/// The sessions a listener started: their threads, and a handle on each socket to end it.
+/// The sessions a listener started.
 struct Sessions {
     executor: Executor,
     active: Arc<AtomicUsize>,
-    running: Vec<(JoinHandle<()>, Option<Arc<TcpStream>>)>,
+    running: Vec<Running>,
 }
+
+/// A session's thread, and what ends the session from outside: its closing flag
+/// ([`crate::Connection`]'s `closing`) and a handle on its socket.
+struct Running {
+    thread: JoinHandle<()>,
+    closing: Arc<AtomicBool>,
+    socket: Option<Arc<TcpStream>>,
+}
+
+/// How long after the call grace a stopping listener still waits for its sessions' threads
+/// (each normally ends within the grace) before it leaves them to finish on their own.
+const JOIN_SLACK: Duration = Duration::from_secs(1);
 
 impl Sessions {
     fn new(executor: Executor) -> Sessions {
@@ -30,7 +42,7 @@ impl Sessions {
     /// Serves `stream` on a thread of its own, or refuses it with a Hangup when
     /// `max_sessions` are running. Returns whether a session was started.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) -> bool {
-        self.running.retain(|(t, _)| !t.is_finished());
+        self.running.retain(|r| !r.thread.is_finished());
         let limit = self.executor.config.max_sessions;
         if self.active.load(Ordering::SeqCst) >= limit {
             refuse(
@@ -45,11 +57,16 @@ impl Sessions {
         // socket down when it is done: a controller refused in the key exchange must see the
         // connection close, not wait for a reply.
         let closer = stream.try_clone().ok().map(Arc::new);
+        let closing = Arc::new(AtomicBool::new(false));
         self.active.fetch_add(1, Ordering::SeqCst);
-        let (this, count, done) = (self.executor.clone(), self.active.clone(), closer.clone());
+        let (this, count, done, flag) =
+            (self.executor.clone(), self.active.clone(), closer.clone(), closing.clone());
         let spawned = std::thread::Builder::new().name("orc-session".into()).spawn(move || {
-            if let Err(e) = this.serve_tcp_stream(stream) {
-                tracing::warn!("refused the controller from {peer}: {e}");
+            match this.tcp_connection(stream) {
+                Ok(conn) => {
+                    this.serve_connection(conn.closing_on(flag));
+                }
+                Err(e) => tracing::warn!("refused the controller from {peer}: {e}"),
             }
             if let Some(s) = done {
                 let _ = s.shutdown(Shutdown::Both);
@@ -57,8 +74,8 @@ impl Sessions {
             count.fetch_sub(1, Ordering::SeqCst);
         });
         match spawned {
-            Ok(t) => {
-                self.running.push((t, closer));
+            Ok(thread) => {
+                self.running.push(Running { thread, closing, socket: closer });
                 true
             }
             Err(e) => {
@@ -69,11 +86,13 @@ impl Sessions {
         }
     }
 
-    /// Shuts down every session's socket (its controller sees the connection close; the
-    /// session ends as on end of file, giving running calls the call grace).
+    /// Ends every session: sets its closing flag (a session waiting for a free call slot
+    /// stops waiting) and shuts its socket down (its controller sees the connection close;
+    /// the session ends as on end of file, giving running calls the call grace).
     fn end_all(&self) {
-        for (_, stream) in &self.running {
-            if let Some(s) = stream {
+        for r in &self.running {
+            r.closing.store(true, Ordering::SeqCst);
+            if let Some(s) = &r.socket {
                 let _ = s.shutdown(Shutdown::Both);
             }
         }
@@ -81,9 +100,29 @@ impl Sessions {
 
     /// Waits for every session to end.
     fn join_all(self) {
-        for (t, _) in self.running {
-            let _ = t.join();
+        for r in self.running {
+            let _ = r.thread.join();
         }
+    }
+
+    /// Waits for every session to end, for at most `limit`; the threads of sessions still
+    /// running then are left to finish on their own (logged).
+    fn join_within(self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut left = self.running;
+        while !left.is_empty() && Instant::now() < deadline {
+            left.retain(|r| !r.thread.is_finished());
+            if !left.is_empty() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if !left.is_empty() {
+            tracing::warn!(
+                "{} session(s) still ending after {limit:?}; left to finish on their own",
+                left.len()
+            );
+        }
+        // Dropping a JoinHandle detaches its thread.
     }
 }
 
@@ -132,10 +171,12 @@ pub(crate) fn serve(
 /// [`shutdown`](Self::shutdown) (or dropping the handle) stops it: the listening socket is
 /// closed at once, so new controllers are refused by the system; every session still running
 /// is ended as if its controller had closed the connection (the controller sees its connection
-/// close), JIT'd code still running in it gets the call grace
+/// close, and a session that was waiting for one of its `max_calls` calls to end stops
+/// waiting), JIT'd code still running in it gets the call grace
 /// ([`ExecutorBuilder::call_grace`](crate::ExecutorBuilder::call_grace)) to return and is
 /// abandoned after that (its thread goes on until the code returns). So stopping takes at
-/// most about the call grace.
+/// most about the call grace (a session thread still busy a second after it, which should
+/// not happen, is left to finish on its own).
 #[derive(Debug)]
 pub struct ListenerHandle {
     local_addr: SocketAddr,
@@ -185,16 +226,18 @@ pub(crate) fn spawn(executor: &Executor, listener: TcpListener) -> io::Result<Li
     let executor = executor.clone();
     let thread = std::thread::Builder::new()
         .name("orc-executor".into())
-        .spawn(move || accept_until_woken(executor, &listener, &woken))?;
+        .spawn(move || accept_until_woken(executor, listener, &woken))?;
     Ok(ListenerHandle { local_addr, wake: Some(wake), thread: Some(thread) })
 }
 
 /// Waits for a controller on (non-blocking) `listener` or for `woken` to become readable (its
-/// other end closed); serves the former, and after the latter ends the sessions.
-fn accept_until_woken(executor: Executor, listener: &TcpListener, woken: &UnixStream) -> io::Result<()> {
+/// other end closed); serves the former, and after the latter closes the listener and ends
+/// the sessions.
+fn accept_until_woken(executor: Executor, listener: TcpListener, woken: &UnixStream) -> io::Result<()> {
+    let grace = executor.config.call_grace;
     let mut sessions = Sessions::new(executor);
     let result = loop {
-        match wait_readable(listener, woken) {
+        match wait_readable(&listener, woken) {
             Err(e) => break Err(e),
             Ok(Readable::Woken) => break Ok(()),
             Ok(Readable::Listener) => {}
@@ -214,8 +257,10 @@ fn accept_until_woken(executor: Executor, listener: &TcpListener, woken: &UnixSt
             }
         }
     };
+    // Closed first: controllers connecting while the sessions end are refused at once.
+    drop(listener);
     sessions.end_all();
-    sessions.join_all();
+    sessions.join_within(grace + JOIN_SLACK);
     result
 }
 

@@ -74,10 +74,18 @@ impl InFlight {
     }
 
     /// Waits until fewer than `cap` calls run, not counting `waiting` ones (calls blocked in
-    /// jit-dispatch, which wait for the controller rather than use the executor).
-    fn wait_for_slot(&self, cap: usize, waiting: impl Fn() -> usize) {
+    /// jit-dispatch, which wait for the controller rather than use the executor). Returns
+    /// false, at once or within 20 ms, once `closing` is set (the session is being ended from
+    /// outside: its calls may never return).
+    fn wait_for_slot(&self, cap: usize, waiting: impl Fn() -> usize, closing: &AtomicBool) -> bool {
         let mut st = self.lock();
-        while st.0.saturating_sub(waiting()) >= cap {
+        loop {
+            if closing.load(Ordering::SeqCst) {
+                return false;
+            }
+            if st.0.saturating_sub(waiting()) < cap {
+                return true;
+            }
             // Dispatch waits end without notifying this condition: look again now and then.
             st =
                 self.changed.wait_timeout(st, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
@@ -131,12 +139,20 @@ struct Shared {
     activity: Activity,
     calls: AtomicU64,
     max_frame_size: u64,
+    closing: Arc<AtomicBool>,
+}
+
+impl Shared {
+    /// [`InFlight::wait_for_slot`] for this session: false if it is being ended from outside.
+    fn wait_for_slot(&self, max_calls: usize) -> bool {
+        self.in_flight.wait_for_slot(max_calls, || self.services.dispatch.outstanding(), &self.closing)
+    }
 }
 
 /// Serves one session on `conn` until it ends.
 pub(crate) fn run(conn: Connection, config: &Config) -> SessionReport {
     let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-    let Connection { reader, writer, closer, peer } = conn;
+    let Connection { reader, writer, closer, closing, peer } = conn;
     tracing::info!("session {id}: controller connected ({peer})");
     let outbox = Arc::new(Outbox::new(writer, config.max_frame_size));
     let services = Arc::new(SessionServices::new(id, outbox.clone(), config));
@@ -148,6 +164,7 @@ pub(crate) fn run(conn: Connection, config: &Config) -> SessionReport {
         activity: Activity { last: Mutex::new(Instant::now()) },
         calls: AtomicU64::new(0),
         max_frame_size: config.max_frame_size,
+        closing,
     });
 
     let info = ExecutorInfo {
@@ -223,7 +240,9 @@ fn serve(
         }
         match frame.opcode {
             Opcode::CallWrapper => {
-                shared.in_flight.wait_for_slot(max_calls, || shared.services.dispatch.outstanding());
+                if !shared.wait_for_slot(max_calls) {
+                    return SessionEnd::Eof;
+                }
                 start_call(shared, frame)
             }
             Opcode::Result => {

@@ -7,6 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Ends a connection from any thread: makes its reader see end of file and its peer too.
 pub type Closer = Arc<dyn Fn() + Send + Sync>;
@@ -18,6 +19,10 @@ pub struct Connection {
     /// Shuts the stream down in both directions (sockets only). Makes a blocked reader see EOF
     /// and the peer see EOF, even while other handles to the socket stay open.
     pub(crate) closer: Option<Closer>,
+    /// Set by whoever ends the session from outside (a listener shutting down) before it
+    /// shuts the socket down: the session then stops waiting for a free call slot, which it
+    /// would otherwise do for as long as `max_calls` calls run, and ends as on end of file.
+    pub(crate) closing: Arc<AtomicBool>,
     pub(crate) peer: String,
 }
 
@@ -45,6 +50,7 @@ impl Connection {
             closer: Some(Arc::new(move || {
                 let _ = closer.shutdown(Shutdown::Both);
             })),
+            closing: Arc::default(),
             peer,
         })
     }
@@ -62,6 +68,7 @@ impl Connection {
             closer: Some(Arc::new(move || {
                 let _ = closer.shutdown(Shutdown::Both);
             })),
+            closing: Arc::default(),
             peer: "unix socket".into(),
         })
     }
@@ -73,6 +80,7 @@ impl Connection {
             reader: Box::new(File::from(input)),
             writer: Box::new(File::from(output)),
             closer: None,
+            closing: Arc::default(),
             peer: "file descriptors".into(),
         }
     }
@@ -85,7 +93,13 @@ impl Connection {
         closer: Option<Closer>,
         peer: impl Into<String>,
     ) -> Connection {
-        Connection { reader, writer, closer, peer: peer.into() }
+        Connection { reader, writer, closer, closing: Arc::default(), peer: peer.into() }
+    }
+
+    /// The same connection, ending early once `closing` is set (see the field).
+    pub(crate) fn closing_on(mut self, closing: Arc<AtomicBool>) -> Connection {
+        self.closing = closing;
+        self
     }
 
     /// A description of the peer, for logs.

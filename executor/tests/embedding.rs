@@ -2,14 +2,17 @@
 //! ends its sessions, and the opt-outs of process-wide effects as a controller sees them in
 //! Setup.
 
-use std::io::Read;
+use std::ffi::c_char;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use orc_executor::{Executor, ExecutorBuilder};
-use orc_rpc::ExecutorInfo;
-use orc_rpc::frame::{FrameReader, Opcode};
+use orc_executor::{CWrapperFunctionBuffer, Executor, ExecutorAddr, ExecutorBuilder};
+use orc_rpc::frame::{EncodedFrame, FrameReader, Opcode};
 use orc_rpc::info::names;
+use orc_rpc::{ExecutorInfo, Raw};
 
 /// Connects to `executor`'s listener and reads its Setup message.
 fn connect_and_read_setup(port: u16) -> (TcpStream, ExecutorInfo) {
@@ -78,4 +81,81 @@ fn crash_guard_and_gdb_jit_interface_can_be_turned_off() {
         off.bootstrap_symbols.len() + 1 + usize::from(cfg!(feature = "gdb-jit-interface")),
         on.bootstrap_symbols.len()
     );
+}
+
+static STUCK_RELEASED: AtomicBool = AtomicBool::new(false);
+static STUCK_ENTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// A wrapper function that does not return until the test lets it (as JIT'd code stuck in a
+/// loop would not return at all).
+extern "C" fn stuck(_: *const c_char, _: usize) -> CWrapperFunctionBuffer {
+    STUCK_ENTERED.fetch_add(1, Ordering::SeqCst);
+    while !STUCK_RELEASED.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    CWrapperFunctionBuffer::from_result(Ok(Vec::new()))
+}
+
+/// Lets every `stuck` call return when dropped, so a failing test does not leave them behind.
+struct ReleaseStuck;
+
+impl Drop for ReleaseStuck {
+    fn drop(&mut self) {
+        STUCK_RELEASED.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn shutdown_is_bounded_when_a_session_waits_for_a_call_slot() {
+    let _release = ReleaseStuck;
+    let grace = Duration::from_millis(500);
+    let executor = Executor::builder()
+        .idle_close(None)
+        .call_grace(grace)
+        .max_calls(1)
+        .bootstrap_symbol("test_stuck", ExecutorAddr(stuck as *const () as usize as u64))
+        .build();
+    let listener = executor.spawn_listener(TcpListener::bind("127.0.0.1:0").expect("bind")).expect("spawn");
+    let addr = listener.local_addr();
+    let (mut controller, info) = connect_and_read_setup(addr.port());
+    let target = info.symbol("test_stuck").expect("test_stuck in Setup");
+
+    // The only call slot is taken by a call that never returns; the second call makes the
+    // session's reader wait for a slot.
+    for seq in 1..=2 {
+        let call = EncodedFrame::new(Opcode::CallWrapper, seq, target, &Raw(&[]));
+        controller.write_all(call.as_bytes()).expect("send CallWrapper");
+    }
+    let start = Instant::now();
+    while STUCK_ENTERED.load(Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the first call did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(STUCK_ENTERED.load(Ordering::SeqCst), 1, "max_calls(1) let a second call start");
+
+    let (done, stopped) = mpsc::channel();
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        let _ = done.send(listener.shutdown());
+    });
+    // The listening socket is closed at once, before the sessions have ended (which takes the
+    // call grace here): new controllers are refused by the system.
+    loop {
+        if TcpStream::connect(addr).is_err() {
+            break;
+        }
+        assert!(start.elapsed() < grace, "{addr} still accepted {:?} into shutdown", start.elapsed());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(stopped.try_recv().is_err(), "shutdown finished before the call grace");
+    let result = stopped.recv_timeout(Duration::from_secs(10)).expect("shutdown did not return within 10 s");
+    result.expect("shutdown");
+    let took = start.elapsed();
+    assert!(took < grace + Duration::from_millis(900), "shutdown took {took:?} (call grace {grace:?})");
+    // The controller sees its connection close, without a result for either call.
+    let mut rest = Vec::new();
+    let _ = controller.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "unexpected bytes: {rest:?}");
+    assert_eq!(STUCK_ENTERED.load(Ordering::SeqCst), 1, "the waiting call ran after shutdown");
 }

@@ -45,6 +45,17 @@ typedef struct orcx_listener orcx_listener;
  * A log callback: receives the executor's log events. level: 1 error, 2 warning, 3 info,
  * 4 debug, 5 trace. message is NUL-terminated and valid only during the call. Called from
  * the executor's threads, possibly several at once; it must not block for long.
+ *
+ * orcx_executor_free (and orcx_executor_new, which may take the callback over) waits for
+ * calls of the callback in progress, so once it returns the callback is not running and
+ * will not be called again for that executor: log_ctx may be freed. Hence the callback must
+ * not call orcx_executor_new or orcx_executor_free (it would deadlock).
+ *
+ * With stdio forwarding on (no ORCX_NO_STDIO_FORWARDING) and log_level 4 (debug) or 5, the
+ * callback must not write to descriptors 1 or 2 (stdout, stderr, e.g. with printf or
+ * fprintf(stderr, ...)): once a controller asks for the process's stdio, what is written
+ * there is forwarded to it, so the executor's per-frame debug lines would appear in the
+ * REPL. At levels 1 to 3, or without forwarding, writing there is harmless.
  */
 typedef void (*orcx_log_fn)(void *ctx, int level, const char *message);
 
@@ -82,7 +93,8 @@ typedef struct orcx_options {
                               executor created with one owns it until freed. It is installed as
                               the process's Rust `tracing` subscriber, unless the process already
                               has one (then events go there and log is never called). */
-  void *log_ctx;           /* first argument of log; must stay valid until the executor is freed */
+  void *log_ctx;           /* first argument of log; must stay valid until orcx_executor_free
+                              of this executor returns (or another executor takes log over) */
   int32_t log_level;       /* most detailed level passed to log, 1..5; 0: default (3, info) */
 } orcx_options;
 
@@ -115,16 +127,20 @@ int orcx_executor_add_symbol(orcx_executor *ex, const char *name, const void *ad
 /*
  * Serves one controller over two descriptors (read in_fd, write out_fd; they may be the
  * same), as `llvm-jitlink-executor filedescs=IN,OUT`, and blocks until the session ends.
- * Takes ownership of the descriptors: they are closed when it returns.
+ * Takes ownership of the descriptors as it is called: each one that is open is closed by
+ * the time it returns, whatever it returns (also when ex is NULL or the other descriptor is
+ * not open). Do not use or close them afterwards.
  * Returns 0 when the controller ended the session (end of file, Hangup) or it was closed
- * idle; -1 if a descriptor is not open, or the session ended with a protocol or transport
- * error.
+ * idle; -1 if ex is NULL, a descriptor is not open, or the session ended with a protocol or
+ * transport error.
  */
 int orcx_executor_serve_fds(const orcx_executor *ex, int in_fd, int out_fd);
 
 /*
- * As orcx_executor_serve_fds, on a connected stream socket (TCP or Unix domain), which it
- * takes ownership of. Blocks until the session ends.
+ * As orcx_executor_serve_fds, on a connected stream socket (TCP or Unix domain). Takes
+ * ownership of fd as it is called: if open, it is closed by the time it returns, whatever it
+ * returns (also when ex is NULL or fd is not a TCP or Unix stream socket). Blocks until the
+ * session ends.
  */
 int orcx_executor_serve_socket(const orcx_executor *ex, int fd);
 
@@ -145,7 +161,10 @@ orcx_listener *orcx_executor_listen(const orcx_executor *ex, const char *host_po
  */
 int orcx_listener_shutdown(orcx_listener *l);
 
-/* Frees ex (NULL: nothing). No other thread may be using ex. */
+/*
+ * Frees ex (NULL: nothing). No other thread may be using ex. If ex owns the log callback,
+ * waits for calls of it in progress on other threads; after that it is not called again.
+ */
 void orcx_executor_free(orcx_executor *ex);
 
 /*

@@ -259,7 +259,8 @@ pub unsafe extern "C" fn orcx_executor_add_symbol(
     })
 }
 
-/// Serves one session on two descriptors (`orcx_executor_serve_fds`).
+/// Serves one session on two descriptors (`orcx_executor_serve_fds`). Owns them from entry:
+/// every return closes them, on failure too.
 ///
 /// # Safety
 /// `ex` is null or from `orcx_executor_new` and not freed; the descriptors are the caller's to
@@ -271,29 +272,34 @@ pub unsafe extern "C" fn orcx_executor_serve_fds(
     out_fd: c_int,
 ) -> c_int {
     boundary(-1, || {
+        // Owned before anything can fail, so that every return closes them (orc_executor.h).
+        let input = own_fd(in_fd);
+        let output = (out_fd != in_fd).then(|| own_fd(out_fd));
         // SAFETY: as the caller guarantees.
         let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
-        let input = own_fd(in_fd)?;
-        let output = if out_fd == in_fd {
-            input.try_clone().map_err(|e| format!("cannot duplicate descriptor {in_fd}: {e}"))?
-        } else {
-            own_fd(out_fd)?
+        let input = input?;
+        let output = match output {
+            Some(output) => output?,
+            None => input.try_clone().map_err(|e| format!("cannot duplicate descriptor {in_fd}: {e}"))?,
         };
         status(ex.executor().serve_fds(input, output))
     })
 }
 
-/// Serves one session on a connected stream socket (`orcx_executor_serve_socket`).
+/// Serves one session on a connected stream socket (`orcx_executor_serve_socket`). Owns it
+/// from entry: every return closes it, on failure too.
 ///
 /// # Safety
 /// `ex` is null or from `orcx_executor_new` and not freed; `fd` is the caller's to hand over.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn orcx_executor_serve_socket(ex: *const OrcxExecutor, fd: c_int) -> c_int {
     boundary(-1, || {
+        // Owned before anything can fail, so that every return closes it (orc_executor.h).
+        let owned = own_fd(fd);
         // SAFETY: as the caller guarantees.
         let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let owned = owned?;
         let family = socket_family(fd)?;
-        let owned = own_fd(fd)?;
         let report = match family {
             libc::AF_UNIX => ex.executor().serve_unix_stream(UnixStream::from(owned)),
             libc::AF_INET | libc::AF_INET6 => ex.executor().serve_tcp_stream(TcpStream::from(owned)),

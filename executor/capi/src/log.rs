@@ -3,6 +3,10 @@
 //! a callback is created, unless the process already has a global subscriber (then the events
 //! go there and the callback is never called). The callback is process-wide: the most recent
 //! executor created with one owns it, until it is freed.
+//!
+//! The callback runs under the read lock of [`SINK`], so [`release`] (`orcx_executor_free`)
+//! waits for calls in progress: once it returns the app may free the context. Hence the
+//! callback must not call `orcx_executor_new` or `orcx_executor_free` (`orc_executor.h`).
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::fmt::Write as _;
@@ -58,7 +62,8 @@ pub(crate) fn set(owner: u64, log: LogFn, ctx: *mut c_void, max: Level) {
     tracing::callsite::rebuild_interest_cache();
 }
 
-/// Stops calling the callback of executor `owner` (being freed), if it still has it.
+/// Stops calling the callback of executor `owner` (being freed), if it still has it. Returns
+/// after every call of the callback in progress has returned.
 pub(crate) fn release(owner: u64) {
     let mut sink = SINK.write().unwrap_or_else(|e| e.into_inner());
     if sink.is_some_and(|s| s.owner == owner) {
@@ -106,14 +111,22 @@ impl Subscriber for Callback {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let Some(s) = sink() else { return };
         let mut text = Text::default();
         event.record(&mut text);
         let message = CString::new(text.0.replace('\0', " ")).unwrap_or_default();
         let level = level_number(*event.metadata().level());
+        // Held across the call, so that `release` waits for it: the app frees the context
+        // once orcx_executor_free returns.
+        let sink = SINK.read().unwrap_or_else(|e| e.into_inner());
+        let Some(s) = *sink else { return };
+        if *event.metadata().level() > s.max {
+            return; // the sink changed since `enabled`
+        }
         // SAFETY: the app gave a callback that takes its own context, a level and a
-        // NUL-terminated message valid for the call, from any thread (orc_executor.h).
+        // NUL-terminated message valid for the call, from any thread (orc_executor.h); the
+        // context stays valid while the sink is set, which the read lock guarantees.
         unsafe { (s.log)(s.ctx as *mut c_void, level, message.as_ptr()) };
+        drop(sink);
     }
 
     fn enter(&self, _: &Id) {}
