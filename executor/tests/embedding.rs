@@ -45,7 +45,8 @@ fn shutdown_stops_accepting_and_ends_running_sessions_promptly() {
 
     let start = Instant::now();
     listener.shutdown().expect("shutdown");
-    assert!(start.elapsed() < Duration::from_secs(2), "shutdown took {:?}", start.elapsed());
+    // Bounds that tell "promptly" from "never" on a loaded machine, not speed targets.
+    assert!(start.elapsed() < Duration::from_secs(10), "shutdown took {:?}", start.elapsed());
     // Each controller sees its connection closed (end of file, or a reset).
     for s in [&mut a, &mut b] {
         let mut rest = Vec::new();
@@ -63,7 +64,7 @@ fn a_listener_without_sessions_stops_at_once_and_on_drop() {
     let addr = listener.local_addr();
     let start = Instant::now();
     drop(listener);
-    assert!(start.elapsed() < Duration::from_millis(500), "drop took {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(10), "drop took {:?}", start.elapsed());
     assert!(TcpStream::connect(addr).is_err());
 }
 
@@ -108,7 +109,8 @@ impl Drop for ReleaseStuck {
 #[test]
 fn shutdown_is_bounded_when_a_session_waits_for_a_call_slot() {
     let _release = ReleaseStuck;
-    let grace = Duration::from_millis(500);
+    // Long enough that the checks below happen within it even on a loaded machine.
+    let grace = Duration::from_secs(3);
     let executor = Executor::builder()
         .idle_close(None)
         .call_grace(grace)
@@ -149,10 +151,11 @@ fn shutdown_is_bounded_when_a_session_waits_for_a_call_slot() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(stopped.try_recv().is_err(), "shutdown finished before the call grace");
-    let result = stopped.recv_timeout(Duration::from_secs(10)).expect("shutdown did not return within 10 s");
+    let result = stopped.recv_timeout(Duration::from_secs(30)).expect("shutdown did not return within 30 s");
     result.expect("shutdown");
     let took = start.elapsed();
-    assert!(took < grace + Duration::from_millis(900), "shutdown took {took:?} (call grace {grace:?})");
+    // The call grace plus the listener's own 1 s backstop, with room for a loaded machine.
+    assert!(took < grace + Duration::from_secs(5), "shutdown took {took:?} (call grace {grace:?})");
     // The controller sees its connection close, without a result for either call.
     let mut rest = Vec::new();
     let _ = controller.read_to_end(&mut rest);
