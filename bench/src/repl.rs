@@ -35,9 +35,9 @@ impl Peer {
 }
 
 /// Runs `script` (ending in `%quit`); returns (time to the first output line, total time).
-/// `check`: the script's output must contain "done" (not over TCP, where program output goes
-/// to the executor's terminal).
-fn run_script(peer: &Peer, script: &str, check: bool) -> Result<(Duration, Duration)> {
+/// The script's output must contain "done" (over TCP too: repl forwards the executor's
+/// output).
+fn run_script(peer: &Peer, script: &str) -> Result<(Duration, Duration)> {
     let start = Instant::now();
     let mut child =
         peer.command().stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
@@ -54,24 +54,24 @@ fn run_script(peer: &Peer, script: &str, check: bool) -> Result<(Duration, Durat
     }
     let status = child.wait()?;
     let _ = writer.join();
-    ensure!(status.success() && (!check || out.contains("done")), "the script failed: {status}\n{out}");
+    ensure!(status.success() && out.contains("done"), "the script failed: {status}\n{out}");
     let total = start.elapsed();
     Ok((first.unwrap_or(total), total))
 }
 
 /// Per-input latency in ms from `inputs` lines (each costing one input) over an empty baseline.
-fn per_input(peer: &Peer, inputs: &str, count: usize, runs: usize, check: bool) -> Result<(f64, f64)> {
+fn per_input(peer: &Peer, inputs: &str, count: usize, runs: usize) -> Result<(f64, f64)> {
     let tail = "extern \"C\" int printf(const char *, ...);\nprintf(\"done\\n\");\n%quit\n";
     let mut base = Vec::new();
     let mut full = Vec::new();
     let mut cold = Vec::new();
     // One unmeasured run first, so every peer starts with warm page and object caches.
-    run_script(peer, tail, check)?;
+    run_script(peer, tail)?;
     for _ in 0..runs {
-        let (first, total) = run_script(peer, tail, check)?;
+        let (first, total) = run_script(peer, tail)?;
         cold.push(first);
         base.push(total);
-        full.push(run_script(peer, &format!("{inputs}{tail}"), check)?.1);
+        full.push(run_script(peer, &format!("{inputs}{tail}"))?.1);
     }
     let per = (median(full).as_secs_f64() - median(base).as_secs_f64()) * 1e3 / count as f64;
     Ok((per, median(cold).as_secs_f64() * 1e3))
@@ -81,13 +81,9 @@ pub fn run(runs: usize, count: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (_exe, port) = start_listening_executor(&[], &dir.path().join("out"), &dir.path().join("err"));
     let peers = [
-        ("repl, orc-executor (pipes)", Peer::Repl(vec![]), true),
-        (
-            "repl, orc-executor (TCP)",
-            Peer::Repl(vec![format!("--oop-executor-connect=127.0.0.1:{port}")]),
-            false,
-        ),
-        ("clang-repl, llvm-jitlink-executor", Peer::ClangRepl, true),
+        ("repl, orc-executor (pipes)", Peer::Repl(vec![])),
+        ("repl, orc-executor (TCP)", Peer::Repl(vec![format!("--oop-executor-connect=127.0.0.1:{port}")])),
+        ("clang-repl, llvm-jitlink-executor", Peer::ClangRepl),
     ];
     let decls: String = (0..count).map(|i| format!("int v{i} = {i} * 2;\n")).collect();
     // clang-repl 22.1 cannot print values out of process (every expression fails with "Symbols
@@ -102,15 +98,15 @@ pub fn run(runs: usize, count: usize) -> Result<()> {
     );
     println!("{:<36} {:>16} {:>18} {:>16}", "", "declarations", "printed values", "cold start");
     let mut rows = Vec::new();
-    for (name, peer, check) in &peers {
-        let (d, cold) = per_input(peer, &decls, count, runs, *check)?;
+    for (name, peer) in &peers {
+        let (d, cold) = per_input(peer, &decls, count, runs)?;
         let values = if matches!(peer, Peer::ClangRepl) { &printfs } else { &exprs };
-        let (e, _) = per_input(peer, values, count, runs, *check)?;
+        let (e, _) = per_input(peer, values, count, runs)?;
         println!("{name:<36} {:>13.3} ms {:>15.3} ms {:>13.1} ms", d, e, cold);
         rows.push((d, e, cold));
     }
     let (base_d, base_e, base_c) = rows[2];
-    for (i, (name, _, _)) in peers.iter().enumerate().take(2) {
+    for (i, (name, _)) in peers.iter().enumerate().take(2) {
         let (d, e, c) = rows[i];
         println!(
             "{:<36} {:>16.2} {:>18.2} {:>16.2}",
@@ -123,7 +119,7 @@ pub fn run(runs: usize, count: usize) -> Result<()> {
     println!(
         "ratios are repl / clang-repl (below 1: orcbridge is faster); goal: 0.17 ms per input, 40 ms cold start."
     );
-    println!("cold start: from starting the command to its first line of output (over TCP: to exit).");
+    println!("cold start: from starting the command to its first line of output.");
     println!(
         "clang-repl cannot print values out of process: its 'printed values' inputs are printf(\"(int) %d\\n\", N * 2); instead."
     );
