@@ -196,3 +196,24 @@ fn a_prompt_shows_on_a_terminal_before_the_program_reads() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).replace('\r', "").ends_with("Name: hello Ada\n"), "{}", text(&o.stdout));
 }
+
+#[test]
+fn an_executor_told_not_to_forward_keeps_its_output() {
+    let dir = scratch();
+    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
+    let (exe, port) = start_listening_executor(&["--once", "--no-forward-stdio"], &out, &err);
+    let o = run(
+        Command::new(our_bin("repl")).arg(format!("--oop-executor-connect=127.0.0.1:{port}")).args([
+            "-e",
+            "#include <stdio.h>",
+            "-e",
+            "printf(\"kept\\n\");",
+            "-e",
+            "5",
+        ]),
+        60,
+    );
+    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    assert_eq!(text(&o.stdout), "(int) 5\n", "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept\n");
+}

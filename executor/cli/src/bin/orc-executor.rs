@@ -87,6 +87,12 @@ struct Cli {
     /// The most calls one controller may have running at once.
     #[arg(long, value_name = "N", default_value_t = orc_executor::DEFAULT_MAX_CALLS)]
     max_calls: usize,
+
+    /// Never give a controller this process's stdout, stderr and stdin. By default repl, when
+    /// connected over TCP, asks for them and shows the output of JIT'd code in its terminal
+    /// (a copy still appears here).
+    #[arg(long)]
+    no_forward_stdio: bool,
 }
 
 enum Mode {
@@ -128,7 +134,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .idle_close((!cli.no_idle_close).then(|| Duration::from_millis(cli.idle_close_ms)))
         .max_frame_size(cli.max_frame_size)
         .max_sessions(cli.max_sessions)
-        .max_calls(cli.max_calls);
+        .max_calls(cli.max_calls)
+        .forward_stdio(!cli.no_forward_stdio);
     if let Some(file) = &cli.key {
         if !matches!(mode, Mode::Serve(process::Mode::Listen(_))) {
             bail!("--key applies to listen= (over filedescs= the controller launched this executor)");
