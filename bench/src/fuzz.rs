@@ -200,6 +200,7 @@ fn sps(input: &[u8]) -> Outcome {
         svc::OrcRtJitDlclose,
         svc::ElfNixPushInitializers,
         svc::ElfNixSymbolLookup,
+        svc::MemInitializeAndCall,
     ))
 }
 

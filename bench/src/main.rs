@@ -46,7 +46,9 @@ enum What {
         runs: usize,
     },
     /// Per-input latency and cold start of the REPL (repl + orc-executor over pipes and TCP)
-    /// against clang-repl --oop-executor=llvm-jitlink-executor.
+    /// against clang-repl --oop-executor=llvm-jitlink-executor; then, over TCP through a relay
+    /// delaying each direction by 10 ms, calls and round trips per value input and its latency
+    /// in round-trip times.
     Repl {
         /// Runs per measurement (the median is reported).
         #[arg(long, default_value_t = 3)]

@@ -1,11 +1,14 @@
 //! `bench repl`: the REPL's per-input latency and cold start, with orc-executor over pipes and
-//! TCP, against `clang-repl --oop-executor=llvm-jitlink-executor` on the same inputs.
+//! TCP, against `clang-repl --oop-executor=llvm-jitlink-executor` on the same inputs; and over
+//! TCP through a relay that delays each direction by 10 ms, the calls and round trips each
+//! value input costs and its latency in round-trip times.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use device_tests::delay_proxy::DelayProxy;
 use device_tests::{llvm_tool, orc_runtime, our_bin, start_listening_executor};
 
 use crate::median;
@@ -59,9 +62,18 @@ fn run_script(peer: &Peer, script: &str) -> Result<(Duration, Duration)> {
     Ok((first.unwrap_or(total), total))
 }
 
+/// The end of every script: a `printf` whose output says the script ran through.
+const TAIL: &str = "extern \"C\" int printf(const char *, ...);\nprintf(\"done\\n\");\n%quit\n";
+
+/// One-way delay the relay adds in each direction.
+const DELAY: Duration = Duration::from_millis(10);
+
+/// At most this many inputs per script through the relay (each costs a round trip).
+const DELAYED_INPUTS: usize = 200;
+
 /// Per-input latency in ms from `inputs` lines (each costing one input) over an empty baseline.
 fn per_input(peer: &Peer, inputs: &str, count: usize, runs: usize) -> Result<(f64, f64)> {
-    let tail = "extern \"C\" int printf(const char *, ...);\nprintf(\"done\\n\");\n%quit\n";
+    let tail = TAIL;
     let mut base = Vec::new();
     let mut full = Vec::new();
     let mut cold = Vec::new();
@@ -75,6 +87,30 @@ fn per_input(peer: &Peer, inputs: &str, count: usize, runs: usize) -> Result<(f6
     }
     let per = (median(full).as_secs_f64() - median(base).as_secs_f64()) * 1e3 / count as f64;
     Ok((per, median(cold).as_secs_f64() * 1e3))
+}
+
+/// What a value input costs through a relay delaying each direction by [`DELAY`], with the
+/// orc-executor listening on `port`: (calls per input, round trips per input, latency in ms).
+/// Calls and round trips are counted on the wire by the relay, over the empty script's.
+fn through_delay(port: u16, exprs: &str, count: usize, runs: usize) -> Result<(f64, f64, f64)> {
+    let proxy = DelayProxy::start(port, DELAY);
+    let peer = Peer::Repl(vec![format!("--oop-executor-connect=127.0.0.1:{}", proxy.port())]);
+    let counts = || (proxy.calls(), proxy.round_trips());
+    run_script(&peer, TAIL)?;
+    let (mut base, mut full, mut calls, mut trips) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let c0 = counts();
+        base.push(run_script(&peer, TAIL)?.1);
+        let c1 = counts();
+        full.push(run_script(&peer, &format!("{exprs}{TAIL}"))?.1);
+        let c2 = counts();
+        let per = |a: u64, b: u64, c: u64| ((c - b) as f64 - (b - a) as f64) / count as f64;
+        calls.push(per(c0.0, c1.0, c2.0));
+        trips.push(per(c0.1, c1.1, c2.1));
+    }
+    let per = (median(full).as_secs_f64() - median(base).as_secs_f64()) * 1e3 / count as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok((mean(&calls), mean(&trips), per))
 }
 
 pub fn run(runs: usize, count: usize) -> Result<()> {
@@ -122,6 +158,32 @@ pub fn run(runs: usize, count: usize) -> Result<()> {
     println!("cold start: from starting the command to its first line of output.");
     println!(
         "clang-repl cannot print values out of process: its 'printed values' inputs are printf(\"(int) %d\\n\", N * 2); instead."
+    );
+
+    let n = count.min(DELAYED_INPUTS);
+    let rtt = 2.0 * DELAY.as_secs_f64() * 1e3;
+    let exprs: String = (0..n).map(|i| format!("{i} * 2\n")).collect();
+    let (calls, trips, per) = through_delay(port, &exprs, n, runs)?;
+    // Compile, link and a loopback round trip: the same inputs over TCP without the delay.
+    let direct = rows[1].1;
+    println!();
+    println!(
+        "repl over TCP through a relay adding {} ms each way (round-trip time {rtt:.0} ms), {n} printed values per script:",
+        DELAY.as_millis()
+    );
+    println!(
+        "{:<36} {:>12} {:>12} {:>13} {:>9} {:>15}",
+        "", "calls/input", "trips/input", "per input", "/ RTT", "(- TCP) / RTT"
+    );
+    println!(
+        "{:<36} {calls:>12.2} {trips:>12.2} {per:>10.3} ms {:>9.2} {:>15.2}",
+        "repl, orc-executor (TCP, delayed)",
+        per / rtt,
+        (per - direct) / rtt
+    );
+    println!(
+        "calls and round trips are counted on the wire by the relay; (- TCP): less the per-input time over TCP \
+         without the delay (compile, link, loopback); goal: at most 1.2 round-trip times plus compile."
     );
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod aarch64;
 pub mod capture;
 pub mod corpus;
 pub mod darwin;
+pub mod delay_proxy;
 pub mod differential;
 pub mod peer;
 pub mod replay;

@@ -400,7 +400,8 @@ fn standard_library_values_print_by_content_in_every_executor_at_no_extra_round_
         assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{args:?}: {stderr}");
         assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
         // Once the formatter's few C functions are looked up, a vector costs what an int
-        // does: one round trip to load the input (and its formatter), then the run call.
+        // does: one call loading the input (and its formatter) and running it in
+        // orc-executor; in LLVM's, that load, then the run call.
         let units: Vec<&str> = stderr.lines().filter(|l| l.contains(" round trip(s) ")).collect();
         let last = &units[units.len().saturating_sub(3)..];
         assert!(
@@ -408,4 +409,51 @@ fn standard_library_values_print_by_content_in_every_executor_at_no_extra_round_
             "{args:?}: {last:?}"
         );
     }
+}
+
+/// Feeds `repl --oop-executor-connect` (through a relay adding 10 ms each way to `port`) a
+/// definition, one input that pulls it in, then `steady` value inputs; returns the calls and
+/// round trips each of those cost, counted by the relay on the wire.
+fn wire_cost_of_steady_inputs(port: u16, steady: i32) -> Vec<(u64, u64)> {
+    let proxy = device_tests::delay_proxy::DelayProxy::start(port, Duration::from_millis(10));
+    let mut repl = spawn_repl(&[format!("--oop-executor-connect=127.0.0.1:{}", proxy.port())]);
+    let mut stdin = repl.take_stdin();
+    stdin.write_all(b"int x = 1;\nx + 1\n").unwrap();
+    repl.wait_for_stdout("(int) 2\n", Duration::from_secs(60));
+    let mut costs = Vec::new();
+    for i in 2..2 + steady {
+        let before = (proxy.calls(), proxy.round_trips());
+        writeln!(stdin, "x + {i}").unwrap();
+        // The Result the value comes in follows every call the input made.
+        repl.wait_for_stdout(&format!("(int) {}\n", i + 1), Duration::from_secs(60));
+        costs.push((proxy.calls() - before.0, proxy.round_trips() - before.1));
+    }
+    drop(stdin);
+    let o = repl.wait(Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    costs
+}
+
+#[test]
+fn a_steady_state_input_costs_one_round_trip_in_orc_executor_and_two_in_llvms() {
+    // Initialize and run fused in orcbridge's initialize_and_call; LLVM's executor lacks it
+    // and gets an initialize, then the run call. Counted on the wire, not timed.
+    let dir = scratch();
+    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
+    let (_exe, port) = start_listening_executor(&["--once"], &out, &err);
+    assert_eq!(wire_cost_of_steady_inputs(port, 4), vec![(1, 1); 4], "orc-executor (calls, round trips)");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _exe = KillOnDrop::spawn(
+        Command::new(llvm_tool("llvm-jitlink-executor"))
+            .arg(format!("listen=127.0.0.1:{port}"))
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap()),
+    );
+    // The relay waits for the executor to listen.
+    assert_eq!(
+        wire_cost_of_steady_inputs(port, 4),
+        vec![(2, 2); 4],
+        "llvm-jitlink-executor (calls, round trips)"
+    );
 }

@@ -6,15 +6,23 @@
 //! (only when the existing ones are full); finish the link on the host; send one `initialize`
 //! carrying the segments and the alloc actions (EH-frame registration, and the unit's
 //! initializers through the runtime). Steady state: one round trip per unit.
+//!
+//! A REPL input whose statements must run is loaded and run in that same round trip when the
+//! executor offers orcbridge's `initialize_and_call` ([`Jit::send_input`]); LLVM's executor
+//! gets the initialize and then the run call ([`Jit::load_linked`], [`Jit::run_input`]).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use orc_rpc::info::names;
+use std::borrow::Cow;
+
+use bytes::Bytes;
 use orc_rpc::services::{
-    DylibOpen, DylibResolve, MemDeinitialize, MemInitialize, MemReserve, TakeCrashReport,
+    DylibOpen, DylibResolve, MemDeinitialize, MemInitialize, MemInitializeAndCall, MemReserve,
+    TakeCrashReport, WrapperFunction, decode_ret,
 };
-use orc_rpc::sps::{SpsDecode, SpsError, from_bytes};
+use orc_rpc::sps::{SpsDecode, SpsError, SpsExpected, from_bytes};
 use orc_rpc::types::{
     AllocActionCallPair, FinalizeRequest, RemoteAllocGroup, RemoteSymbolLookupSetElement, SegFinalizeRequest,
     WrapperFunctionCall,
@@ -22,7 +30,7 @@ use orc_rpc::types::{
 use orc_rpc::{ExecutorAddr, ExecutorAddrRange};
 use orcbridge_runtime as rt;
 
-use crate::epc::{Session, SessionError};
+use crate::epc::{SentCall, Session, SessionError};
 use crate::link::graph::SegmentKind;
 use crate::link::{self, Input, JitDylib, LinkError, LinkOptions, LinkedUnit};
 use crate::memmgr::RemoteMemory;
@@ -117,6 +125,55 @@ pub struct MainResult {
     pub status: i64,
     /// The program called `exit()`.
     pub called_exit: bool,
+}
+
+/// A unit linked on the host whose code the executor has not received yet
+/// ([`Jit::link_lazy`]); its memory is set aside. Load it with [`Jit::load_linked`], or, for a
+/// REPL input, load and run it in one call with [`Jit::send_input`].
+#[derive(Debug)]
+pub struct PendingUnit {
+    unit: LinkedUnit,
+    init: Initializers,
+    /// The memory set aside for it: from the low pool, base, size in bytes.
+    low: bool,
+    base: u64,
+    size: u64,
+    /// Round trips and calls so far (lookups and reserve), for the [`LoadReport`].
+    round_trips: u64,
+    calls_before: u64,
+    lookups: usize,
+    start: Instant,
+}
+
+impl PendingUnit {
+    /// The linked unit.
+    pub fn unit(&self) -> &LinkedUnit {
+        &self.unit
+    }
+}
+
+/// A REPL input sent to the executor to be loaded and run in one call ([`Jit::send_input`]).
+/// Wait for its answer with [`answer`](Self::answer), then give the answer to
+/// [`Jit::finish_input`]; or, if the wait is given up, hand it to [`Jit::abandon_input`].
+#[derive(Debug)]
+pub struct InputCall {
+    pending: PendingUnit,
+    call: SentCall,
+}
+
+impl InputCall {
+    /// The unit being loaded.
+    pub fn unit(&self) -> &LinkedUnit {
+        &self.pending.unit
+    }
+
+    /// Waits for the executor's answer. A wait given up (dropped) may be started again.
+    ///
+    /// # Errors
+    /// The session ended first.
+    pub async fn answer(&mut self) -> Result<Bytes, SessionError> {
+        self.call.result().await
+    }
 }
 
 /// A JIT session.
@@ -300,10 +357,26 @@ impl Jit {
     /// As [`load`](Self::load).
     pub async fn load_lazy(
         &mut self,
-        mut inputs: Vec<Input>,
+        inputs: Vec<Input>,
         init: Initializers,
         provide: &mut dyn FnMut(&[String]) -> Vec<Input>,
     ) -> Result<(LinkedUnit, LoadReport), JitError> {
+        let pending = self.link_lazy(inputs, init, provide).await?;
+        self.load_linked(pending).await
+    }
+
+    /// The first half of [`load_lazy`](Self::load_lazy): links `inputs` (looking up what the
+    /// executor process defines, and reserving memory, in one round trip when needed) but sends
+    /// no code yet.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn link_lazy(
+        &mut self,
+        mut inputs: Vec<Input>,
+        init: Initializers,
+        provide: &mut dyn FnMut(&[String]) -> Vec<Input>,
+    ) -> Result<PendingUnit, JitError> {
         let start = Instant::now();
         let trips0 = self.session.calls();
         if let Some(rt) = self.runtime.take() {
@@ -341,7 +414,7 @@ impl Jit {
                 None => self.reserve(size.max(SLAB_SIZE), low).await,
             }
         };
-        let mut round_trips = u64::from(!wanted.is_empty() || base.is_none());
+        let round_trips = u64::from(!wanted.is_empty() || base.is_none());
         let (found, reserved) = tokio::join!(resolve, reserve);
         for (name, addr) in wanted.iter().zip(found?) {
             self.cache.insert(name.clone(), addr);
@@ -370,26 +443,144 @@ impl Jit {
             }
         };
         tracing::debug!("linked in {:.2} ms", start.elapsed().as_secs_f64() * 1e3);
-        if !unit.segments.is_empty() {
-            if let Err(e) = self.initialize(&unit, init).await {
-                self.pool(low).free(base, size);
+        Ok(PendingUnit {
+            unit,
+            init,
+            low,
+            base,
+            size,
+            round_trips,
+            calls_before: trips0,
+            lookups: wanted.len(),
+            start,
+        })
+    }
+
+    /// The second half of [`load_lazy`](Self::load_lazy): sends the unit's code (one
+    /// `initialize`, none for a unit without segments) and adds its symbols to the session.
+    ///
+    /// # Errors
+    /// The executor refused the code or went away; the unit's memory is then reused.
+    pub async fn load_linked(
+        &mut self,
+        mut pending: PendingUnit,
+    ) -> Result<(LinkedUnit, LoadReport), JitError> {
+        if !pending.unit.segments.is_empty() {
+            if let Err(e) = self.initialize(&pending.unit, pending.init).await {
+                self.pool(pending.low).free(pending.base, pending.size);
                 return Err(e);
             }
-            round_trips += 1;
+            pending.round_trips += 1;
         }
+        Ok(self.add_loaded(pending, ""))
+    }
+
+    /// True if `pending`, a REPL input linked with [`Initializers::Deferred`], has code to load
+    /// and statements to run, and the executor loads and runs it in one call (orcbridge's
+    /// `initialize_and_call`, [`send_input`](Self::send_input)).
+    pub fn fuses_input(&self, pending: &PendingUnit) -> bool {
+        pending.init == Initializers::Deferred
+            && !pending.unit.segments.is_empty()
+            && runs_code(&pending.unit)
+            && self.session.info().symbol(names::ORCBRIDGE_INITIALIZE_AND_CALL).is_some()
+    }
+
+    /// Sends the REPL input `pending` (see [`fuses_input`](Self::fuses_input)) to be loaded
+    /// and run in one call: the executor initializes its memory as `initialize` would, then
+    /// runs its statements as [`run_input`](Self::run_input) would. Returns once the request
+    /// is sent.
+    ///
+    /// # Errors
+    /// The session runtime is missing, or the executor went away; the unit's memory is then
+    /// reused.
+    pub async fn send_input(&mut self, pending: PendingUnit) -> Result<InputCall, JitError> {
+        let sent = async {
+            let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+            let f = self.session.symbol(names::ORCBRIDGE_INITIALIZE_AND_CALL)?;
+            let run = self.runtime_symbol(&pending.unit, rt::RUN_INPUT)?;
+            let req = self.finalize_request(&pending.unit, pending.init)?;
+            let run_args = input_args(&pending.unit);
+            let args: <MemInitializeAndCall as WrapperFunction>::Args<'_> =
+                (inst, req, ExecutorAddr(run), Cow::Borrowed(run_args.as_slice()));
+            Ok::<_, JitError>(self.session.send_call(f, &args).await?)
+        }
+        .await;
+        match sent {
+            Ok(call) => Ok(InputCall { pending, call }),
+            Err(e) => {
+                self.pool(pending.low).free(pending.base, pending.size);
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes the REPL input `call` with the executor's `answer` ([`InputCall::answer`]):
+    /// adds the loaded unit to the session and returns it, its load report, and what running
+    /// it gave (as [`run_input`](Self::run_input) returns it: a crash, with orc-executor's
+    /// report taken, is [`JitError::Crashed`], and the unit stays loaded, as with two calls).
+    ///
+    /// # Errors
+    /// The executor refused the code (nothing ran; the unit's memory is reused) or went
+    /// away, or its answer does not decode.
+    pub async fn finish_input(
+        &mut self,
+        call: InputCall,
+        answer: Result<Bytes, SessionError>,
+    ) -> Result<(LinkedUnit, LoadReport, Result<Option<CapturedValue>, JitError>), JitError> {
+        let InputCall { mut pending, .. } = call;
+        let loaded = answer.map_err(JitError::from).and_then(|bytes| {
+            let SpsExpected(r) = decode_ret::<MemInitializeAndCall>(&bytes).map_err(|error| {
+                SessionError::BadResult { function: MemInitializeAndCall::NAME.to_owned(), error }
+            })?;
+            r.map(|(_key, result)| result.map(Cow::into_owned))
+                .map_err(|message| JitError::Executor { what: "loading code", message })
+        });
+        let result = match loaded {
+            Ok(r) => r,
+            Err(e) => {
+                self.pool(pending.low).free(pending.base, pending.size);
+                return Err(e);
+            }
+        };
+        pending.round_trips += 1;
+        let (unit, report) = self.add_loaded(pending, " (initialize and run in one call)");
+        let run = match result {
+            Some(bytes) => {
+                from_bytes(&bytes).map_err(|error| bad_result(rt::RUN_INPUT, error)).and_then(captured_value)
+            }
+            // The run call failed out of band: a crash orc-executor caught, reported as after
+            // a separate run call.
+            None => self.runtime_answer(&[], rt::RUN_INPUT).await.and_then(captured_value),
+        };
+        Ok((unit, report, run))
+    }
+
+    /// Takes the REPL input `call` as loaded without its answer (the wait for it was given
+    /// up, say by Ctrl-C): the executor loads an input before it runs it, so its unit joins
+    /// the session as if the answer had come. Returns the unit.
+    pub fn abandon_input(&mut self, call: InputCall) -> LinkedUnit {
+        let InputCall { mut pending, .. } = call;
+        pending.round_trips += 1;
+        self.add_loaded(pending, " (initialize and run in one call, not waited for)").0
+    }
+
+    /// Adds the unit of `pending`, loaded in the executor, to the session; logs its report,
+    /// with `how` after the round trips.
+    fn add_loaded(&mut self, pending: PendingUnit, how: &str) -> (LinkedUnit, LoadReport) {
+        let PendingUnit { unit, size, round_trips, calls_before, lookups, start, .. } = pending;
         self.dylib.add_unit(&unit);
         let report = LoadReport {
             unit: unit.id,
             round_trips,
-            calls: self.session.calls() - trips0,
+            calls: self.session.calls() - calls_before,
             bytes: unit.content_bytes(),
             memory: size,
             stats: unit.stats,
-            lookups: wanted.len(),
+            lookups,
             millis: start.elapsed().as_secs_f64() * 1e3,
         };
         tracing::info!(
-            "unit {}: {} round trip(s) ({} calls), {} bytes sent, {} relocations, {} GOT slots, {} stubs, {} lookups, {:.2} ms",
+            "unit {}: {} round trip(s) ({} calls){how}, {} bytes sent, {} relocations, {} GOT slots, {} stubs, {} lookups, {:.2} ms",
             report.unit,
             report.round_trips,
             report.calls,
@@ -401,7 +592,7 @@ impl Jit {
             report.millis
         );
         self.units.push(unit.clone());
-        Ok((unit, report))
+        (unit, report)
     }
 
     /// Puts the runtime back so the next load links it (the first load failed).
@@ -463,6 +654,22 @@ impl Jit {
     async fn initialize(&self, unit: &LinkedUnit, init: Initializers) -> Result<(), JitError> {
         let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
         let f = self.session.symbol(names::MEMORY_MANAGER_INITIALIZE)?;
+        let req = self.finalize_request(unit, init)?;
+        self.session
+            .call::<MemInitialize, _>(f, &(inst, req), |r| r.0)
+            .await?
+            .map_err(|message| JitError::Executor { what: "loading code", message })?;
+        Ok(())
+    }
+
+    /// The `initialize` request for `unit`: its segments, and alloc actions registering its
+    /// EH frames, telling the runtime when it is unloaded and (`AtLoad`) running its
+    /// initializers.
+    fn finalize_request<'a>(
+        &self,
+        unit: &'a LinkedUnit,
+        init: Initializers,
+    ) -> Result<FinalizeRequest<'a>, JitError> {
         let segments = unit
             .segments
             .iter()
@@ -513,12 +720,7 @@ impl Jit {
                 dealloc: WrapperFunctionCall::default(),
             });
         }
-        let req = FinalizeRequest { segments, actions };
-        self.session
-            .call::<MemInitialize, _>(f, &(inst, req), |r| r.0)
-            .await?
-            .map_err(|message| JitError::Executor { what: "loading code", message })?;
-        Ok(())
+        Ok(FinalizeRequest { segments, actions })
     }
 
     /// A runtime entry point: from the unit being loaded (the first unit contains the
@@ -536,19 +738,12 @@ impl Jit {
     /// The executor went away, the input crashed ([`JitError::Crashed`]), or the runtime's
     /// answer does not decode.
     pub async fn run_input(&self, unit: &LinkedUnit) -> Result<Option<CapturedValue>, JitError> {
-        if unit.initializers.is_empty() && unit.finalizers.is_empty() {
+        if !runs_code(unit) {
             return Ok(None);
         }
         let run = self.runtime_symbol(unit, rt::RUN_INPUT)?;
-        let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
-        let args = orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)));
-        let (has, kind, ty, data, signal, address): (bool, u8, u64, Vec<u8>, i32, u64) =
-            self.call_runtime(run, rt::RUN_INPUT, &args).await?;
-        if signal != 0 {
-            // The input crashed on the runtime's input thread and orc-executor's guard caught it.
-            return Err(JitError::Crashed { signal, description: orc_rpc::crash::describe(signal, address) });
-        }
-        Ok(has.then_some(CapturedValue { kind, ty, data }))
+        let args = input_args(unit);
+        captured_value(self.call_runtime(run, rt::RUN_INPUT, &args).await?)
     }
 
     /// Forgets the definitions `names` that unit `unit` made (an undone input's), so they can
@@ -615,6 +810,15 @@ impl Jit {
         T: for<'a> SpsDecode<'a>,
     {
         let bytes = self.session.call_raw(ExecutorAddr(addr), args).await?;
+        self.runtime_answer(&bytes, name).await
+    }
+
+    /// Decodes `bytes`, the answer of the runtime's wrapper function `name`; if they are
+    /// empty (the call failed out of band), the crash the executor reports for it, if any.
+    async fn runtime_answer<T>(&self, bytes: &[u8], name: &str) -> Result<T, JitError>
+    where
+        T: for<'a> SpsDecode<'a>,
+    {
         if bytes.is_empty()
             && let Some(take) = self.session.info().symbol(names::ORCBRIDGE_TAKE_CRASH_REPORT)
         {
@@ -625,8 +829,7 @@ impl Jit {
                 return Err(JitError::Crashed { signal, description });
             }
         }
-        from_bytes(&bytes)
-            .map_err(|error| SessionError::BadResult { function: name.to_owned(), error }.into())
+        from_bytes(bytes).map_err(|error| bad_result(name, error))
     }
 
     /// Runs exit-time work registered so far (atexit handlers, static destructors).
@@ -643,6 +846,37 @@ impl Jit {
     pub async fn close(self) {
         self.session.close().await;
     }
+}
+
+/// True if running `unit` as a REPL input calls anything: it has top-level statements
+/// (initializers) or exit-time work (finalizers).
+fn runs_code(unit: &LinkedUnit) -> bool {
+    !unit.initializers.is_empty() || !unit.finalizers.is_empty()
+}
+
+/// The arguments of the runtime's `RUN_INPUT` for `unit`: its initializers and finalizers.
+fn input_args(unit: &LinkedUnit) -> Vec<u8> {
+    let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
+    orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)))
+}
+
+/// What the runtime's `RUN_INPUT` answered: `(has value, kind, type, bytes, signal, fault
+/// address)`.
+type InputAnswer = (bool, u8, u64, Vec<u8>, i32, u64);
+
+/// The value of an input from the runtime's answer, or the crash it reports.
+fn captured_value(
+    (has, kind, ty, data, signal, address): InputAnswer,
+) -> Result<Option<CapturedValue>, JitError> {
+    if signal != 0 {
+        // The input crashed on the runtime's input thread and orc-executor's guard caught it.
+        return Err(JitError::Crashed { signal, description: orc_rpc::crash::describe(signal, address) });
+    }
+    Ok(has.then_some(CapturedValue { kind, ty, data }))
+}
+
+fn bad_result(function: &str, error: orc_rpc::sps::DecodeError) -> JitError {
+    SessionError::BadResult { function: function.to_owned(), error }.into()
 }
 
 /// With `ORCBRIDGE_DUMP_DIR` set, writes every object linked into a unit to that folder (as

@@ -2,8 +2,10 @@
 //! (declarations persist across inputs, as in clang-repl), linked by our linker and run in the
 //! executor; expressions without a trailing `;` print their value on the host.
 //!
-//! Each input costs two calls to the executor: one initialize (segments and EH frames) and one
-//! call that runs the input's top-level statements and returns its value.
+//! An input whose code must run costs one call to the executor when it offers orcbridge's
+//! `initialize_and_call`: its segments and EH frames are loaded and its top-level statements
+//! run, returning its value, in one round trip. LLVM's executor gets the two calls that
+//! does: one initialize, then one call running the input.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,7 +15,7 @@ use orcbridge_clang::{Interpreter, Options, Ptu, RemoteValue, ValueKind};
 
 use crate::compile::{self, FileKind, Lang};
 use crate::interrupt::{self, Interrupts};
-use crate::jit::{Initializers, Jit, JitError};
+use crate::jit::{CapturedValue, Initializers, Jit, JitError, PendingUnit};
 use crate::link::Input;
 
 /// What an evaluation did, for the caller's exit status and prompts.
@@ -305,34 +307,20 @@ impl Repl {
             inputs.push(Input::Object { name: format!("input_line_{}_value", ptu.id), bytes: object });
             header
         });
-        let (loaded, absorbed) = self.load_input(&mut inputs).await;
-        let unit = match loaded {
-            Ok(unit) => unit,
-            Err(e @ (JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_))) => {
-                // Roll the input back so its declarations do not refer to nothing; what it
-                // pulled in waits again.
-                let _ = self.interp.undo(1);
-                for a in absorbed {
-                    self.deferred.add(a.input, a.defines, Some(a.object));
-                }
-                return Ok((None, format!("{}error: {e}", with_newline_if_any(&ptu.warnings))));
-            }
-            Err(e) => return Err(e),
+        let (linked, absorbed) = self.link_input(&mut inputs).await;
+        let pending = match linked {
+            Ok(p) => p,
+            Err(e) => return self.load_failed(e, absorbed, &ptu.warnings),
         };
-        self.record_unit(ptu.id, &unit, absorbed);
-        let t_load = t0.elapsed();
-        // Only this wait can be interrupted: the input is loaded and recorded, so the session
-        // stays consistent while it goes on running in the executor.
-        let mark = self.interrupt_mark;
-        let interrupted = async {
-            match &mut self.interrupts {
-                Some(i) => i.since(mark).await,
-                None => std::future::pending().await,
-            }
+        let t_link = t0.elapsed();
+        let run = if self.jit.fuses_input(&pending) {
+            self.load_and_run(ptu.id, pending, absorbed).await
+        } else {
+            self.load_then_run(ptu.id, pending, absorbed).await
         };
-        let run = tokio::select! {
-            r = self.jit.run_input(&unit) => Some(r),
-            () = interrupted => None,
+        let run = match run {
+            Ok(run) => run,
+            Err((e, absorbed)) => return self.load_failed(e, absorbed, &ptu.warnings),
         };
         let Some(run) = run else {
             self.interrupted_running = true;
@@ -352,11 +340,11 @@ impl Repl {
             Err(e) => return Err(e),
         };
         tracing::debug!(
-            "input {}: compile {:.3} ms, link+load {:.3} ms, run {:.3} ms",
+            "input {}: compile {:.3} ms, link {:.3} ms, load and run {:.3} ms",
             ptu.id,
             t_parse.as_secs_f64() * 1e3,
-            (t_load - t_parse).as_secs_f64() * 1e3,
-            (t0.elapsed() - t_load).as_secs_f64() * 1e3
+            (t_link - t_parse).as_secs_f64() * 1e3,
+            (t0.elapsed() - t_link).as_secs_f64() * 1e3
         );
         let value = value.filter(|_| ptu.has_value).map(|v| RemoteValue {
             kind: ValueKind::from_u32(u32::from(v.kind)).unwrap_or(ValueKind::Void),
@@ -366,16 +354,88 @@ impl Repl {
         Ok((Some(Ran { input: ptu.id, value, interrupted: false, shown_as }), ptu.warnings))
     }
 
-    /// Links and loads an input's objects (`inputs`), pulling in the deferred inputs they
-    /// need. A constructor or destructor that clang's incremental code generation refers to
-    /// but never emitted (the destructor of a temporary in a top-level statement, in
+    /// Takes back input `ptu` whose load failed (`e`: a link error, or the executor refused
+    /// the code) so that its declarations do not refer to nothing; the deferred inputs it
+    /// pulled in (`absorbed`) wait again. Other errors (a lost executor) are returned.
+    fn load_failed(
+        &mut self,
+        e: JitError,
+        absorbed: Vec<Absorbed>,
+        warnings: &str,
+    ) -> Result<(Option<Ran>, String), JitError> {
+        if !matches!(e, JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_)) {
+            return Err(e);
+        }
+        let _ = self.interp.undo(1);
+        for a in absorbed {
+            self.deferred.add(a.input, a.defines, Some(a.object));
+        }
+        Ok((None, format!("{}error: {e}", with_newline_if_any(warnings))))
+    }
+
+    /// Loads the linked input `input` (`pending`, holding the deferred inputs `absorbed`),
+    /// records its unit, then runs it: two calls. Returns what running it gave, or `None` if
+    /// Ctrl-C ended the wait for it; the load's error with `absorbed` if it failed.
+    async fn load_then_run(
+        &mut self,
+        input: u64,
+        pending: PendingUnit,
+        absorbed: Vec<Absorbed>,
+    ) -> Result<Option<Result<Option<CapturedValue>, JitError>>, (JitError, Vec<Absorbed>)> {
+        let unit = match self.jit.load_linked(pending).await {
+            Ok((unit, _)) => unit,
+            Err(e) => return Err((e, absorbed)),
+        };
+        self.record_unit(input, &unit, absorbed);
+        // Only this wait can be interrupted: the input is loaded and recorded, so the session
+        // stays consistent while it goes on running in the executor.
+        Ok(tokio::select! {
+            r = self.jit.run_input(&unit) => Some(r),
+            () = interrupted(&mut self.interrupts, self.interrupt_mark) => None,
+        })
+    }
+
+    /// As [`load_then_run`](Self::load_then_run), in one call (orcbridge's
+    /// `initialize_and_call`, [`Jit::send_input`]).
+    async fn load_and_run(
+        &mut self,
+        input: u64,
+        pending: PendingUnit,
+        absorbed: Vec<Absorbed>,
+    ) -> Result<Option<Result<Option<CapturedValue>, JitError>>, (JitError, Vec<Absorbed>)> {
+        let mut call = match self.jit.send_input(pending).await {
+            Ok(call) => call,
+            Err(e) => return Err((e, absorbed)),
+        };
+        // Only the wait can be interrupted: the request went out whole, and the executor loads
+        // the input before it runs it, so it is recorded as loaded and goes on running.
+        let answer = tokio::select! {
+            a = call.answer() => a,
+            () = interrupted(&mut self.interrupts, self.interrupt_mark) => {
+                let unit = self.jit.abandon_input(call);
+                self.record_unit(input, &unit, absorbed);
+                return Ok(None);
+            }
+        };
+        match self.jit.finish_input(call, answer).await {
+            Ok((unit, _, run)) => {
+                self.record_unit(input, &unit, absorbed);
+                Ok(Some(run))
+            }
+            Err(e) => Err((e, absorbed)),
+        }
+    }
+
+    /// Links an input's objects (`inputs`), pulling in the deferred inputs they need; sends
+    /// no code yet. A constructor or destructor that clang's incremental code generation
+    /// refers to but never emitted (the destructor of a temporary in a top-level statement, in
     /// clang-repl too) is defined by an explicit instantiation attached to the input, and the
-    /// load tried again: at most `MAX_INSTANTIATIONS` times. Returns the result and the
-    /// deferred inputs pulled in (put back if the load failed).
-    async fn load_input(
+    /// link tried again: at most `MAX_INSTANTIATIONS` times. Returns the result and the
+    /// deferred inputs pulled in (to put back if the link or the load fails).
+    async fn link_input(
         &mut self,
         inputs: &mut Vec<Input>,
-    ) -> (Result<crate::link::LinkedUnit, JitError>, Vec<Absorbed>) {
+    ) -> (Result<PendingUnit, JitError>, Vec<Absorbed>) {
         const MAX_INSTANTIATIONS: usize = 8;
         let mut added = 0;
         loop {
@@ -383,7 +443,7 @@ impl Repl {
             let loaded = {
                 let (interp, deferred) = (&mut self.interp, &mut self.deferred);
                 let mut provide = |needed: &[String]| take_deferred(interp, deferred, needed, &mut absorbed);
-                self.jit.load_lazy(inputs.clone(), Initializers::Deferred, &mut provide).await
+                self.jit.link_lazy(inputs.clone(), Initializers::Deferred, &mut provide).await
             };
             let missing = match &loaded {
                 Err(JitError::Link(crate::link::LinkError::UndefinedSymbol { name, .. }))
@@ -393,10 +453,8 @@ impl Repl {
                 }
                 _ => None,
             };
-            let Some(code) = missing else { return (loaded.map(|(unit, _)| unit), absorbed) };
-            let Ok(ptu) = self.interp.parse_attached(&code) else {
-                return (loaded.map(|(unit, _)| unit), absorbed);
-            };
+            let Some(code) = missing else { return (loaded, absorbed) };
+            let Ok(ptu) = self.interp.parse_attached(&code) else { return (loaded, absorbed) };
             tracing::debug!("defining what clang did not emit: {code}");
             for a in absorbed {
                 self.deferred.add(a.input, a.defines, Some(a.object));
@@ -710,6 +768,15 @@ impl Repl {
             Err(JitError::Link(e)) => fail(err, e.to_string()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Completes once Ctrl-C arrived after `mark` ([`interrupt::mark`]); never without
+/// `interrupts`.
+async fn interrupted(interrupts: &mut Option<Interrupts>, mark: u64) {
+    match interrupts {
+        Some(i) => i.since(mark).await,
+        None => std::future::pending().await,
     }
 }
 

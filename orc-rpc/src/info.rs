@@ -130,6 +130,13 @@ pub mod names {
     /// (`R_X86_64_32`/`32S`) must reach its own data. Only offered where the OS can do it.
     pub const ORCBRIDGE_RESERVE_LOW: &str = "__orcbridge_SimpleExecutorMemoryManager_reserve_low_wrapper";
 
+    /// orcbridge extension (not in LLVM): `initialize` followed, if it succeeded, by a call of
+    /// a wrapper function as a controller's CallWrapper would make it, in one call: a REPL input
+    /// whose code must run costs one round trip instead of two
+    /// ([`crate::services::MemInitializeAndCall`]).
+    pub const ORCBRIDGE_INITIALIZE_AND_CALL: &str =
+        "__orcbridge_SimpleExecutorMemoryManager_initialize_and_call_wrapper";
+
     /// orcbridge extension (not in LLVM): the last crash caught in JIT'd code called by the
     /// session whose memory manager instance is given. LLVM 22.1's protocol turns an error of
     /// a wrapper call into an empty Result, so the controller asks for the details here.

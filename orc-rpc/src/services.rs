@@ -90,6 +90,18 @@ wrapper_fn!(
         (ExecutorAddr, FinalizeRequest<'a>) -> SpsExpected<ExecutorAddr>
 );
 wrapper_fn!(
+    /// orcbridge extension: `initialize_and_call(inst, FinalizeRequest, fn, args) ->
+    /// Expected<(key, Optional<result>)>`. Initializes the region exactly as [`MemInitialize`]
+    /// does (its error is this call's error, and nothing is called); then calls the wrapper
+    /// function `fn` with `args` as a CallWrapper from the controller would, and returns the
+    /// key with `fn`'s result bytes, or `None` when that call failed out of band (a crash:
+    /// [`TakeCrashReport`] has it; an address that may not be called). The region stays
+    /// initialized either way, as with the two calls this replaces.
+    MemInitializeAndCall = names::ORCBRIDGE_INITIALIZE_AND_CALL,
+        (ExecutorAddr, FinalizeRequest<'a>, ExecutorAddr, Cow<'a, [u8]>)
+            -> SpsExpected<(ExecutorAddr, Option<Cow<'a, [u8]>>)>
+);
+wrapper_fn!(
     /// `deinitialize(inst, keys) -> Error`: run the dealloc actions of the regions (keys taken in
     /// reverse order).
     MemDeinitialize = names::MEMORY_MANAGER_DEINITIALIZE, (ExecutorAddr, Vec<ExecutorAddr>) -> SpsError
@@ -271,4 +283,37 @@ pub fn decode_args<'a, F: WrapperFunction>(bytes: &'a [u8]) -> Result<F::Args<'a
 /// out-of-band error (the message is lost on the wire), so it fails here for any non-void `F`.
 pub fn decode_ret<'a, F: WrapperFunction>(bytes: &'a [u8]) -> Result<F::Ret<'a>, crate::sps::DecodeError> {
     crate::sps::from_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initialize_and_call_is_initialize_then_a_call_on_the_wire() {
+        // The arguments are initialize's, then the function and its argument bytes.
+        let req = FinalizeRequest { segments: Vec::new(), actions: Vec::new() };
+        let args = encode_args::<MemInitializeAndCall>(&(
+            ExecutorAddr(0x10),
+            req.clone(),
+            ExecutorAddr(0x20),
+            Cow::Borrowed(&b"ab"[..]),
+        ));
+        let mut want = crate::sps::to_bytes(&(ExecutorAddr(0x10), req));
+        want.extend(crate::sps::to_bytes(&(ExecutorAddr(0x20), &b"ab"[..])));
+        assert_eq!(args, want);
+        let (inst, _, f, bytes) = decode_args::<MemInitializeAndCall>(&args).unwrap();
+        assert_eq!((inst, f, &*bytes), (ExecutorAddr(0x10), ExecutorAddr(0x20), &b"ab"[..]));
+
+        // A call that failed out of band is told apart from one that returned no bytes.
+        for result in [None, Some(Cow::Borrowed(&b""[..])), Some(Cow::Borrowed(&b"xyz"[..]))] {
+            let ret = SpsExpected::ok((ExecutorAddr(0x1000), result.clone()));
+            let bytes = crate::sps::to_bytes(&ret);
+            let SpsExpected(back) = decode_ret::<MemInitializeAndCall>(&bytes).unwrap();
+            assert_eq!(back, Ok((ExecutorAddr(0x1000), result)));
+        }
+        let failed =
+            crate::sps::to_bytes(&SpsExpected::<(ExecutorAddr, Option<Cow<'_, [u8]>>)>(Err("no".into())));
+        assert_eq!(decode_ret::<MemInitializeAndCall>(&failed).unwrap().0, Err("no".to_owned()));
+    }
 }

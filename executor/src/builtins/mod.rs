@@ -13,6 +13,7 @@ mod dylib;
 mod eh_frame;
 #[cfg(feature = "gdb-jit-interface")]
 mod gdb;
+mod initialize_and_call;
 mod mem_access;
 mod memory;
 mod run;
@@ -121,6 +122,7 @@ static TABLE: LazyLock<Vec<BuiltinEntry>> = LazyLock::new(|| {
     #[cfg(feature = "gdb-jit-interface")]
     v.push(entry::<svc::RegisterJitLoaderGdb>());
     v.push(entry::<svc::TakeCrashReport>());
+    v.push(entry::<svc::MemInitializeAndCall>());
     v.push(entry::<svc::StdioForward>());
     v.push(entry::<svc::StdinWrite>());
     if crate::memory::sys_unix::CAN_MAP_LOW {

@@ -222,6 +222,22 @@ impl Session {
         tag: ExecutorAddr,
         args: &impl orc_rpc::SpsEncode,
     ) -> Result<Bytes, SessionError> {
+        self.send_call(tag, args).await?.result().await
+    }
+
+    /// Sends a call of the wrapper function at `tag` with `args` (encoded straight into the
+    /// frame) and returns once the whole frame is written, without waiting for the Result:
+    /// [`SentCall::result`] does. A wait for the result that is given up (dropped) leaves
+    /// the call running in the executor, and its Result is dropped when it comes; the frame
+    /// itself is never cut short.
+    ///
+    /// # Errors
+    /// [`SessionError::Disconnected`] or [`SessionError::Send`].
+    pub async fn send_call(
+        &self,
+        tag: ExecutorAddr,
+        args: &impl orc_rpc::SpsEncode,
+    ) -> Result<SentCall, SessionError> {
         if let Some(why) = self.closed.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Err(SessionError::Disconnected(why));
         }
@@ -239,10 +255,7 @@ impl Session {
             self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&seq);
             return Err(SessionError::Send(e.to_string()));
         }
-        match rx.await {
-            Ok(r) => r,
-            Err(_) => Err(SessionError::Disconnected(self.why_closed())),
-        }
+        Ok(SentCall { rx: Some(rx), closed: self.closed.clone() })
     }
 
     /// Calls `F` at `tag` and decodes its result with `f`.
@@ -264,14 +277,6 @@ impl Session {
     /// The bootstrap name of `tag`, for logs.
     fn tag_name(&self, tag: ExecutorAddr) -> &str {
         self.info.bootstrap_symbols.iter().find(|(_, a)| *a == tag).map_or("JIT'd code", |(n, _)| n.as_str())
-    }
-
-    fn why_closed(&self) -> String {
-        self.closed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .unwrap_or_else(|| "session closed".into())
     }
 
     /// Why the session ended, if it has; for a launched executor, with its exit status.
@@ -302,6 +307,35 @@ impl Session {
             p.kill().await;
         }
         self.reader.abort();
+    }
+}
+
+fn why_closed(closed: &Mutex<Option<String>>) -> String {
+    closed.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "session closed".into())
+}
+
+/// A call sent to the executor ([`Session::send_call`]) whose Result may not have come yet.
+#[derive(Debug)]
+pub struct SentCall {
+    /// `None` once the Result was taken.
+    rx: Option<oneshot::Receiver<Result<Bytes, SessionError>>>,
+    closed: Arc<Mutex<Option<String>>>,
+}
+
+impl SentCall {
+    /// Waits for the call's Result and returns its bytes. A wait given up before the Result
+    /// came may be started again.
+    ///
+    /// # Errors
+    /// [`SessionError::Disconnected`] if the session ended first (or the Result was taken
+    /// already).
+    pub async fn result(&mut self) -> Result<Bytes, SessionError> {
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(SessionError::Disconnected("the result of this call was taken already".into()));
+        };
+        let r = rx.await;
+        self.rx = None;
+        r.unwrap_or_else(|_| Err(SessionError::Disconnected(why_closed(&self.closed))))
     }
 }
 
