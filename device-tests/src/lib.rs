@@ -191,16 +191,44 @@ pub fn spawn_in_terminal_session(cmd: &mut Command) -> Proc {
     spawn_on_tty(cmd, true, true)
 }
 
+/// A new pseudo-terminal: (master, slave), both opened close-on-exec, so that no process
+/// another test thread starts meanwhile inherits them. (`openpty` opens them inheritable: a
+/// process started in that window kept this terminal's slave open for its whole life, and a
+/// wait for this terminal's end of output then lasted as long as that process.)
+///
+/// # Panics
+/// If the system has no pseudo-terminal to give.
+fn open_terminal() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let fail = |what: &str| -> ! { panic!("{what} failed: {}", std::io::Error::last_os_error()) };
+    // SAFETY: posix_openpt returns a new descriptor or -1.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if master < 0 {
+        fail("posix_openpt");
+    }
+    // SAFETY: a descriptor just opened for us.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: grantpt and unlockpt on the master we own.
+    if unsafe { libc::grantpt(master.as_raw_fd()) } != 0 || unsafe { libc::unlockpt(master.as_raw_fd()) } != 0
+    {
+        fail("grantpt/unlockpt");
+    }
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: ptsname_r writes at most `name.len()` bytes, NUL included.
+    if unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) } != 0 {
+        fail("ptsname_r");
+    }
+    // SAFETY: `name` is NUL-terminated by ptsname_r.
+    let slave = unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if slave < 0 {
+        fail("opening the terminal's slave");
+    }
+    // SAFETY: a descriptor just opened for us.
+    (master, unsafe { OwnedFd::from_raw_fd(slave) })
+}
+
 fn spawn_on_tty(cmd: &mut Command, with_stdin: bool, session: bool) -> Proc {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes two descriptors it opened; the other arguments may be null.
-    let rc = unsafe {
-        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
-    };
-    assert_eq!(rc, 0, "openpty failed: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just opened for us and are owned by nobody else.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (master, slave) = open_terminal();
     let what = format!("{cmd:?}");
     if session {
         // SAFETY: setsid and ioctl are async-signal-safe; stdin is the terminal's slave.
