@@ -53,6 +53,21 @@ pub struct Options {
     pub log_level: i32,
 }
 
+impl Default for Options {
+    /// What `orcx_options_init` writes: every field at its default, for this header's size.
+    fn default() -> Self {
+        Options {
+            struct_size: size_of::<Options>() as u32,
+            idle_close_ms: 0,
+            max_frame_size: 0,
+            flags: 0,
+            log: None,
+            log_ctx: std::ptr::null_mut(),
+            log_level: 0,
+        }
+    }
+}
+
 /// The bytes of [`Options`] every app's header has (through `log_ctx`).
 const OPTIONS_V1_SIZE: usize = std::mem::offset_of!(Options, log_ctx) + size_of::<*mut c_void>();
 
@@ -171,17 +186,8 @@ pub unsafe extern "C" fn orcx_options_init(opts: *mut Options) {
     if opts.is_null() {
         return;
     }
-    let defaults = Options {
-        struct_size: size_of::<Options>() as u32,
-        idle_close_ms: 0,
-        max_frame_size: 0,
-        flags: 0,
-        log: None,
-        log_ctx: std::ptr::null_mut(),
-        log_level: 0,
-    };
     // SAFETY: as the caller guarantees; `write` does not read the old contents.
-    unsafe { opts.write(defaults) };
+    unsafe { opts.write(Options::default()) };
 }
 
 /// Creates an executor (`orcx_executor_new`).
@@ -192,15 +198,8 @@ pub unsafe extern "C" fn orcx_options_init(opts: *mut Options) {
 pub unsafe extern "C" fn orcx_executor_new(opts: *const Options) -> *mut OrcxExecutor {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     boundary(std::ptr::null_mut(), || {
-        let mut o = Options {
-            struct_size: OPTIONS_V1_SIZE as u32,
-            idle_close_ms: 0,
-            max_frame_size: 0,
-            flags: 0,
-            log: None,
-            log_ctx: std::ptr::null_mut(),
-            log_level: 0,
-        };
+        // NULL: the defaults; otherwise the fields the caller's header has over them.
+        let mut o = Options::default();
         if !opts.is_null() {
             // SAFETY: the caller's struct has `struct_size` bytes, and at least the version-1
             // fields (checked before they are used by `builder_from`); copy what both know.

@@ -171,18 +171,11 @@ int main(void) {
   uint16_t port = 0;
   orcx_listener *l = orcx_executor_listen(ex, "127.0.0.1:0", &port);
   CHECK(l != NULL && port != 0);
-  int c = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(connect(c, (struct sockaddr *)&addr, sizeof addr) == 0);
+  int c = connect_loopback(port); /* reads time out after 5 s */
+  CHECK(c >= 0);
   CHECK(first_opcode(c) == 0);
   CHECK(orcx_listener_shutdown(l) == 0);
   /* The session was ended: the rest of Setup, then end of file (not the 5 s timeout). */
-  struct timeval timeout = {5, 0};
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   char rest[4096];
   ssize_t n;
   while ((n = read(c, rest, sizeof rest)) > 0) {
