@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{start_listening, target_dir};
+use crate::target_dir;
 
 /// The target triple clang compiles for.
 pub const TRIPLE: &str = "aarch64-linux-gnu";
@@ -70,12 +70,7 @@ impl Target {
     /// `controller` gets the address (`127.0.0.1:PORT`); returns its result with what the
     /// executor wrote to stdout and stderr (files in `dir`).
     pub fn serve_once<T>(&self, dir: &Path, controller: impl FnOnce(&str) -> T) -> (T, String, String) {
-        let (out, err) = (dir.join("exe.out"), dir.join("exe.err"));
-        let (exe, port) = start_listening(&mut Target::qemu(&self.orc_executor), &["--once"], &out, &err);
-        let result = controller(&format!("127.0.0.1:{port}"));
-        let _ = exe.wait(std::time::Duration::from_secs(60), "aarch64 orc-executor --once");
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        (result, read(&out), read(&err))
+        crate::serve_once(&mut Target::qemu(&self.orc_executor), &[], dir, controller)
     }
 
     /// `qemu-aarch64 EXECUTOR`, ready for arguments.

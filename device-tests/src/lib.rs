@@ -534,6 +534,24 @@ pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: 
     start_listening(&mut Command::new(our_bin("orc-executor")), args, stdout_file, stderr_file)
 }
 
+/// Serves one controller with `executor listen=127.0.0.1:0 --once ARGS…` (as
+/// [`start_listening`]): `controller` gets the address (`127.0.0.1:PORT`); returns its result
+/// with what the executor wrote to stdout and stderr (files in `dir`), once it has exited.
+pub fn serve_once<T>(
+    executor: &mut Command,
+    args: &[&str],
+    dir: &Path,
+    controller: impl FnOnce(&str) -> T,
+) -> (T, String, String) {
+    let (out, err) = (dir.join("exe.out"), dir.join("exe.err"));
+    let once: Vec<&str> = std::iter::once("--once").chain(args.iter().copied()).collect();
+    let (exe, port) = start_listening(executor, &once, &out, &err);
+    let result = controller(&format!("127.0.0.1:{port}"));
+    let _ = exe.wait(Duration::from_secs(60), "executor --once");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (result, read(&out), read(&err))
+}
+
 /// As [`start_listening_executor`], for the orc-executor that `executor` runs (for instance
 /// `qemu-aarch64 PATH`).
 pub fn start_listening(

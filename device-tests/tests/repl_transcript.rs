@@ -83,19 +83,18 @@ fn transcript_on_piped_stdin_in_every_executor() {
 
     // orc-executor over TCP: program output (printf) is forwarded to repl, in order with the
     // values; the executor's stdout keeps a copy.
-    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
-    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
-    let o = piped(&[format!("--oop-executor-connect=127.0.0.1:{port}")]);
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello 42\n");
+    let ours = || Command::new(our_bin("orc-executor"));
+    let (o, printed, _) =
+        serve_once(&mut ours(), &[], dir.path(), |addr| piped(&[format!("--oop-executor-connect={addr}")]));
+    assert_eq!(printed, "hello 42\n");
     check_stdout("orc-executor, tcp", &text(&o.stdout));
     check_stderr("orc-executor, tcp", &text(&o.stderr));
 
     // … unless told not to: then only the executor prints it.
-    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
-    let o = piped(&["--no-forward-stdio".into(), format!("--oop-executor-connect=127.0.0.1:{port}")]);
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello 42\n");
+    let (o, printed, _) = serve_once(&mut ours(), &[], dir.path(), |addr| {
+        piped(&["--no-forward-stdio".into(), format!("--oop-executor-connect={addr}")])
+    });
+    assert_eq!(printed, "hello 42\n");
     let values: String = text(&o.stdout);
     assert!(!values.contains("hello") && values.contains("(int) 42"), "{values}");
 

@@ -14,6 +14,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Serves one controller with orc-executor (`--once`, `args`): see [`serve_once`].
+fn ours<T>(args: &[&str], dir: &Path, controller: impl FnOnce(&str) -> T) -> (T, String, String) {
+    serve_once(&mut Command::new(our_bin("orc-executor")), args, dir, controller)
+}
+
 /// Runs repl with `args`, its stdout and stderr both going to one file (so their order is
 /// visible), stdin from `stdin`; returns the exit code and what it wrote.
 fn repl_merged(args: &[String], stdin: Stdio, dir: &Path) -> (Option<i32>, String) {
@@ -29,8 +34,6 @@ fn repl_merged(args: &[String], stdin: Stdio, dir: &Path) -> (Option<i32>, Strin
 #[test]
 fn output_comes_in_order_with_values_and_the_executor_keeps_a_copy() {
     let dir = scratch();
-    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
     let inputs = [
         "#include <stdio.h>",
         "printf(\"one\\n\");",
@@ -40,18 +43,18 @@ fn output_comes_in_order_with_values_and_the_executor_keeps_a_copy() {
         "7",
         "fputs(\"three\\n\", stdout); fputs(\"four\\n\", stderr); fflush(stderr); 8",
     ];
-    let mut args = vec![format!("--oop-executor-connect=127.0.0.1:{port}")];
-    for i in inputs {
-        args.extend(["-e".to_owned(), i.to_owned()]);
-    }
-    let (code, merged) = repl_merged(&args, Stdio::null(), dir.path());
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    let ((code, merged), printed, log) = ours(&[], dir.path(), |addr| {
+        let mut args = vec![format!("--oop-executor-connect={addr}")];
+        for i in inputs {
+            args.extend(["-e".to_owned(), i.to_owned()]);
+        }
+        repl_merged(&args, Stdio::null(), dir.path())
+    });
     assert_eq!(code, Some(0), "{merged}");
     // The last input writes stdout and stderr and returns a value: C stdio buffers stdout
     // when it is not a terminal, so its line comes when the call ends, after stderr's.
     assert_eq!(merged, "one\n(int) 42\ntwo\nno newline(int) 7\nfour\nthree\n(int) 8\n");
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\nno newlinethree\n");
-    let log = std::fs::read_to_string(&err).unwrap();
+    assert_eq!(printed, "one\nno newlinethree\n");
     assert!(log.contains("two\n") && log.contains("four\n"), "{log}");
 }
 
@@ -74,20 +77,23 @@ fn a_program_reads_repl_stdin_and_its_output_and_exit_code_come_back() {
     std::fs::write(&input, &numbers).unwrap();
     let want_sum: u64 = (1..=300_000u64).sum();
 
-    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
-    let args = [format!("--oop-executor-connect=127.0.0.1:{port}"), src.display().to_string()];
-    let (code, merged) = repl_merged(&args, File::open(&input).unwrap().into(), dir.path());
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    let run_count = |stdin: Stdio| {
+        ours(&[], dir.path(), |addr| {
+            repl_merged(
+                &[format!("--oop-executor-connect={addr}"), src.display().to_string()],
+                stdin,
+                dir.path(),
+            )
+        })
+        .0
+    };
+    let (code, merged) = run_count(File::open(&input).unwrap().into());
     assert_eq!(code, Some(3), "{merged}");
     // As natively with both streams in one file: stderr at once, stdout's buffer at exit.
     assert_eq!(merged, format!("read it all\nsum {want_sum} bytes {}\n", numbers.len()));
 
     // With nothing on stdin the program sees end of file at once, not the executor's stdin.
-    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
-    let args = [format!("--oop-executor-connect=127.0.0.1:{port}"), src.display().to_string()];
-    let (code, merged) = repl_merged(&args, Stdio::null(), dir.path());
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    let (code, merged) = run_count(Stdio::null());
     assert_eq!((code, merged.as_str()), (Some(3), "read it all\nsum 0 bytes 0\n"));
 }
 
@@ -179,20 +185,19 @@ fn a_prompt_shows_on_a_terminal_before_the_program_reads() {
          if (!fgets(name, sizeof name, stdin)) return 1; printf(\"hello %s\", name); return 0; }\n",
     )
     .unwrap();
-    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-    let (exe, port) = start_listening_executor(&["--once"], &out, &err);
-    let mut repl = spawn_with_tty_stdout(
-        Command::new(our_bin("repl"))
-            .arg(format!("--oop-executor-connect=127.0.0.1:{port}"))
-            .arg(&src)
-            .stdin(Stdio::piped()),
-    );
-    repl.wait_for_stdout("Name: ", Duration::from_secs(60));
-    let mut stdin = repl.take_stdin();
-    std::io::Write::write_all(&mut stdin, b"Ada\n").unwrap();
-    drop(stdin);
-    let o = repl.wait(Duration::from_secs(60));
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    let (o, _, _) = ours(&[], dir.path(), |addr| {
+        let mut repl = spawn_with_tty_stdout(
+            Command::new(our_bin("repl"))
+                .arg(format!("--oop-executor-connect={addr}"))
+                .arg(&src)
+                .stdin(Stdio::piped()),
+        );
+        repl.wait_for_stdout("Name: ", Duration::from_secs(60));
+        let mut stdin = repl.take_stdin();
+        std::io::Write::write_all(&mut stdin, b"Ada\n").unwrap();
+        drop(stdin);
+        repl.wait(Duration::from_secs(60))
+    });
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).replace('\r', "").ends_with("Name: hello Ada\n"), "{}", text(&o.stdout));
 }
@@ -200,20 +205,19 @@ fn a_prompt_shows_on_a_terminal_before_the_program_reads() {
 #[test]
 fn an_executor_told_not_to_forward_keeps_its_output() {
     let dir = scratch();
-    let (out, err) = (dir.path().join("exe.out"), dir.path().join("exe.err"));
-    let (exe, port) = start_listening_executor(&["--once", "--no-forward-stdio"], &out, &err);
-    let o = run(
-        Command::new(our_bin("repl")).arg(format!("--oop-executor-connect=127.0.0.1:{port}")).args([
-            "-e",
-            "#include <stdio.h>",
-            "-e",
-            "printf(\"kept\\n\");",
-            "-e",
-            "5",
-        ]),
-        60,
-    );
-    let _ = exe.wait(Duration::from_secs(30), "orc-executor --once");
+    let (o, printed, _) = ours(&["--no-forward-stdio"], dir.path(), |addr| {
+        run(
+            Command::new(our_bin("repl")).arg(format!("--oop-executor-connect={addr}")).args([
+                "-e",
+                "#include <stdio.h>",
+                "-e",
+                "printf(\"kept\\n\");",
+                "-e",
+                "5",
+            ]),
+            60,
+        )
+    });
     assert_eq!(text(&o.stdout), "(int) 5\n", "{}", text(&o.stderr));
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept\n");
+    assert_eq!(printed, "kept\n");
 }
