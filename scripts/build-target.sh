@@ -40,19 +40,9 @@ packages=(
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   echo "build-target: adding the arm64 package architecture" >&2
   $sudo dpkg --add-architecture arm64
-  updated=""
 fi
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})) || [ -n "${updated+x}" ]; then
-  $sudo apt-get update -qq
-fi
-if ((${#missing[@]})); then
-  echo "build-target: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# (The :arm64 packages are missing after a new architecture, so the update does happen.)
+scripts/apt-install.sh build-target "${packages[@]}"
 
 peer="${CARGO_TARGET_DIR:-target}/$target/llvm-22"
 if [ ! -x "$peer/usr/lib/llvm-22/bin/llvm-jitlink-executor" ]; then

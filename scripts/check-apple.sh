@@ -20,19 +20,7 @@ if ((${#targets[@]} == 0)); then
   targets=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-darwin)
 fi
 
-packages=(rustc-web cargo-web rust-web-src clang-22)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "check-apple: installing ${missing[*]}" >&2
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  timeout 600 $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 900 \
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/apt-install.sh check-apple rustc-web cargo-web rust-web-src clang-22
 
 # Debian's toolchain, not rustup's (rustup's ~/.cargo/bin may come first in PATH).
 cargo=/usr/bin/cargo
