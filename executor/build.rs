@@ -15,6 +15,14 @@ fn main() {
     println!("cargo:rustc-env=ORC_EXECUTOR_TARGET={target}");
     println!("cargo:rerun-if-env-changed=TARGET");
     println!("cargo:rerun-if-changed=c/guard.cpp");
+    // The OS version an Apple build is for (the setting Apple's tools and rustc read), so the
+    // triple in Setup carries it: clang decides from it, e.g., whether thread-locals exist.
+    for var in ["IPHONEOS_DEPLOYMENT_TARGET", "MACOSX_DEPLOYMENT_TARGET"] {
+        println!("cargo:rerun-if-env-changed={var}");
+        if let Ok(v) = std::env::var(var) {
+            println!("cargo:rustc-env=ORC_EXECUTOR_{var}={v}");
+        }
+    }
 
     let mut build = cc::Build::new();
     build.cpp(true).file("c/guard.cpp").flag("-std=c++17").warnings(true);

@@ -61,7 +61,8 @@ for t in "${ios_targets[@]}" "${sim_targets[@]}" "${mac_targets[@]}"; do
   grep -qx "$t" <<<"$installed" || die "Rust target $t is not installed: rustup target add $t"
 done
 
-# The triples orcbridge announces say iOS 14 and macOS 11.
+# The OS versions the library is built for; the executor announces them in its triple
+# (executor/build.rs, orc_executor::process_triple). iOS 14 and macOS 11 unless set.
 export IPHONEOS_DEPLOYMENT_TARGET="${IPHONEOS_DEPLOYMENT_TARGET:-14.0}"
 export MACOSX_DEPLOYMENT_TARGET="${MACOSX_DEPLOYMENT_TARGET:-11.0}"
 

@@ -410,13 +410,56 @@ impl Executor {
     }
 }
 
-/// This process's target triple as LLVM spells it (`x86_64-pc-linux-gnu` rather than Rust's
-/// `x86_64-unknown-linux-gnu`).
+/// This process's target triple as LLVM spells it: `x86_64-pc-linux-gnu` rather than Rust's
+/// `x86_64-unknown-linux-gnu`; on Apple platforms with the OS and its version as clang wants
+/// them (`arm64-apple-ios14.0-simulator` for Rust's `aarch64-apple-ios-sim`, see
+/// [`llvm_triple`]). The version is the build's `IPHONEOS_DEPLOYMENT_TARGET` or
+/// `MACOSX_DEPLOYMENT_TARGET`, else iOS 14.0 and macOS 11.0.
 pub fn process_triple() -> String {
-    let rust = env!("ORC_EXECUTOR_TARGET");
+    llvm_triple(
+        env!("ORC_EXECUTOR_TARGET"),
+        option_env!("ORC_EXECUTOR_IPHONEOS_DEPLOYMENT_TARGET").unwrap_or("14.0"),
+        option_env!("ORC_EXECUTOR_MACOSX_DEPLOYMENT_TARGET").unwrap_or("11.0"),
+    )
+}
+
+/// Rust's target name `rust` as an LLVM triple (see [`process_triple`]); `ios` and `macos`
+/// are the OS versions for Apple targets. Rust's `x86_64-apple-ios` is the simulator, as its
+/// `-sim` targets are; clang wants `arm64` and `macosx` in Apple triples.
+fn llvm_triple(rust: &str, ios: &str, macos: &str) -> String {
     let mut parts: Vec<&str> = rust.split('-').collect();
     if parts.len() >= 3 && parts[1] == "unknown" && matches!(parts[0], "x86_64" | "i686" | "i586" | "i386") {
         parts[1] = "pc";
     }
-    parts.join("-")
+    if parts.get(1) != Some(&"apple") {
+        return parts.join("-");
+    }
+    let arch = if parts[0] == "aarch64" { "arm64" } else { parts[0] };
+    match &parts[2..] {
+        ["ios"] if arch == "x86_64" => format!("{arch}-apple-ios{ios}-simulator"),
+        ["ios"] => format!("{arch}-apple-ios{ios}"),
+        ["ios", "sim"] => format!("{arch}-apple-ios{ios}-simulator"),
+        ["darwin"] => format!("{arch}-apple-macosx{macos}"),
+        _ => parts.join("-"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::llvm_triple;
+
+    #[test]
+    fn rust_targets_become_the_triples_clang_and_the_host_expect() {
+        let t = |rust| llvm_triple(rust, "14.0", "11.0");
+        assert_eq!(t("x86_64-unknown-linux-gnu"), "x86_64-pc-linux-gnu");
+        assert_eq!(t("aarch64-unknown-linux-gnu"), "aarch64-unknown-linux-gnu");
+        assert_eq!(t("aarch64-apple-ios"), "arm64-apple-ios14.0");
+        assert_eq!(t("aarch64-apple-ios-sim"), "arm64-apple-ios14.0-simulator");
+        assert_eq!(t("x86_64-apple-ios"), "x86_64-apple-ios14.0-simulator");
+        assert_eq!(t("aarch64-apple-darwin"), "arm64-apple-macosx11.0");
+        assert_eq!(t("x86_64-apple-darwin"), "x86_64-apple-macosx11.0");
+        assert_eq!(llvm_triple("aarch64-apple-ios", "17.2", "11.0"), "arm64-apple-ios17.2");
+        // Other Apple targets pass through as Rust names them.
+        assert_eq!(t("aarch64-apple-ios-macabi"), "aarch64-apple-ios-macabi");
+    }
 }
