@@ -534,6 +534,16 @@ pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: 
     start_listening(&mut Command::new(our_bin("orc-executor")), args, stdout_file, stderr_file)
 }
 
+/// A free loopback port (bound and released: another process may take it before it is used,
+/// good enough for a test; executors we start pick their own with `listen=127.0.0.1:0`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a loopback port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// Serves one controller with `executor listen=127.0.0.1:0 --once ARGS…` (as
 /// [`start_listening`]): `controller` gets the address (`127.0.0.1:PORT`); returns its result
 /// with what the executor wrote to stdout and stderr (files in `dir`), once it has exited.

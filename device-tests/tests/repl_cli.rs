@@ -85,7 +85,7 @@ fn unsupported_relocations_are_named() {
 
 #[test]
 fn an_unreachable_executor_is_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let o = repl(&[&format!("--oop-executor-connect=127.0.0.1:{port}"), "examples/scripts/hello.c"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -366,6 +366,10 @@ fn a_file_compiles_once_until_it_or_a_header_it_includes_changes() {
         (text(&o.stdout), compiled)
     };
     assert_eq!(repl_v(&[]), ("42\n".to_owned(), true));
+    assert_eq!(repl_v(&[]), ("42\n".to_owned(), false));
+    // Content counts, not times: a header written again unchanged (touched) compiles nothing,
+    // as the user guide says.
+    std::fs::write(dir.path().join("n.h"), "#define N 41\n").unwrap();
     assert_eq!(repl_v(&[]), ("42\n".to_owned(), false));
     // Other arguments are another object.
     assert_eq!(repl_v(&["-Xcc", "-DUNUSED=1"]), ("42\n".to_owned(), true));

@@ -47,11 +47,6 @@ fn repl(args: &[String], files: &[PathBuf], prog_args: &[String]) -> Output {
     run(Command::new(our_bin("repl")).args(args).args(files).arg("--").args(prog_args), 120)
 }
 
-/// A free loopback port (bound and released; good enough for a test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Runs `p` in every executor mode and returns the differences from native.
 fn check(p: &Program) -> Vec<String> {
     let mut problems = Vec::new();
