@@ -1,11 +1,10 @@
 //! A TCP relay between a controller and an executor that delays what it forwards, as a link
 //! with that one-way latency would, and counts the controller's calls on the way.
 //!
-//! Each direction has a reader thread, which reads whatever arrives, parses the frame
-//! headers it carries (32 bytes: size, opcode, sequence number, tag, `orc_rpc::frame`) and
-//! queues the bytes with the time they may leave, and a writer thread, which sends them in
-//! order at that time: every byte is late by the same delay, and a burst is not held up
-//! chunk after chunk. Plain sessions only (an authenticated session's frames are encrypted).
+//! Each direction has a reader thread, which reads whole frames (`orc_rpc::frame::FrameReader`)
+//! and queues each with the time it may leave, and a writer thread, which sends them in order
+//! at that time: every frame is late by the same delay, and a burst is not held up frame after
+//! frame. Plain sessions only (an authenticated session's frames are encrypted).
 //!
 //! Counted: CallWrapper frames from the controller (its calls), and round trips: calls sent
 //! while none of the controller's calls was waiting for its Result (calls sent together, like
@@ -13,14 +12,15 @@
 //! output) and their Results are not counted.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use orc_rpc::frame::{FRAME_HEADER_SIZE, FrameHeader, Opcode};
+use orc_rpc::frame::{FrameReader, Opcode};
+use orc_rpc::{EncodedFrame, Raw};
 
 /// How long the relay keeps trying to reach the executor when a controller connects (it may
 /// not be listening yet).
@@ -157,23 +157,28 @@ enum Side {
     Executor,
 }
 
-/// Relays `from` to `to`, each chunk `delay` after it arrived; at the end of `from`, shuts
-/// down the sending half of `to` once what came before has been sent.
-fn direction(mut from: TcpStream, mut to: TcpStream, delay: Duration, side: Side, counts: Arc<Counts>) {
+/// Relays `from` to `to`, each frame `delay` after it arrived; at the end of `from` (or a
+/// frame that does not parse), shuts down the sending half of `to` once what came before has
+/// been sent.
+fn direction(from: TcpStream, mut to: TcpStream, delay: Duration, side: Side, counts: Arc<Counts>) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::spawn(move || {
-        let mut headers = FrameHeaders::default();
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut frames = FrameReader::new(from);
         loop {
-            let n = from.read(&mut buf).unwrap_or(0);
-            let chunk = &buf[..n];
-            headers.feed(chunk, |h| match (side, Opcode::from_wire(h.opcode)) {
-                (Side::Controller, Some(Opcode::CallWrapper)) => counts.call(h.seq_no),
-                (Side::Executor, Some(Opcode::Result)) => counts.result(h.seq_no),
-                _ => {}
-            });
-            // An empty chunk is the end of the stream.
-            if tx.send((Instant::now() + delay, chunk.to_vec())).is_err() || n == 0 {
+            let bytes = match frames.read_frame() {
+                Ok(Some(f)) => {
+                    match (side, f.opcode) {
+                        (Side::Controller, Opcode::CallWrapper) => counts.call(f.seq_no),
+                        (Side::Executor, Opcode::Result) => counts.result(f.seq_no),
+                        _ => {}
+                    }
+                    EncodedFrame::new(f.opcode, f.seq_no, f.tag_addr, &Raw(&f.payload)).as_bytes().to_vec()
+                }
+                // An empty chunk is the end of the stream.
+                Ok(None) | Err(_) => Vec::new(),
+            };
+            let end = bytes.is_empty();
+            if tx.send((Instant::now() + delay, bytes)).is_err() || end {
                 return;
             }
         }
@@ -192,66 +197,9 @@ fn direction(mut from: TcpStream, mut to: TcpStream, delay: Duration, side: Side
     });
 }
 
-/// Finds frame headers in a byte stream fed in pieces of any size.
-#[derive(Debug, Default)]
-struct FrameHeaders {
-    /// The header being assembled.
-    header: Vec<u8>,
-    /// Payload bytes still to skip.
-    skip: u64,
-}
-
-impl FrameHeaders {
-    /// Feeds `data`, calling `each` with every header completed in it.
-    fn feed(&mut self, mut data: &[u8], mut each: impl FnMut(&FrameHeader)) {
-        while !data.is_empty() {
-            if self.skip > 0 {
-                let n = usize::try_from(self.skip).map_or(data.len(), |s| s.min(data.len()));
-                self.skip -= n as u64;
-                data = &data[n..];
-                continue;
-            }
-            let n = (FRAME_HEADER_SIZE - self.header.len()).min(data.len());
-            self.header.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if let Ok(bytes) = <&[u8; FRAME_HEADER_SIZE]>::try_from(self.header.as_slice()) {
-                let h = FrameHeader::parse(bytes);
-                each(&h);
-                self.skip = h.size.saturating_sub(FRAME_HEADER_SIZE as u64);
-                self.header.clear();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orc_rpc::{EncodedFrame, ExecutorAddr, Raw};
-
-    #[test]
-    fn headers_are_found_in_pieces_of_any_size() {
-        let mut stream = Vec::new();
-        for (op, seq, payload) in [
-            (Opcode::CallWrapper, 1, &b"abc"[..]),
-            (Opcode::Result, 2, b""),
-            (Opcode::CallWrapper, 3, &[7; 100]),
-        ] {
-            stream.extend_from_slice(EncodedFrame::new(op, seq, ExecutorAddr(9), &Raw(payload)).as_bytes());
-        }
-        for piece in [1, 5, 31, 32, 33, 1000] {
-            let mut found = Vec::new();
-            let mut h = FrameHeaders::default();
-            for c in stream.chunks(piece) {
-                h.feed(c, |h| found.push((Opcode::from_wire(h.opcode), h.seq_no)));
-            }
-            assert_eq!(
-                found,
-                [(Some(Opcode::CallWrapper), 1), (Some(Opcode::Result), 2), (Some(Opcode::CallWrapper), 3)],
-                "pieces of {piece}"
-            );
-        }
-    }
 
     #[test]
     fn calls_sent_together_share_a_round_trip() {
