@@ -71,22 +71,38 @@ const DELAY: Duration = Duration::from_millis(10);
 /// At most this many inputs per script through the relay (each costs a round trip).
 const DELAYED_INPUTS: usize = 200;
 
-/// Per-input latency in ms from `inputs` lines (each costing one input) over an empty baseline.
-fn per_input(peer: &Peer, inputs: &str, count: usize, runs: usize) -> Result<(f64, f64)> {
-    let tail = TAIL;
-    let mut base = Vec::new();
-    let mut full = Vec::new();
-    let mut cold = Vec::new();
+/// What one input costs, from `runs` runs each of the empty script and of `inputs` (`count`
+/// lines, one input each) then the empty script: (latency per input in ms, median cold start
+/// in ms, and how much each of `probe`'s two counters grew per input, as a mean over the runs).
+fn per_input(
+    peer: &Peer,
+    inputs: &str,
+    count: usize,
+    runs: usize,
+    probe: impl Fn() -> (u64, u64),
+) -> Result<(f64, f64, (f64, f64))> {
+    let (mut base, mut full, mut cold, mut grew) = (Vec::new(), Vec::new(), Vec::new(), (0.0, 0.0));
     // One unmeasured run first, so every peer starts with warm page and object caches.
-    run_script(peer, tail)?;
+    run_script(peer, TAIL)?;
     for _ in 0..runs {
-        let (first, total) = run_script(peer, tail)?;
+        let c0 = probe();
+        let (first, total) = run_script(peer, TAIL)?;
         cold.push(first);
         base.push(total);
-        full.push(run_script(peer, &format!("{inputs}{tail}"))?.1);
+        let c1 = probe();
+        full.push(run_script(peer, &format!("{inputs}{TAIL}"))?.1);
+        let c2 = probe();
+        let per = |a: u64, b: u64, c: u64| ((c - b) as f64 - (b - a) as f64) / count as f64;
+        grew.0 += per(c0.0, c1.0, c2.0) / runs as f64;
+        grew.1 += per(c0.1, c1.1, c2.1) / runs as f64;
     }
     let per = (median(full).as_secs_f64() - median(base).as_secs_f64()) * 1e3 / count as f64;
-    Ok((per, median(cold).as_secs_f64() * 1e3))
+    Ok((per, median(cold).as_secs_f64() * 1e3, grew))
+}
+
+/// Nothing to count.
+fn no_probe() -> (u64, u64) {
+    (0, 0)
 }
 
 /// What a value input costs through a relay delaying each direction by [`DELAY`], with the
@@ -95,22 +111,9 @@ fn per_input(peer: &Peer, inputs: &str, count: usize, runs: usize) -> Result<(f6
 fn through_delay(port: u16, exprs: &str, count: usize, runs: usize) -> Result<(f64, f64, f64)> {
     let proxy = DelayProxy::start(port, DELAY);
     let peer = Peer::Repl(vec![format!("--oop-executor-connect=127.0.0.1:{}", proxy.port())]);
-    let counts = || (proxy.calls(), proxy.round_trips());
-    run_script(&peer, TAIL)?;
-    let (mut base, mut full, mut calls, mut trips) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let c0 = counts();
-        base.push(run_script(&peer, TAIL)?.1);
-        let c1 = counts();
-        full.push(run_script(&peer, &format!("{exprs}{TAIL}"))?.1);
-        let c2 = counts();
-        let per = |a: u64, b: u64, c: u64| ((c - b) as f64 - (b - a) as f64) / count as f64;
-        calls.push(per(c0.0, c1.0, c2.0));
-        trips.push(per(c0.1, c1.1, c2.1));
-    }
-    let per = (median(full).as_secs_f64() - median(base).as_secs_f64()) * 1e3 / count as f64;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    Ok((mean(&calls), mean(&trips), per))
+    let (per, _, (calls, trips)) =
+        per_input(&peer, exprs, count, runs, || (proxy.calls(), proxy.round_trips()))?;
+    Ok((calls, trips, per))
 }
 
 pub fn run(runs: usize, count: usize) -> Result<()> {
@@ -135,9 +138,9 @@ pub fn run(runs: usize, count: usize) -> Result<()> {
     println!("{:<36} {:>16} {:>18} {:>16}", "", "declarations", "printed values", "cold start");
     let mut rows = Vec::new();
     for (name, peer) in &peers {
-        let (d, cold) = per_input(peer, &decls, count, runs)?;
+        let (d, cold, _) = per_input(peer, &decls, count, runs, no_probe)?;
         let values = if matches!(peer, Peer::ClangRepl) { &printfs } else { &exprs };
-        let (e, _) = per_input(peer, values, count, runs)?;
+        let (e, _, _) = per_input(peer, values, count, runs, no_probe)?;
         println!("{name:<36} {:>13.3} ms {:>15.3} ms {:>13.1} ms", d, e, cold);
         rows.push((d, e, cold));
     }
