@@ -71,7 +71,7 @@ use std::time::Duration;
 pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult, flush_stdio_if_free};
 pub use listener::ListenerHandle;
 pub use orc_rpc::ExecutorAddr;
-pub use transport::Connection;
+pub use transport::{Connection, take_fd, take_fds};
 
 /// The default time a socket session may sit idle, after its controller released all memory
 /// it initialized, before the executor closes it.
@@ -291,6 +291,15 @@ pub enum SessionEnd {
     ProtocolError(String),
     /// The transport failed.
     TransportError(String),
+}
+
+impl SessionEnd {
+    /// True if the session ended because something failed: the controller broke the protocol
+    /// ([`ProtocolError`](Self::ProtocolError)) or the transport failed
+    /// ([`TransportError`](Self::TransportError)). The other ends are a controller finishing.
+    pub fn is_error(&self) -> bool {
+        matches!(self, SessionEnd::ProtocolError(_) | SessionEnd::TransportError(_))
+    }
 }
 
 impl fmt::Display for SessionEnd {
