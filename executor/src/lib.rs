@@ -38,7 +38,8 @@
 //! is one session's state, which every handler receives, so a controller reaches only its own
 //! session; `builtins` are the published wrapper functions; `memory` manages executor memory
 //! (OS calls in `memory/sys_unix.rs`); `dylib` talks to the dynamic loader; `call` is the
-//! only place that jumps into received addresses, under the crash guard of `guard`;
+//! only place that jumps into received addresses, under the crash guard of `guard`; `cstdio`
+//! flushes and adjusts C's stdio streams;
 //! `dispatch` sends calls to the controller; `stdio` forwards the process's stdio to
 //! controllers; `transport` wraps sockets and pipes; `listener` accepts controllers;
 //! `registry` knows the live sessions for JIT'd code that calls in without one.
@@ -47,6 +48,7 @@
 
 mod builtins;
 mod call;
+mod cstdio;
 mod dispatch;
 mod dylib;
 mod guard;
@@ -68,7 +70,8 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult, flush_stdio_if_free};
+pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult};
+pub use cstdio::flush_stdio_if_free;
 pub use listener::ListenerHandle;
 pub use orc_rpc::ExecutorAddr;
 pub use transport::{Connection, take_fd, take_fds};

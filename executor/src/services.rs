@@ -236,7 +236,7 @@ impl SessionServices {
         // embedding application published; the controller asserts it has the wrapper ABI, as
         // with LLVM's executor.
         let result = unsafe { call::call_wrapper(addr, args, self.crash_guard) };
-        call::flush_stdio_if_free();
+        crate::cstdio::flush_stdio_if_free();
         result
     }
 
@@ -254,12 +254,13 @@ impl SessionServices {
         result
     }
 
-    /// Runs `f` (a jump into code the controller named, given whether to guard it) with this
-    /// session current on the thread, flushing C stdio afterwards as [`call`](Self::call) does.
-    pub fn run_program_code<R>(&self, f: impl FnOnce(bool) -> R) -> R {
+    /// Runs `f` (a jump into code the controller named, guarded as
+    /// [`crash_guard`](Self::crash_guard) says) with this session current on the thread,
+    /// flushing C stdio afterwards as [`call`](Self::call) does.
+    pub fn run_program_code<R>(&self, f: impl FnOnce() -> R) -> R {
         let _entered = Entered::new(self);
-        let r = f(self.crash_guard);
-        call::flush_stdio_if_free();
+        let r = f();
+        crate::cstdio::flush_stdio_if_free();
         r
     }
 

@@ -294,7 +294,7 @@ fn restore(originals: &[Option<File>; 2]) {
 impl Capture {
     fn start() -> io::Result<Arc<Capture>> {
         // What C stdio holds now belongs to the old descriptors.
-        crate::call::flush_stdio_if_free();
+        crate::cstdio::flush_stdio_if_free();
         let originals = [duplicate(io::stdout().as_fd()), duplicate(io::stderr().as_fd())];
         // Both ends close-on-exec.
         let (out_r, out_w) = io::pipe()?;
@@ -450,7 +450,7 @@ pub(crate) fn forward(
 pub(crate) fn sync(session: u64) {
     let Some(Ok(capture)) = CAPTURE.get() else { return };
     let Some(sub) = capture.subscriber(session) else { return };
-    crate::call::flush_stdio_if_free();
+    crate::cstdio::flush_stdio_if_free();
     capture.wait_drained(SYNC_LIMIT);
     sub.wait_sent(SYNC_LIMIT);
 }
@@ -460,7 +460,7 @@ pub(crate) fn sync(session: u64) {
 /// the process (an app's shutdown message) still reach its console.
 extern "C" fn drain_at_exit() {
     if let Some(Ok(capture)) = CAPTURE.get() {
-        crate::call::flush_stdio_if_free();
+        crate::cstdio::flush_stdio_if_free();
         capture.wait_drained(EXIT_DRAIN_LIMIT);
     }
 }
@@ -522,7 +522,7 @@ pub(crate) fn take_stdin(session: u64) -> Result<(), String> {
             let (ours, theirs) = stream_pair().map_err(|e| format!("cannot make a socket for stdin: {e}"))?;
             let original = duplicate(io::stdin().as_fd());
             dup_onto(theirs.as_raw_fd(), 0).map_err(|e| format!("cannot replace stdin: {e}"))?;
-            crate::call::reset_stdin_stream();
+            crate::cstdio::reset_stdin_stream();
             *slot = Some(Stdin { session, feed: Arc::new(ours), original, ended: false });
             Ok(())
         }
@@ -584,6 +584,6 @@ pub(crate) fn session_ended(session: u64) {
         // SAFETY: shutting down our own socket wakes a send blocked on it.
         unsafe { libc::shutdown(s.feed.as_raw_fd(), libc::SHUT_RDWR) };
         put_back(s.original.as_ref().map(AsFd::as_fd), 0);
-        crate::call::reset_stdin_stream();
+        crate::cstdio::reset_stdin_stream();
     }
 }

@@ -20,7 +20,7 @@ impl Builtin for StdioForward {
         let forwarding =
             taken.and_then(|()| crate::stdio::forward(cx.id, tag, &cx.dispatch, cx.max_frame_size));
         if forwarding.is_ok() && flags & STDIO_LINE_BUFFERED != 0 {
-            crate::call::buffer_stdio_as_on_a_terminal();
+            crate::cstdio::buffer_stdio_as_on_a_terminal();
         }
         Ok(SpsError(forwarding))
     }
