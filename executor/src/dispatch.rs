@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use orc_rpc::frame::write_frame;
+use orc_rpc::services::WrapperFunction;
 use orc_rpc::{EncodedFrame, ExecutorAddr, Opcode, Raw};
 
 use crate::call::{CWrapperFunctionBuffer, WrapperResult};
@@ -136,14 +137,15 @@ impl Dispatcher {
         rx.recv().unwrap_or_else(|_| Err("disconnecting".into()))
     }
 
-    /// Calls the controller's handler for `tag` with `args` without waiting for the result,
+    /// Calls the controller's handler for `tag`, of signature `F`, with `args` without waiting
+    /// for the result,
     /// which is ignored when it comes. The frame is written (in order with every other frame
     /// of the session) when this returns. Not logged ([`Outbox::send`]), so that forwarding
     /// the process's stderr cannot feed on its own log lines.
     ///
     /// # Errors
     /// The session has ended, or the transport failed.
-    pub fn notify(&self, tag: ExecutorAddr, args: &impl orc_rpc::SpsEncode) -> io::Result<()> {
+    pub fn notify<F: WrapperFunction>(&self, tag: ExecutorAddr, args: &F::Args<'_>) -> io::Result<()> {
         let s = &*self.inner;
         if s.closed.load(Ordering::Acquire) {
             return Err(io::Error::new(io::ErrorKind::NotConnected, SHUT_DOWN));

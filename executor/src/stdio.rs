@@ -26,6 +26,7 @@
 //! before. It is taken before the controller runs anything, so a program never reads the
 //! process's own stdin by mistake.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
@@ -34,6 +35,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use orc_rpc::ExecutorAddr;
+use orc_rpc::services::StdioOutput;
 
 use crate::dispatch::Dispatcher;
 
@@ -177,7 +179,7 @@ impl Subscriber {
                 }
             };
             drop(q);
-            let sent = self.dispatch.notify(self.tag, &(fd, std::borrow::Cow::Borrowed(&bytes[..])));
+            let sent = self.dispatch.notify::<StdioOutput>(self.tag, &(fd, Cow::Borrowed(&bytes[..])));
             let mut q = lock(&self.queue);
             q.sent += counted;
             if sent.is_err() {
