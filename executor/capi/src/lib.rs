@@ -148,6 +148,18 @@ fn socket_family(fd: RawFd) -> Result<c_int, String> {
     Ok(c_int::from(addr.ss_family))
 }
 
+/// The executor argument of an entry point.
+///
+/// # Errors
+/// `ex` is NULL.
+///
+/// # Safety
+/// `ex` is null or from `orcx_executor_new` and not freed.
+unsafe fn executor<'a>(ex: *const OrcxExecutor) -> Result<&'a OrcxExecutor, String> {
+    // SAFETY: as the caller guarantees.
+    unsafe { ex.as_ref() }.ok_or_else(|| "the executor is NULL".into())
+}
+
 /// Reads a C string argument.
 ///
 /// # Safety
@@ -223,7 +235,7 @@ pub unsafe extern "C" fn orcx_executor_add_symbol(
 ) -> c_int {
     boundary(-1, || {
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let ex = unsafe { executor(ex) }?;
         // SAFETY: as the caller guarantees.
         let name = unsafe { text(name, "the symbol name") }?;
         if name.is_empty() {
@@ -258,7 +270,7 @@ pub unsafe extern "C" fn orcx_executor_serve_fds(
         // SAFETY: the caller hands them over.
         let fds = unsafe { orc_executor::take_fds(in_fd, out_fd) };
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let ex = unsafe { executor(ex) }?;
         let (input, output) = fds.map_err(|e| e.to_string())?;
         status(ex.executor().serve_fds(input, output))
     })
@@ -276,7 +288,7 @@ pub unsafe extern "C" fn orcx_executor_serve_socket(ex: *const OrcxExecutor, fd:
         // SAFETY: the caller hands it over.
         let owned = unsafe { orc_executor::take_fd(fd) };
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let ex = unsafe { executor(ex) }?;
         let owned = owned.map_err(|e| e.to_string())?;
         let family = socket_family(fd)?;
         let report = match family {
@@ -301,7 +313,7 @@ pub unsafe extern "C" fn orcx_executor_listen(
 ) -> *mut OrcxListener {
     boundary(std::ptr::null_mut(), || {
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let ex = unsafe { executor(ex) }?;
         // SAFETY: as the caller guarantees.
         let spec = unsafe { text(host_port, "the address") }?;
         let listener = TcpListener::bind(spec).map_err(|e| format!("cannot listen on {spec}: {e}"))?;
