@@ -72,6 +72,7 @@ use std::time::Duration;
 
 pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult};
 pub use cstdio::flush_stdio_if_free;
+pub use dylib::c_symbol_name;
 pub use listener::ListenerHandle;
 pub use orc_rpc::ExecutorAddr;
 pub use transport::{Connection, take_fd, take_fds};
@@ -198,8 +199,9 @@ impl ExecutorBuilder {
     ///   addresses of real functions and data in this process.
     /// * `Some(ExecutorAddr::NULL)` means the symbol does not exist here, without asking
     ///   `dlsym` (the controller gets "not found": an error if the symbol is required).
-    /// * `None` lets the ordinary lookup go on: `dlsym` of the name in the process (on Apple
-    ///   platforms after stripping the Mach-O `_`, as LLVM's executor does).
+    /// * `None` lets the ordinary lookup go on: `dlsym` of the name's C name in the process
+    ///   ([`c_symbol_name`]: on Apple platforms without the Mach-O `_`, as LLVM's executor
+    ///   does).
     ///
     /// Lookups in libraries the controller opened by path are not affected. The resolver runs
     /// on the session's call threads, possibly on several at once; it cannot fail other than

@@ -91,10 +91,8 @@ impl OrcxExecutor {
         let by_name: HashMap<Vec<u8>, ExecutorAddr> =
             symbols.iter().map(|(n, a)| (n.as_bytes().to_vec(), *a)).collect();
         let mut builder = self.builder.clone().process_symbols(Arc::new(move |name: &[u8]| {
-            // Mach-O names arrive with Darwin's leading `_`; the app publishes C names.
-            let name =
-                if cfg!(target_vendor = "apple") { name.strip_prefix(b"_").unwrap_or(name) } else { name };
-            by_name.get(name).copied()
+            // The app publishes C names; Mach-O names arrive with Darwin's leading `_`.
+            by_name.get(orc_executor::c_symbol_name(name)?).copied()
         }));
         for (name, addr) in symbols {
             builder = builder.bootstrap_symbol(name, addr);
