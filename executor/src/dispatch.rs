@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use orc_rpc::frame::write_frame;
+use orc_rpc::services::WrapperFunction;
 use orc_rpc::{EncodedFrame, ExecutorAddr, Opcode, Raw};
 
 use crate::call::{CWrapperFunctionBuffer, WrapperResult};
@@ -45,21 +46,17 @@ impl Outbox {
     /// The transport's error, or a frame above the size limit (the peer would refuse it).
     pub fn send(&self, frame: &EncodedFrame) -> io::Result<()> {
         let h = frame.header();
-        tracing::debug!(
-            "send {:?} seq={} tag={} payload={}B",
-            Opcode::from_wire(h.opcode),
-            h.seq_no,
-            h.tag_addr,
-            frame.payload().len()
-        );
-        self.send_quietly(frame)
-    }
-
-    /// Sends one frame as [`send`](Self::send) does, without a log line.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    pub fn send_quietly(&self, frame: &EncodedFrame) -> io::Result<()> {
+        let opcode = Opcode::from_wire(h.opcode);
+        // Notifications (forwarded output) are not logged: a log on the forwarded stderr would
+        // make more output, and more notifications, without end.
+        if !(opcode == Some(Opcode::CallWrapper) && is_notification(h.seq_no)) {
+            tracing::debug!(
+                "send {opcode:?} seq={} tag={} payload={}B",
+                h.seq_no,
+                h.tag_addr,
+                frame.payload().len()
+            );
+        }
         if frame.len() as u64 > self.max_frame_size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -91,8 +88,6 @@ struct DispatchState {
     next_seq: AtomicU64,
     /// Calls waiting for their Result.
     pending: Mutex<HashMap<u64, mpsc::SyncSender<WrapperResult>>>,
-    /// Sequence numbers of notifications ([`Dispatcher::notify`]), below [`NOTIFICATION`].
-    next_notification: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -111,7 +106,6 @@ impl Dispatcher {
                 outbox,
                 next_seq: AtomicU64::new(0),
                 pending: Mutex::default(),
-                next_notification: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
             }),
         }
@@ -143,21 +137,22 @@ impl Dispatcher {
         rx.recv().unwrap_or_else(|_| Err("disconnecting".into()))
     }
 
-    /// Calls the controller's handler for `tag` with `args` without waiting for the result,
+    /// Calls the controller's handler for `tag`, of signature `F`, with `args` without waiting
+    /// for the result,
     /// which is ignored when it comes. The frame is written (in order with every other frame
-    /// of the session) when this returns. Not logged, so that forwarding the process's stderr
-    /// cannot feed on its own log lines.
+    /// of the session) when this returns. Not logged ([`Outbox::send`]), so that forwarding
+    /// the process's stderr cannot feed on its own log lines.
     ///
     /// # Errors
     /// The session has ended, or the transport failed.
-    pub fn notify(&self, tag: ExecutorAddr, args: &impl orc_rpc::SpsEncode) -> io::Result<()> {
+    pub fn notify<F: WrapperFunction>(&self, tag: ExecutorAddr, args: &F::Args<'_>) -> io::Result<()> {
         let s = &*self.inner;
         if s.closed.load(Ordering::Acquire) {
             return Err(io::Error::new(io::ErrorKind::NotConnected, SHUT_DOWN));
         }
-        let seq = NOTIFICATION | (s.next_notification.fetch_add(1, Ordering::Relaxed) & !NOTIFICATION);
+        let seq = NOTIFICATION | s.next_seq.fetch_add(1, Ordering::Relaxed);
         let frame = EncodedFrame::new(Opcode::CallWrapper, seq, tag, args);
-        s.outbox.send_quietly(&frame)
+        s.outbox.send(&frame)
     }
 
     /// Delivers the Result for `seq`. Returns false if no call with that number is waiting

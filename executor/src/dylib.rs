@@ -145,11 +145,19 @@ impl DylibManager {
     }
 }
 
-/// `dlsym` on `handle`; on Apple platforms the Mach-O global prefix `_` is stripped first, as
-/// LLVM's executor does.
+/// The C name of symbol `name` as a controller sends it: on Apple platforms the Mach-O name
+/// without its leading `_` (none for a name without one: no C name gives it, and LLVM's
+/// executor refuses it as "missing leading '_'"); elsewhere `name` itself. What the executor
+/// looks up with `dlsym`, and what an application's
+/// [`process_symbols`](crate::ExecutorBuilder::process_symbols) resolver may compare with the
+/// C names it publishes.
+pub fn c_symbol_name(name: &[u8]) -> Option<&[u8]> {
+    if cfg!(target_vendor = "apple") { name.strip_prefix(b"_") } else { Some(name) }
+}
+
+/// `dlsym` on `handle` of the C name of `name` ([`c_symbol_name`]), as LLVM's executor does.
 fn lookup(handle: usize, name: &[u8]) -> Option<ExecutorAddr> {
-    let name = if cfg!(target_vendor = "apple") { name.strip_prefix(b"_")? } else { name };
-    let c = CString::new(name).ok()?;
+    let c = CString::new(c_symbol_name(name)?).ok()?;
     // SAFETY: `handle` came from dlopen and libraries are never closed; `c` is a C string.
     let p = unsafe { libc::dlsym(handle as *mut c_void, c.as_ptr()) };
     (!p.is_null()).then(|| ExecutorAddr::from_ptr(p))

@@ -47,22 +47,19 @@ pub struct Crash {
 }
 
 impl Crash {
-    /// The signal's number on the wire (Linux's numbering, [`orc_rpc::crash`]).
+    /// The signal's number on the wire (Linux's numbering, [`orc_rpc::crash`]). Every signal
+    /// number the executor reports (crash reports, and through `__orcbridge_guarded_call` the
+    /// session runtime's `main` and REPL-input threads) is translated with
+    /// [`orc_rpc::crash::from_native`].
     pub fn wire_signal(&self) -> i32 {
-        wire_signal(self.signal)
+        orc_rpc::crash::from_native(self.signal)
     }
 }
 
-/// This system's signal number `native` in the wire's numbering ([`orc_rpc::crash`]): every
-/// signal number the executor reports (crash reports, and through `__orcbridge_guarded_call`
-/// the session runtime's `main` and REPL-input threads) goes through here.
-fn wire_signal(native: c_int) -> i32 {
-    orc_rpc::crash::from_native(native)
-}
-
-// The wire translation agrees with this system's own numbers for the signals the guard catches
-// (`c/guard.cpp`), checked when the crate compiles, so also by scripts/check-apple.sh for
-// Darwin, where no test can run here.
+// The wire translation agrees with this system's own numbers for every signal the wire names
+// (`orc_rpc::crash`'s constants): the six the guard catches (`c/guard.cpp`: SIGILL, SIGTRAP,
+// SIGABRT, SIGBUS, SIGFPE, SIGSEGV) and the others a crash report may carry. Checked when the
+// crate compiles, so also by scripts/check-apple.sh for Darwin, where no test can run here.
 const _: () = {
     use orc_rpc::crash as w;
     assert!(w::from_native(libc::SIGILL) == w::SIGILL);
@@ -127,7 +124,7 @@ pub unsafe extern "C" fn guarded_call_for_jit(
     let r = unsafe { orcx_guarded_call(f, ctx, sig, addr) };
     if r != 0 {
         // SAFETY: `sig` is writable per the contract and was just written.
-        unsafe { *sig = wire_signal(*sig) };
+        unsafe { *sig = orc_rpc::crash::from_native(*sig) };
     }
     r
 }

@@ -38,7 +38,8 @@
 //! is one session's state, which every handler receives, so a controller reaches only its own
 //! session; `builtins` are the published wrapper functions; `memory` manages executor memory
 //! (OS calls in `memory/sys_unix.rs`); `dylib` talks to the dynamic loader; `call` is the
-//! only place that jumps into received addresses, under the crash guard of `guard`;
+//! only place that jumps into received addresses, under the crash guard of `guard`; `cstdio`
+//! flushes and adjusts C's stdio streams;
 //! `dispatch` sends calls to the controller; `stdio` forwards the process's stdio to
 //! controllers; `transport` wraps sockets and pipes; `listener` accepts controllers;
 //! `registry` knows the live sessions for JIT'd code that calls in without one.
@@ -47,6 +48,7 @@
 
 mod builtins;
 mod call;
+mod cstdio;
 mod dispatch;
 mod dylib;
 mod guard;
@@ -68,10 +70,12 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult, flush_stdio_if_free};
+pub use call::{CWrapperFunctionBuffer, CWrapperFunctionBufferData, WrapperResult};
+pub use cstdio::flush_stdio_if_free;
+pub use dylib::c_symbol_name;
 pub use listener::ListenerHandle;
 pub use orc_rpc::ExecutorAddr;
-pub use transport::Connection;
+pub use transport::{Connection, take_fd, take_fds};
 
 /// The default time a socket session may sit idle, after its controller released all memory
 /// it initialized, before the executor closes it.
@@ -195,8 +199,9 @@ impl ExecutorBuilder {
     ///   addresses of real functions and data in this process.
     /// * `Some(ExecutorAddr::NULL)` means the symbol does not exist here, without asking
     ///   `dlsym` (the controller gets "not found": an error if the symbol is required).
-    /// * `None` lets the ordinary lookup go on: `dlsym` of the name in the process (on Apple
-    ///   platforms after stripping the Mach-O `_`, as LLVM's executor does).
+    /// * `None` lets the ordinary lookup go on: `dlsym` of the name's C name in the process
+    ///   ([`c_symbol_name`]: on Apple platforms without the Mach-O `_`, as LLVM's executor
+    ///   does).
     ///
     /// Lookups in libraries the controller opened by path are not affected. The resolver runs
     /// on the session's call threads, possibly on several at once; it cannot fail other than
@@ -291,6 +296,15 @@ pub enum SessionEnd {
     ProtocolError(String),
     /// The transport failed.
     TransportError(String),
+}
+
+impl SessionEnd {
+    /// True if the session ended because something failed: the controller broke the protocol
+    /// ([`ProtocolError`](Self::ProtocolError)) or the transport failed
+    /// ([`TransportError`](Self::TransportError)). The other ends are a controller finishing.
+    pub fn is_error(&self) -> bool {
+        matches!(self, SessionEnd::ProtocolError(_) | SessionEnd::TransportError(_))
+    }
 }
 
 impl fmt::Display for SessionEnd {

@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,8 @@ use crate::Executor;
 /// The sessions a listener started.
 struct Sessions {
     executor: Executor,
-    active: Arc<AtomicUsize>,
+    /// Every session whose thread had not finished when last looked at ([`admit`](Self::admit)
+    /// drops the finished ones first, so its length is the number running).
     running: Vec<Running>,
 }
 
@@ -36,7 +37,7 @@ const JOIN_SLACK: Duration = Duration::from_secs(1);
 
 impl Sessions {
     fn new(executor: Executor) -> Sessions {
-        Sessions { executor, active: Arc::new(AtomicUsize::new(0)), running: Vec::new() }
+        Sessions { executor, running: Vec::new() }
     }
 
     /// Serves `stream` on a thread of its own, or refuses it with a Hangup when
@@ -44,7 +45,7 @@ impl Sessions {
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) -> bool {
         self.running.retain(|r| !r.thread.is_finished());
         let limit = self.executor.config.max_sessions;
-        if self.active.load(Ordering::SeqCst) >= limit {
+        if self.running.len() >= limit {
             refuse(
                 stream,
                 &format!("orc-executor is serving {limit} controllers, its limit; try again later"),
@@ -58,9 +59,7 @@ impl Sessions {
         // connection close, not wait for a reply.
         let closer = stream.try_clone().ok().map(Arc::new);
         let closing = Arc::new(AtomicBool::new(false));
-        self.active.fetch_add(1, Ordering::SeqCst);
-        let (this, count, done, flag) =
-            (self.executor.clone(), self.active.clone(), closer.clone(), closing.clone());
+        let (this, done, flag) = (self.executor.clone(), closer.clone(), closing.clone());
         let spawned = std::thread::Builder::new().name("orc-session".into()).spawn(move || {
             match this.tcp_connection(stream) {
                 Ok(conn) => {
@@ -71,7 +70,6 @@ impl Sessions {
             if let Some(s) = done {
                 let _ = s.shutdown(Shutdown::Both);
             }
-            count.fetch_sub(1, Ordering::SeqCst);
         });
         match spawned {
             Ok(thread) => {
@@ -79,7 +77,6 @@ impl Sessions {
                 true
             }
             Err(e) => {
-                self.active.fetch_sub(1, Ordering::SeqCst);
                 tracing::error!("cannot start a session thread for {peer}: {e}");
                 false
             }

@@ -16,17 +16,12 @@ use orc_rpc::types::WrapperFunctionCall;
 use orc_rpc::{ExecutorAddr, ExecutorAddrRange, info::names};
 
 use crate::Config;
-use crate::builtins;
+use crate::builtins::{self, Needs};
 use crate::call::{self, WrapperResult};
 use crate::dispatch::{Dispatcher, Outbox, dispatch_fn};
 use crate::dylib::DylibManager;
 use crate::guard::{self, Crash};
 use crate::memory::MemoryManager;
-
-/// The address of the crash guard JIT'd code calls (`__orcbridge_guarded_call`).
-fn guarded_call_addr() -> ExecutorAddr {
-    ExecutorAddr(guard::guarded_call_for_jit as *const () as usize as u64)
-}
 
 /// Per-session services. Instance addresses published in Setup are the addresses of these
 /// fields, so they stay valid exactly as long as the session.
@@ -47,7 +42,7 @@ pub(crate) struct SessionServices {
     /// Largest frame the session sends or accepts, in bytes; bounds what one read may return.
     pub max_frame_size: u64,
     /// The stdio extension is offered ([`crate::ExecutorBuilder::forward_stdio`]).
-    pub forward_stdio: bool,
+    forward_stdio: bool,
     /// Calls into JIT'd code run under the crash guard ([`crate::ExecutorBuilder::crash_guard`]).
     pub crash_guard: bool,
     /// The GDB JIT interface service is published ([`crate::ExecutorBuilder::gdb_jit_interface`]).
@@ -145,18 +140,25 @@ impl SessionServices {
         format!("/orcbridge_{}_{}_{n}", std::process::id(), self.id)
     }
 
-    /// The builtins this session publishes: all but those the application turned off.
+    /// The builtins this session publishes: all but those whose option the application
+    /// turned off.
     fn builtins(&self) -> impl Iterator<Item = &'static builtins::BuiltinEntry> {
-        const STDIO: [&str; 2] = [names::ORCBRIDGE_STDIO_FORWARD, names::ORCBRIDGE_STDIN_WRITE];
-        builtins::table()
-            .iter()
-            .filter(|b| self.gdb_jit_interface || b.name != names::REGISTER_JIT_LOADER_GDB)
-            .filter(|b| self.forward_stdio || !STDIO.contains(&b.name))
+        builtins::table().iter().filter(|b| match b.needs {
+            Needs::Nothing => true,
+            Needs::GdbJitInterface => self.gdb_jit_interface,
+            Needs::ForwardStdio => self.forward_stdio,
+        })
     }
 
     /// The builtin published at `addr` in this session, if any.
-    fn builtin_at(&self, addr: ExecutorAddr) -> Option<&'static builtins::BuiltinEntry> {
-        builtins::find(addr).filter(|b| self.builtins().any(|p| p.addr == b.addr))
+    pub fn builtin_at(&self, addr: ExecutorAddr) -> Option<&'static builtins::BuiltinEntry> {
+        self.builtins().find(|b| b.addr == addr)
+    }
+
+    /// The address of the crash guard for JIT'd code (`__orcbridge_guarded_call`), if this
+    /// session publishes it: with the guard on.
+    fn guarded_call(&self) -> Option<ExecutorAddr> {
+        self.crash_guard.then_some(ExecutorAddr(guard::guarded_call_for_jit as *const () as usize as u64))
     }
 
     /// The bootstrap symbols of this session: every LLVM 22.1 name (but the GDB JIT interface
@@ -172,9 +174,7 @@ impl SessionServices {
             (names::DYLIB_MANAGER_INSTANCE.to_owned(), self.dylib_instance()),
             (names::SHM_INSTANCE.to_owned(), self.shm_instance()),
         ]);
-        if self.crash_guard {
-            v.push((names::ORCBRIDGE_GUARDED_CALL.to_owned(), guarded_call_addr()));
-        }
+        v.extend(self.guarded_call().map(|addr| (names::ORCBRIDGE_GUARDED_CALL.to_owned(), addr)));
         v.extend(self.extra_symbols.iter().cloned());
         v
     }
@@ -184,7 +184,7 @@ impl SessionServices {
     fn is_published(&self, addr: ExecutorAddr) -> bool {
         self.builtin_at(addr).is_some()
             || addr.0 == dispatch_fn as *const () as usize as u64
-            || (self.crash_guard && addr == guarded_call_addr())
+            || self.guarded_call() == Some(addr)
             || self.extra_symbols.iter().any(|&(_, a)| a == addr)
     }
 
@@ -236,7 +236,7 @@ impl SessionServices {
         // embedding application published; the controller asserts it has the wrapper ABI, as
         // with LLVM's executor.
         let result = unsafe { call::call_wrapper(addr, args, self.crash_guard) };
-        call::flush_stdio_if_free();
+        crate::cstdio::flush_stdio_if_free();
         result
     }
 
@@ -254,12 +254,13 @@ impl SessionServices {
         result
     }
 
-    /// Runs `f` (a jump into code the controller named, given whether to guard it) with this
-    /// session current on the thread, flushing C stdio afterwards as [`call`](Self::call) does.
-    pub fn run_program_code<R>(&self, f: impl FnOnce(bool) -> R) -> R {
+    /// Runs `f` (a jump into code the controller named, guarded as
+    /// [`crash_guard`](Self::crash_guard) says) with this session current on the thread,
+    /// flushing C stdio afterwards as [`call`](Self::call) does.
+    pub fn run_program_code<R>(&self, f: impl FnOnce() -> R) -> R {
         let _entered = Entered::new(self);
-        let r = f(self.crash_guard);
-        call::flush_stdio_if_free();
+        let r = f();
+        crate::cstdio::flush_stdio_if_free();
         r
     }
 

@@ -26,13 +26,16 @@
 //! before. It is taken before the controller runs anything, so a program never reads the
 //! process's own stdin by mistake.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 use orc_rpc::ExecutorAddr;
+use orc_rpc::services::StdioOutput;
 
 use crate::dispatch::Dispatcher;
 
@@ -54,15 +57,7 @@ pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(2);
 const CHUNK: usize = 64 << 10;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn wait_until<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, deadline: Instant) -> Option<MutexGuard<'a, T>> {
-    let now = Instant::now();
-    if now >= deadline {
-        return None;
-    }
-    Some(cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0)
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Waits on `cv` until `done`, or until `progress` (a counter that only grows) has not moved
@@ -74,16 +69,14 @@ fn wait_while_progressing<T>(
     done: impl Fn(&T) -> bool,
     progress: impl Fn(&T) -> u64,
 ) {
-    let mut seen = progress(&g);
-    let mut deadline = Instant::now() + patience;
-    while !done(&g) {
-        match wait_until(cv, g, deadline) {
-            Some(next) => g = next,
-            None => return,
-        }
-        if progress(&g) != seen {
-            seen = progress(&g);
-            deadline = Instant::now() + patience;
+    loop {
+        let seen = progress(&g);
+        let (next, waited) = cv
+            .wait_timeout_while(g, patience, |t| !done(t) && progress(t) == seen)
+            .unwrap_or_else(PoisonError::into_inner);
+        g = next;
+        if done(&g) || waited.timed_out() {
+            return;
         }
     }
 }
@@ -127,16 +120,14 @@ impl Subscriber {
     }
 
     fn push_piece(&self, fd: u8, bytes: &[u8]) {
-        let mut q = lock(&self.queue);
-        let deadline = Instant::now() + STALL_LIMIT;
-        while !q.closed && !q.stalled && q.bytes + bytes.len() > QUEUE_LIMIT {
-            match wait_until(&self.changed, q, deadline) {
-                Some(g) => q = g,
-                None => {
-                    q = lock(&self.queue);
-                    q.stalled = true;
-                }
-            }
+        let (mut q, waited) = self
+            .changed
+            .wait_timeout_while(lock(&self.queue), STALL_LIMIT, |q| {
+                !q.closed && !q.stalled && q.bytes + bytes.len() > QUEUE_LIMIT
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() {
+            q.stalled = true;
         }
         if q.closed {
             return;
@@ -160,10 +151,10 @@ impl Subscriber {
     /// Sends queued output until the session ends.
     fn run_sender(&self) {
         loop {
-            let mut q = lock(&self.queue);
-            while q.chunks.is_empty() && q.dropped == 0 && !q.closed {
-                q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
-            }
+            let mut q = self
+                .changed
+                .wait_while(lock(&self.queue), |q| q.chunks.is_empty() && q.dropped == 0 && !q.closed)
+                .unwrap_or_else(PoisonError::into_inner);
             if q.closed {
                 return;
             }
@@ -188,7 +179,7 @@ impl Subscriber {
                 }
             };
             drop(q);
-            let sent = self.dispatch.notify(self.tag, &(fd, std::borrow::Cow::Borrowed(&bytes[..])));
+            let sent = self.dispatch.notify::<StdioOutput>(self.tag, &(fd, Cow::Borrowed(&bytes[..])));
             let mut q = lock(&self.queue);
             q.sent += counted;
             if sent.is_err() {
@@ -218,7 +209,7 @@ struct Capture {
     /// Read ends of the pipes now behind descriptors 1 and 2.
     pipes: [OwnedFd; 2],
     /// The descriptors 1 and 2 had before (none if they were closed).
-    originals: [Option<OwnedFd>; 2],
+    originals: [Option<File>; 2],
     state: Mutex<PumpState>,
     changed: Condvar,
 }
@@ -232,20 +223,25 @@ struct PumpState {
     subscribers: Vec<Arc<Subscriber>>,
 }
 
-static CAPTURE: OnceLock<Result<Arc<Capture>, String>> = OnceLock::new();
-
-/// A pipe, both ends close-on-exec.
-fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let (r, w) = io::pipe()?;
-    Ok((r.into(), w.into()))
+impl PumpState {
+    /// Stops sending output to `session`, if it was subscribed.
+    fn unsubscribe(&mut self, session: u64) {
+        self.subscribers.retain(|s| {
+            let keep = s.session != session;
+            if !keep {
+                s.close();
+            }
+            keep
+        });
+    }
 }
 
-/// A close-on-exec duplicate of `fd`, or None if `fd` is not open.
-fn dup_cloexec(fd: RawFd) -> Option<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor or -1; it does not touch `fd`.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    // SAFETY: a fresh descriptor nobody else owns.
-    (new >= 0).then(|| unsafe { OwnedFd::from_raw_fd(new) })
+static CAPTURE: OnceLock<Result<Arc<Capture>, String>> = OnceLock::new();
+
+/// A close-on-exec duplicate of standard descriptor `fd` (above 2), or None if it is not
+/// open.
+fn duplicate(fd: BorrowedFd<'_>) -> Option<File> {
+    fd.try_clone_to_owned().ok().map(File::from)
 }
 
 /// Makes `target` refer to what `fd` refers to.
@@ -273,50 +269,40 @@ fn pending_bytes(fd: RawFd) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// Writes all of `bytes` to `fd`, giving up on an error (a copy nobody reads is not ours to
-/// report).
-fn write_all(fd: RawFd, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: writing from a valid slice.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
-        }
-        bytes = &bytes[usize::try_from(n).unwrap_or(bytes.len()).min(bytes.len())..];
-    }
-}
-
 /// `fd` moved above descriptor 2 if it is one of 0, 1, 2 (which were closed, so a new
 /// descriptor took their place): the standard descriptors are about to be replaced.
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
+    // `try_clone` duplicates to the lowest free descriptor from 3 on, close-on-exec.
+    if fd.as_raw_fd() > 2 { Ok(fd) } else { fd.try_clone() }
+}
+
+/// Makes standard descriptor `target` what it was before we took it over: a duplicate of
+/// `original`, or closed if it was closed (`original` is None).
+fn put_back(original: Option<BorrowedFd<'_>>, target: RawFd) {
+    match original {
+        Some(o) => _ = dup_onto(o.as_raw_fd(), target),
+        // SAFETY: closing a standard descriptor that was closed before we took it over.
+        None => _ = unsafe { libc::close(target) },
     }
-    dup_cloexec(fd.as_raw_fd()).ok_or_else(io::Error::last_os_error)
 }
 
 /// Puts the original descriptors 1 and 2 back (closing those that were closed).
-fn restore(originals: &[Option<OwnedFd>; 2]) {
+fn restore(originals: &[Option<File>; 2]) {
     for (target, original) in [1, 2].into_iter().zip(originals) {
-        match original {
-            Some(o) => _ = dup_onto(o.as_raw_fd(), target),
-            // SAFETY: closing a standard descriptor that was closed before we took it over.
-            None => _ = unsafe { libc::close(target) },
-        }
+        put_back(original.as_ref().map(AsFd::as_fd), target);
     }
 }
 
 impl Capture {
     fn start() -> io::Result<Arc<Capture>> {
         // What C stdio holds now belongs to the old descriptors.
-        crate::call::flush_stdio_if_free();
-        let originals = [dup_cloexec(1), dup_cloexec(2)];
-        let (out_r, out_w) = cloexec_pipe()?;
-        let (err_r, err_w) = cloexec_pipe()?;
-        let [out_r, out_w, err_r, err_w] = [out_r, out_w, err_r, err_w].map(above_stdio);
+        crate::cstdio::flush_stdio_if_free();
+        let originals = [duplicate(io::stdout().as_fd()), duplicate(io::stderr().as_fd())];
+        // Both ends close-on-exec.
+        let (out_r, out_w) = io::pipe()?;
+        let (err_r, err_w) = io::pipe()?;
+        let [out_r, out_w, err_r, err_w] =
+            [out_r.into(), out_w.into(), err_r.into(), err_w.into()].map(above_stdio);
         let (out_r, out_w, err_r, err_w) = (out_r?, out_w?, err_r?, err_w?);
         if let Err(e) = dup_onto(out_w.as_raw_fd(), 1).and_then(|()| dup_onto(err_w.as_raw_fd(), 2)) {
             restore(&originals);
@@ -379,8 +365,9 @@ impl Capture {
                     continue;
                 }
                 let bytes = &buf[..got];
-                if let Some(o) = &self.originals[i] {
-                    write_all(o.as_raw_fd(), bytes);
+                // A copy nobody reads is not ours to report.
+                if let Some(mut o) = self.originals[i].as_ref() {
+                    _ = o.write_all(bytes);
                 }
                 let fd = if i == 0 { 1 } else { 2 };
                 let subscribers = lock(&self.state).subscribers.clone();
@@ -446,9 +433,7 @@ pub(crate) fn forward(
     });
     {
         let mut st = lock(&capture.state);
-        if let Some(old) = st.subscribers.iter().position(|s| s.session == session) {
-            st.subscribers.remove(old).close();
-        }
+        st.unsubscribe(session);
         st.subscribers.push(sub.clone());
     }
     let sender = sub.clone();
@@ -467,7 +452,7 @@ pub(crate) fn forward(
 pub(crate) fn sync(session: u64) {
     let Some(Ok(capture)) = CAPTURE.get() else { return };
     let Some(sub) = capture.subscriber(session) else { return };
-    crate::call::flush_stdio_if_free();
+    crate::cstdio::flush_stdio_if_free();
     capture.wait_drained(SYNC_LIMIT);
     sub.wait_sent(SYNC_LIMIT);
 }
@@ -477,7 +462,7 @@ pub(crate) fn sync(session: u64) {
 /// the process (an app's shutdown message) still reach its console.
 extern "C" fn drain_at_exit() {
     if let Some(Ok(capture)) = CAPTURE.get() {
-        crate::call::flush_stdio_if_free();
+        crate::cstdio::flush_stdio_if_free();
         capture.wait_drained(EXIT_DRAIN_LIMIT);
     }
 }
@@ -488,7 +473,7 @@ struct Stdin {
     /// Our end of the socket behind descriptor 0.
     feed: Arc<OwnedFd>,
     /// What descriptor 0 was before (none if it was closed).
-    original: Option<OwnedFd>,
+    original: Option<File>,
     ended: bool,
 }
 
@@ -537,9 +522,9 @@ pub(crate) fn take_stdin(session: u64) -> Result<(), String> {
         Some(_) => Err("another controller feeds this process's stdin".into()),
         None => {
             let (ours, theirs) = stream_pair().map_err(|e| format!("cannot make a socket for stdin: {e}"))?;
-            let original = dup_cloexec(0);
+            let original = duplicate(io::stdin().as_fd());
             dup_onto(theirs.as_raw_fd(), 0).map_err(|e| format!("cannot replace stdin: {e}"))?;
-            crate::call::reset_stdin_stream();
+            crate::cstdio::reset_stdin_stream();
             *slot = Some(Stdin { session, feed: Arc::new(ours), original, ended: false });
             Ok(())
         }
@@ -592,13 +577,7 @@ pub(crate) fn write_stdin(session: u64, bytes: &[u8]) -> Result<(), String> {
 /// of file (a write of it still blocked fails) and descriptor 0 is what it was before.
 pub(crate) fn session_ended(session: u64) {
     if let Some(Ok(capture)) = CAPTURE.get() {
-        lock(&capture.state).subscribers.retain(|s| {
-            let keep = s.session != session;
-            if !keep {
-                s.close();
-            }
-            keep
-        });
+        lock(&capture.state).unsubscribe(session);
     }
     let mut slot = lock(&STDIN);
     if slot.as_ref().is_some_and(|s| s.session == session)
@@ -606,11 +585,7 @@ pub(crate) fn session_ended(session: u64) {
     {
         // SAFETY: shutting down our own socket wakes a send blocked on it.
         unsafe { libc::shutdown(s.feed.as_raw_fd(), libc::SHUT_RDWR) };
-        match &s.original {
-            Some(o) => _ = dup_onto(o.as_raw_fd(), 0),
-            // SAFETY: closing descriptor 0, which was closed before this session took it.
-            None => _ = unsafe { libc::close(0) },
-        }
-        crate::call::reset_stdin_stream();
+        put_back(s.original.as_ref().map(AsFd::as_fd), 0);
+        crate::cstdio::reset_stdin_stream();
     }
 }

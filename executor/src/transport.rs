@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::OwnedFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -108,6 +108,49 @@ impl Connection {
     }
 }
 
+/// Takes ownership of descriptor `fd`, e.g. one a C caller hands over or one inherited from
+/// the process that launched this one.
+///
+/// # Errors
+/// `fd` is negative or not open (`InvalidInput`).
+///
+/// # Safety
+/// If `fd` is open, it is the caller's to give away: nothing else owns it or closes it from
+/// now on. The returned [`OwnedFd`] closes it.
+pub unsafe fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl(F_GETFD) only queries the descriptor.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("descriptor {fd} is not open")));
+    }
+    // SAFETY: the descriptor is open and, as the caller guarantees, ours from now on.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Takes ownership of descriptors `input` and `output` for [`Connection::fds`] (or
+/// [`Executor::serve_fds`](crate::Executor::serve_fds)), as [`take_fd`] does. One descriptor
+/// given for both (`filedescs=3,3`, a socket) is owned once and duplicated, so that each half
+/// closes its own. On failure neither is left open: the one that was open is closed.
+///
+/// # Errors
+/// A descriptor is negative or not open (`InvalidInput`), or duplicating the one descriptor
+/// failed.
+///
+/// # Safety
+/// As [`take_fd`], for each of the two.
+pub unsafe fn take_fds(input: RawFd, output: RawFd) -> io::Result<(OwnedFd, OwnedFd)> {
+    // SAFETY: as the caller guarantees. Both are taken before either can fail, so that an
+    // error closes the other.
+    let (owned_input, owned_output) = unsafe { (take_fd(input), (output != input).then(|| take_fd(output))) };
+    let owned_input = owned_input?;
+    let owned_output = match owned_output {
+        Some(o) => o?,
+        None => owned_input
+            .try_clone()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot duplicate descriptor {input}: {e}")))?,
+    };
+    Ok((owned_input, owned_output))
+}
+
 /// Reads a TCP stream with `TCP_QUICKACK` re-armed before every read (Linux), so that LLVM
 /// 22.1 peers, which send a frame's header and payload in two writes without `TCP_NODELAY`,
 /// do not wait for our delayed ACK (about 40 ms) before their payload leaves.
@@ -132,5 +175,26 @@ impl Read for QuickAckReader {
             };
         }
         self.0.read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+
+    use super::*;
+
+    #[test]
+    fn descriptors_are_taken_once_each() {
+        // SAFETY: -1 is never open.
+        assert!(unsafe { take_fd(-1) }.is_err());
+        let (r, w) = io::pipe().unwrap();
+        let (r, w) = (r.into_raw_fd(), w.into_raw_fd());
+        // SAFETY: fresh descriptors this test gives away.
+        let (input, output) = unsafe { take_fds(r, r) }.unwrap();
+        assert_eq!(input.as_raw_fd(), r);
+        assert_ne!(output.as_raw_fd(), r, "one descriptor for both halves is duplicated");
+        // SAFETY: as above (the failure closes `w`).
+        assert!(unsafe { take_fds(w, -1) }.is_err());
     }
 }

@@ -40,12 +40,13 @@ pub const OTHER_SIGNAL: i32 = 128;
 ///
 /// Darwin's numbers are those of `<sys/signal.h>` in the macOS and iOS SDKs (the same on arm64
 /// and x86_64); Linux's those of `<asm/signal.h>` (x86-64 and AArch64). They agree for 1-6, 8,
-/// 9, 11, 13-15 and 24-28 and differ elsewhere: Darwin's `SIGBUS` is 10 (Linux's 7), `SIGSYS`
-/// 12 (31), `SIGUSR1` 30 (10), `SIGUSR2` 31 (12), ... Darwin's `SIGEMT` (7) and `SIGINFO` (29)
-/// have no Linux counterpart and become [`OTHER_SIGNAL`]` + signal`; so do numbers out of range.
+/// 9, 11, 13-15, 21, 22 and 24-28 and differ elsewhere: Darwin's `SIGBUS` is 10 (Linux's 7),
+/// `SIGSYS` 12 (31), `SIGUSR1` 30 (10), `SIGUSR2` 31 (12), ... Darwin's `SIGEMT` (7) and
+/// `SIGINFO` (29) have no Linux counterpart and become [`OTHER_SIGNAL`]` + signal`; so do numbers
+/// out of range.
 pub const fn from_darwin(signal: i32) -> i32 {
     match signal {
-        1..=6 | 8 | 9 | 11 | 13..=15 | 24..=28 => signal,
+        1..=6 | 8 | 9 | 11 | 13..=15 | 21 | 22 | 24..=28 => signal,
         10 => SIGBUS,
         12 => SIGSYS,
         16 => 23, // SIGURG
@@ -53,8 +54,6 @@ pub const fn from_darwin(signal: i32) -> i32 {
         18 => 20, // SIGTSTP
         19 => 18, // SIGCONT
         20 => 17, // SIGCHLD
-        21 => 21, // SIGTTIN
-        22 => 22, // SIGTTOU
         23 => 29, // SIGIO
         30 => SIGUSR1,
         31 => SIGUSR2,

@@ -146,7 +146,8 @@ pub mod names {
     /// on, what the executor process writes to descriptors 1 and 2 is sent to the calling
     /// controller as jit-dispatch calls of its handler `tag` ([`ORCBRIDGE_STDIO_OUTPUT`]);
     /// with flag 1, descriptor 0 becomes a stream only this controller feeds
-    /// ([`ORCBRIDGE_STDIN_WRITE`]); with flag 2, C's `stdout` becomes line-buffered.
+    /// ([`ORCBRIDGE_STDIN_WRITE`]); with flag 2, C's `stdout` and `stdin` become line-buffered,
+    /// as on a terminal.
     /// Offered only by executors that forward their stdio.
     pub const ORCBRIDGE_STDIO_FORWARD: &str = "__orcbridge_stdio_forward_wrapper";
 

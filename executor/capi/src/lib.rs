@@ -15,13 +15,13 @@ mod log;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use orc_executor::{Executor, ExecutorAddr, ExecutorBuilder, ListenerHandle, SessionEnd, SessionReport};
+use orc_executor::{Executor, ExecutorAddr, ExecutorBuilder, ListenerHandle, SessionReport};
 
 use crate::error::boundary;
 
@@ -91,10 +91,8 @@ impl OrcxExecutor {
         let by_name: HashMap<Vec<u8>, ExecutorAddr> =
             symbols.iter().map(|(n, a)| (n.as_bytes().to_vec(), *a)).collect();
         let mut builder = self.builder.clone().process_symbols(Arc::new(move |name: &[u8]| {
-            // Mach-O names arrive with Darwin's leading `_`; the app publishes C names.
-            let name =
-                if cfg!(target_vendor = "apple") { name.strip_prefix(b"_").unwrap_or(name) } else { name };
-            by_name.get(name).copied()
+            // The app publishes C names; Mach-O names arrive with Darwin's leading `_`.
+            by_name.get(orc_executor::c_symbol_name(name)?).copied()
         }));
         for (name, addr) in symbols {
             builder = builder.bootstrap_symbol(name, addr);
@@ -133,24 +131,7 @@ fn builder_from(opts: &Options) -> Result<ExecutorBuilder, String> {
 
 /// A session's outcome as a C status: 0 unless it broke the protocol or its transport.
 fn status(report: SessionReport) -> Result<c_int, String> {
-    match report.end {
-        SessionEnd::ProtocolError(e) => Err(format!("the session ended with a protocol error: {e}")),
-        SessionEnd::TransportError(e) => Err(format!("the session ended with a transport error: {e}")),
-        _ => Ok(0),
-    }
-}
-
-/// Takes ownership of descriptor `fd`.
-///
-/// # Errors
-/// The descriptor is negative or not open.
-fn own_fd(fd: RawFd) -> Result<OwnedFd, String> {
-    // SAFETY: fcntl(F_GETFD) only queries the descriptor.
-    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(format!("descriptor {fd} is not open"));
-    }
-    // SAFETY: the descriptor is open and the caller hands it over (orc_executor.h).
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    if report.end.is_error() { Err(format!("the session ended with a {}", report.end)) } else { Ok(0) }
 }
 
 /// The address family of socket `fd` (`AF_UNIX`, `AF_INET`, ...).
@@ -163,6 +144,18 @@ fn socket_family(fd: RawFd) -> Result<c_int, String> {
         return Err(format!("descriptor {fd} is not a socket: {}", std::io::Error::last_os_error()));
     }
     Ok(c_int::from(addr.ss_family))
+}
+
+/// The executor argument of an entry point.
+///
+/// # Errors
+/// `ex` is NULL.
+///
+/// # Safety
+/// `ex` is null or from `orcx_executor_new` and not freed.
+unsafe fn executor<'a>(ex: *const OrcxExecutor) -> Result<&'a OrcxExecutor, String> {
+    // SAFETY: as the caller guarantees.
+    unsafe { ex.as_ref() }.ok_or_else(|| "the executor is NULL".into())
 }
 
 /// Reads a C string argument.
@@ -240,7 +233,7 @@ pub unsafe extern "C" fn orcx_executor_add_symbol(
 ) -> c_int {
     boundary(-1, || {
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let ex = unsafe { executor(ex) }?;
         // SAFETY: as the caller guarantees.
         let name = unsafe { text(name, "the symbol name") }?;
         if name.is_empty() {
@@ -272,15 +265,11 @@ pub unsafe extern "C" fn orcx_executor_serve_fds(
 ) -> c_int {
     boundary(-1, || {
         // Owned before anything can fail, so that every return closes them (orc_executor.h).
-        let input = own_fd(in_fd);
-        let output = (out_fd != in_fd).then(|| own_fd(out_fd));
+        // SAFETY: the caller hands them over.
+        let fds = unsafe { orc_executor::take_fds(in_fd, out_fd) };
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
-        let input = input?;
-        let output = match output {
-            Some(output) => output?,
-            None => input.try_clone().map_err(|e| format!("cannot duplicate descriptor {in_fd}: {e}"))?,
-        };
+        let ex = unsafe { executor(ex) }?;
+        let (input, output) = fds.map_err(|e| e.to_string())?;
         status(ex.executor().serve_fds(input, output))
     })
 }
@@ -294,10 +283,11 @@ pub unsafe extern "C" fn orcx_executor_serve_fds(
 pub unsafe extern "C" fn orcx_executor_serve_socket(ex: *const OrcxExecutor, fd: c_int) -> c_int {
     boundary(-1, || {
         // Owned before anything can fail, so that every return closes it (orc_executor.h).
-        let owned = own_fd(fd);
+        // SAFETY: the caller hands it over.
+        let owned = unsafe { orc_executor::take_fd(fd) };
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
-        let owned = owned?;
+        let ex = unsafe { executor(ex) }?;
+        let owned = owned.map_err(|e| e.to_string())?;
         let family = socket_family(fd)?;
         let report = match family {
             libc::AF_UNIX => ex.executor().serve_unix_stream(UnixStream::from(owned)),
@@ -321,7 +311,7 @@ pub unsafe extern "C" fn orcx_executor_listen(
 ) -> *mut OrcxListener {
     boundary(std::ptr::null_mut(), || {
         // SAFETY: as the caller guarantees.
-        let ex = unsafe { ex.as_ref() }.ok_or("the executor is NULL")?;
+        let ex = unsafe { executor(ex) }?;
         // SAFETY: as the caller guarantees.
         let spec = unsafe { text(host_port, "the address") }?;
         let listener = TcpListener::bind(spec).map_err(|e| format!("cannot listen on {spec}: {e}"))?;

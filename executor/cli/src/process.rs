@@ -6,10 +6,10 @@
 //! `darwin-sim-executor`), so they behave alike.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::process::ExitCode;
 
-use orc_executor::{Executor, SessionEnd};
+use orc_executor::Executor;
 
 /// How an executor process serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,19 +70,6 @@ pub fn listen_addr(spec: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("listen={spec}: {host} has no address"))
 }
 
-/// Takes ownership of descriptor `fd`, inherited from the process that launched this one.
-///
-/// # Errors
-/// The descriptor is negative or not open.
-pub fn inherited_fd(fd: RawFd) -> Result<OwnedFd, String> {
-    // SAFETY: fcntl(F_GETFD) only queries the descriptor.
-    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(format!("descriptor {fd} is not open"));
-    }
-    // SAFETY: the descriptor is open and was handed to this process to own for the session.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// Serves the one controller that launched this process, on descriptors `input` and `output`,
 /// and returns the process's exit status: success unless the session broke the protocol or
 /// its transport. If the controller went away while JIT'd code still runs, the process ends
@@ -90,9 +77,13 @@ pub fn inherited_fd(fd: RawFd) -> Result<OwnedFd, String> {
 /// under the code that is still running; its output so far is flushed where that is safe).
 ///
 /// # Errors
-/// A descriptor that is not open.
+/// A descriptor that is not open, or one given for both that cannot be duplicated
+/// ([`orc_executor::take_fds`]).
 pub fn serve_inherited_fds(executor: &Executor, input: RawFd, output: RawFd) -> Result<ExitCode, String> {
-    let report = executor.serve_fds(inherited_fd(input)?, inherited_fd(output)?);
+    // SAFETY: descriptors named on the command line were handed to this process to own for the
+    // session; nothing else in it uses them.
+    let (input, output) = unsafe { orc_executor::take_fds(input, output) }.map_err(|e| e.to_string())?;
+    let report = executor.serve_fds(input, output);
     if report.abandoned_calls > 0 {
         tracing::warn!(
             "the controller is gone and JIT'd code still runs on {} thread(s); exiting",
@@ -102,10 +93,7 @@ pub fn serve_inherited_fds(executor: &Executor, input: RawFd, output: RawFd) -> 
         // SAFETY: _exit ends the process at once; nothing here needs to run first.
         unsafe { libc::_exit(EXIT_ABANDONED) };
     }
-    Ok(match report.end {
-        SessionEnd::ProtocolError(_) | SessionEnd::TransportError(_) => ExitCode::FAILURE,
-        _ => ExitCode::SUCCESS,
-    })
+    Ok(if report.end.is_error() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 #[cfg(test)]
@@ -123,6 +111,5 @@ mod tests {
         assert_eq!(listen_addr("[::1]:20000"), Ok("[::1]:20000".parse().unwrap()));
         assert!(listen_addr("localhost").is_err());
         assert!(listen_addr(":70000").is_err());
-        assert!(inherited_fd(-1).is_err());
     }
 }

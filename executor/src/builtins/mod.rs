@@ -5,9 +5,9 @@
 //! libraries and instances, so one controller can never reach another's. It is published at
 //! the address of a real `extern "C"` function with the wrapper-function ABI ([`c_entry`]), so
 //! JIT'd code can call it like LLVM's (it then serves the session whose call is running on
-//! that thread); calls arriving over the wire and alloc actions skip the C ABI and go to the
-//! handler directly. Arguments that do not decode give an out-of-band error, as in LLVM
-//! ("could not decode the arguments of …").
+//! that thread, if that session publishes it: see [`Needs`]); calls arriving over the wire and
+//! alloc actions skip the C ABI and go to the handler directly. Arguments that do not decode
+//! give an out-of-band error, as in LLVM ("could not decode the arguments of …").
 
 mod dylib;
 mod eh_frame;
@@ -38,7 +38,19 @@ pub(crate) trait Builtin: WrapperFunction {
     fn handle(cx: &SessionServices, args: Self::Args<'_>) -> Result<Self::Ret<'static>, String>;
 }
 
-/// A published builtin: name, C entry address and the handler for calls from the wire.
+/// The [`crate::ExecutorBuilder`] option a builtin is published under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// Always published.
+    Nothing,
+    /// [`crate::ExecutorBuilder::gdb_jit_interface`].
+    GdbJitInterface,
+    /// [`crate::ExecutorBuilder::forward_stdio`].
+    ForwardStdio,
+}
+
+/// A builtin: name, C entry address, the handler for calls from the wire, and the option it
+/// needs to be published.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BuiltinEntry {
     /// Bootstrap symbol name.
@@ -47,6 +59,8 @@ pub(crate) struct BuiltinEntry {
     pub addr: ExecutorAddr,
     /// Decodes, runs and encodes one call for a session.
     pub call: fn(&SessionServices, &[u8]) -> WrapperResult,
+    /// The option a session publishes it under.
+    pub needs: Needs,
 }
 
 fn call<B: Builtin>(cx: &SessionServices, bytes: &[u8]) -> WrapperResult {
@@ -72,7 +86,8 @@ pub(crate) unsafe extern "C" fn c_entry<B: Builtin>(
     };
     let result = std::panic::catch_unwind(|| {
         crate::services::with_current(|cx| match cx {
-            Some(cx) => call::<B>(cx, args),
+            Some(cx) if cx.builtin_at(c_entry_addr::<B>()).is_some() => call::<B>(cx, args),
+            Some(_) => Err(format!("{} is not published by this executor", B::NAME)),
             None => Err(format!("{} was called outside a call of a session", B::NAME)),
         })
     })
@@ -80,53 +95,54 @@ pub(crate) unsafe extern "C" fn c_entry<B: Builtin>(
     CWrapperFunctionBuffer::from_result(result)
 }
 
-fn entry<B: Builtin>() -> BuiltinEntry {
-    BuiltinEntry {
-        name: B::NAME,
-        addr: ExecutorAddr(c_entry::<B> as *const () as usize as u64),
-        call: call::<B>,
-    }
+/// The address of [`c_entry`] for `B`.
+fn c_entry_addr<B: Builtin>() -> ExecutorAddr {
+    ExecutorAddr(c_entry::<B> as *const () as usize as u64)
+}
+
+fn entry<B: Builtin>(needs: Needs) -> BuiltinEntry {
+    BuiltinEntry { name: B::NAME, addr: c_entry_addr::<B>(), call: call::<B>, needs }
 }
 
 static TABLE: LazyLock<Vec<BuiltinEntry>> = LazyLock::new(|| {
     let mut v = vec![
-        entry::<svc::MemReserve>(),
-        entry::<svc::MemInitialize>(),
-        entry::<svc::MemDeinitialize>(),
-        entry::<svc::MemRelease>(),
-        entry::<svc::ShmReserve>(),
-        entry::<svc::ShmInitialize>(),
-        entry::<svc::ShmDeinitialize>(),
-        entry::<svc::ShmRelease>(),
-        entry::<svc::DylibOpen>(),
-        entry::<svc::DylibResolve>(),
-        entry::<svc::RunAsMain>(),
-        entry::<svc::RunAsVoidFunction>(),
-        entry::<svc::RunAsIntFunction>(),
-        entry::<svc::MemWriteUInt8s>(),
-        entry::<svc::MemWriteUInt16s>(),
-        entry::<svc::MemWriteUInt32s>(),
-        entry::<svc::MemWriteUInt64s>(),
-        entry::<svc::MemWritePointers>(),
-        entry::<svc::MemWriteBuffers>(),
-        entry::<svc::MemReadUInt8s>(),
-        entry::<svc::MemReadUInt16s>(),
-        entry::<svc::MemReadUInt32s>(),
-        entry::<svc::MemReadUInt64s>(),
-        entry::<svc::MemReadPointers>(),
-        entry::<svc::MemReadBuffers>(),
-        entry::<svc::MemReadStrings>(),
-        entry::<svc::RegisterEhFrame>(),
-        entry::<svc::DeregisterEhFrame>(),
+        entry::<svc::MemReserve>(Needs::Nothing),
+        entry::<svc::MemInitialize>(Needs::Nothing),
+        entry::<svc::MemDeinitialize>(Needs::Nothing),
+        entry::<svc::MemRelease>(Needs::Nothing),
+        entry::<svc::ShmReserve>(Needs::Nothing),
+        entry::<svc::ShmInitialize>(Needs::Nothing),
+        entry::<svc::ShmDeinitialize>(Needs::Nothing),
+        entry::<svc::ShmRelease>(Needs::Nothing),
+        entry::<svc::DylibOpen>(Needs::Nothing),
+        entry::<svc::DylibResolve>(Needs::Nothing),
+        entry::<svc::RunAsMain>(Needs::Nothing),
+        entry::<svc::RunAsVoidFunction>(Needs::Nothing),
+        entry::<svc::RunAsIntFunction>(Needs::Nothing),
+        entry::<svc::MemWriteUInt8s>(Needs::Nothing),
+        entry::<svc::MemWriteUInt16s>(Needs::Nothing),
+        entry::<svc::MemWriteUInt32s>(Needs::Nothing),
+        entry::<svc::MemWriteUInt64s>(Needs::Nothing),
+        entry::<svc::MemWritePointers>(Needs::Nothing),
+        entry::<svc::MemWriteBuffers>(Needs::Nothing),
+        entry::<svc::MemReadUInt8s>(Needs::Nothing),
+        entry::<svc::MemReadUInt16s>(Needs::Nothing),
+        entry::<svc::MemReadUInt32s>(Needs::Nothing),
+        entry::<svc::MemReadUInt64s>(Needs::Nothing),
+        entry::<svc::MemReadPointers>(Needs::Nothing),
+        entry::<svc::MemReadBuffers>(Needs::Nothing),
+        entry::<svc::MemReadStrings>(Needs::Nothing),
+        entry::<svc::RegisterEhFrame>(Needs::Nothing),
+        entry::<svc::DeregisterEhFrame>(Needs::Nothing),
     ];
     #[cfg(feature = "gdb-jit-interface")]
-    v.push(entry::<svc::RegisterJitLoaderGdb>());
-    v.push(entry::<svc::TakeCrashReport>());
-    v.push(entry::<svc::MemInitializeAndCall>());
-    v.push(entry::<svc::StdioForward>());
-    v.push(entry::<svc::StdinWrite>());
+    v.push(entry::<svc::RegisterJitLoaderGdb>(Needs::GdbJitInterface));
+    v.push(entry::<svc::TakeCrashReport>(Needs::Nothing));
+    v.push(entry::<svc::MemInitializeAndCall>(Needs::Nothing));
+    v.push(entry::<svc::StdioForward>(Needs::ForwardStdio));
+    v.push(entry::<svc::StdinWrite>(Needs::ForwardStdio));
     if crate::memory::sys_unix::CAN_MAP_LOW {
-        v.push(entry::<svc::MemReserveLow>());
+        v.push(entry::<svc::MemReserveLow>(Needs::Nothing));
     }
     v
 });

@@ -30,7 +30,7 @@ impl Builtin for RunAsMain {
     fn handle(cx: &SessionServices, (main, args): (ExecutorAddr, Vec<String>)) -> Result<i64, String> {
         check(cx, main)?;
         // SAFETY: `main` is JIT'd or resolved code the controller says is `int main(int, char**)`.
-        cx.run_program_code(|guard| unsafe { call::run_as_main(main, &args, guard) })
+        cx.run_program_code(|| unsafe { call::run_as_main(main, &args, cx.crash_guard) })
     }
 }
 
@@ -38,7 +38,7 @@ impl Builtin for RunAsVoidFunction {
     fn handle(cx: &SessionServices, (f,): (ExecutorAddr,)) -> Result<i32, String> {
         check(cx, f)?;
         // SAFETY: as above, for `int (*)(void)`.
-        cx.run_program_code(|guard| unsafe { call::run_as_void_function(f, guard) })
+        cx.run_program_code(|| unsafe { call::run_as_void_function(f, cx.crash_guard) })
     }
 }
 
@@ -46,7 +46,7 @@ impl Builtin for RunAsIntFunction {
     fn handle(cx: &SessionServices, (f, arg): (ExecutorAddr, i32)) -> Result<i32, String> {
         check(cx, f)?;
         // SAFETY: as above, for `int (*)(int)`.
-        cx.run_program_code(|guard| unsafe { call::run_as_int_function(f, arg, guard) })
+        cx.run_program_code(|| unsafe { call::run_as_int_function(f, arg, cx.crash_guard) })
     }
 }
 

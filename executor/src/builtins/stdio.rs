@@ -10,17 +10,8 @@ use orc_rpc::sps::SpsError;
 use super::Builtin;
 use crate::services::SessionServices;
 
-fn offered(cx: &SessionServices) -> Result<(), String> {
-    if cx.forward_stdio {
-        Ok(())
-    } else {
-        Err("this executor does not forward its stdio (ExecutorBuilder::forward_stdio)".into())
-    }
-}
-
 impl Builtin for StdioForward {
     fn handle(cx: &SessionServices, (tag, flags): (ExecutorAddr, u32)) -> Result<SpsError, String> {
-        offered(cx)?;
         let known = STDIO_STDIN | STDIO_LINE_BUFFERED;
         if flags & !known != 0 {
             return Ok(SpsError::failure(format!("unknown stdio_forward flags {:#x}", flags & !known)));
@@ -29,7 +20,7 @@ impl Builtin for StdioForward {
         let forwarding =
             taken.and_then(|()| crate::stdio::forward(cx.id, tag, &cx.dispatch, cx.max_frame_size));
         if forwarding.is_ok() && flags & STDIO_LINE_BUFFERED != 0 {
-            crate::call::buffer_stdio_as_on_a_terminal();
+            crate::cstdio::buffer_stdio_as_on_a_terminal();
         }
         Ok(SpsError(forwarding))
     }
@@ -37,7 +28,6 @@ impl Builtin for StdioForward {
 
 impl Builtin for StdinWrite {
     fn handle(cx: &SessionServices, (bytes,): (Cow<'_, [u8]>,)) -> Result<SpsError, String> {
-        offered(cx)?;
         Ok(SpsError(crate::stdio::write_stdin(cx.id, &bytes)))
     }
 }
