@@ -145,13 +145,6 @@ pub struct PendingUnit {
     start: Instant,
 }
 
-impl PendingUnit {
-    /// The linked unit.
-    pub fn unit(&self) -> &LinkedUnit {
-        &self.unit
-    }
-}
-
 /// A REPL input sent to the executor to be loaded and run in one call ([`Jit::send_input`]).
 /// Wait for its answer with [`answer`](Self::answer), then give the answer to
 /// [`Jit::finish_input`]; or, if the wait is given up, hand it to [`Jit::abandon_input`].
@@ -162,11 +155,6 @@ pub struct InputCall {
 }
 
 impl InputCall {
-    /// The unit being loaded.
-    pub fn unit(&self) -> &LinkedUnit {
-        &self.pending.unit
-    }
-
     /// Waits for the executor's answer. A wait given up (dropped) may be started again.
     ///
     /// # Errors
@@ -467,7 +455,7 @@ impl Jit {
     ) -> Result<(LinkedUnit, LoadReport), JitError> {
         if !pending.unit.segments.is_empty() {
             if let Err(e) = self.initialize(&pending.unit, pending.init).await {
-                self.pool(pending.low).free(pending.base, pending.size);
+                self.discard(&pending);
                 return Err(e);
             }
             pending.round_trips += 1;
@@ -508,7 +496,7 @@ impl Jit {
         match sent {
             Ok(call) => Ok(InputCall { pending, call }),
             Err(e) => {
-                self.pool(pending.low).free(pending.base, pending.size);
+                self.discard(&pending);
                 Err(e)
             }
         }
@@ -538,7 +526,7 @@ impl Jit {
         let result = match loaded {
             Ok(r) => r,
             Err(e) => {
-                self.pool(pending.low).free(pending.base, pending.size);
+                self.discard(&pending);
                 return Err(e);
             }
         };
@@ -562,6 +550,11 @@ impl Jit {
         let InputCall { mut pending, .. } = call;
         pending.round_trips += 1;
         self.add_loaded(pending, " (initialize and run in one call, not waited for)").0
+    }
+
+    /// Gives back the memory set aside for `pending`, which the executor did not load.
+    fn discard(&mut self, pending: &PendingUnit) {
+        self.pool(pending.low).free(pending.base, pending.size);
     }
 
     /// Adds the unit of `pending`, loaded in the executor, to the session; logs its report,
