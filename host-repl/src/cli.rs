@@ -240,7 +240,7 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
         let lang = cli.lang.unwrap_or(Lang::Cxx);
         let name = format!("-e{}", i + 1);
         let source = compile::clang::Source::Text { name: &name, code };
-        let (obj, _) = compile::clang::compile_cached_with_deps(source, lang, &triple, &cli.xcc)
+        let obj = compile::clang::compile_cached_with_deps(source, lang, &triple, &cli.xcc)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
         inputs.push(Input::Object { name, bytes: obj });
     }
@@ -315,7 +315,6 @@ fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[String]) -> 
                 triple,
                 xcc,
             )
-            .map(|(obj, _)| obj)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
             Input::Object { name, bytes: obj }
         }
