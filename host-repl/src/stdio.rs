@@ -71,7 +71,7 @@ pub async fn forward(session: &Session, stdin: bool) -> Result<Forwarding, Sessi
     let Some(forward) = session.info().symbol(names::ORCBRIDGE_STDIO_FORWARD) else {
         return Ok(Forwarding::None);
     };
-    session.on_dispatch_in_order(OUTPUT_TAG, std::sync::Arc::new(print_output));
+    session.on_dispatch(OUTPUT_TAG, std::sync::Arc::new(print_output));
     // What we print goes to a terminal: C stdio there would be line-buffered, so a program's
     // prompt shows before it reads.
     let line_buffered = if std::io::stdout().is_terminal() { STDIO_LINE_BUFFERED } else { 0 };
