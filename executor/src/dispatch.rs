@@ -96,7 +96,7 @@ const SHUT_DOWN: &str = "jit_dispatch not available (EPC server shut down)";
 /// The bit that marks a notification's sequence number. Nothing waits for a notification's
 /// Result, so none is remembered: a Result with this bit is accepted and dropped, and a
 /// controller that never answers notifications costs no memory.
-pub const NOTIFICATION: u64 = 1 << 63;
+pub use orc_rpc::frame::NOTIFICATION;
 
 impl Dispatcher {
     /// A dispatcher sending through `outbox`.

@@ -12,7 +12,7 @@ use crate::compile::{self, FileKind, Lang};
 use crate::completion::ReplHelper;
 use crate::epc::{Session, Transport};
 use crate::interrupt::{self, Interrupts};
-use crate::jit::Jit;
+use crate::jit::{Initializers, Jit};
 use crate::libs::Search;
 use crate::link::Input;
 use crate::repl::{InputLines, Outcome, Repl};
@@ -146,8 +146,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// How long repl waits for an executor's Setup message.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connects to the executor the options name. `interactive`: a launched executor gets a
-/// process group of its own, so Ctrl-C at the terminal reaches only the REPL.
+/// Connects to the executor the options name, and asks for its stdio (not waiting for the
+/// answer: [`Forwarding::wait`]). `interactive`: a launched executor gets a process group of
+/// its own, so Ctrl-C at the terminal reaches only the REPL.
 async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => {
@@ -166,15 +167,15 @@ async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> 
         // A program run from files reads our stdin; REPL inputs keep the executor's.
         crate::stdio::forward(&session, !cli.files.is_empty()).await?
     } else {
-        Forwarding::None
+        Forwarding::none()
     };
     Ok((session, forwarding))
 }
 
 /// A JIT session with the runtime compiled for the executor's target, and what of the
-/// executor's stdio comes here.
+/// executor's stdio comes here (answered once a library was opened, else maybe not yet).
 async fn start_jit(cli: &Cli, interactive: bool) -> Result<(Jit, Forwarding)> {
-    let (session, forwarding) = connect(cli, interactive).await?;
+    let (session, mut forwarding) = connect(cli, interactive).await?;
     let triple = session.info().target_triple.clone();
     let runtime = compile::clang::compile_cached(
         orcbridge_runtime::SOURCE_NAME,
@@ -188,6 +189,8 @@ async fn start_jit(cli: &Cli, interactive: bool) -> Result<(Jit, Forwarding)> {
     let search = Search::new(&cli.lib_dirs, &triple);
     for lib in &cli.dlopen {
         let found = search.find_dlopen(lib).with_context(|| format!("--dlopen {lib}"))?;
+        // A library's constructors run when it is opened.
+        forwarding.wait(jit.session()).await?;
         let linkable = jit.open_libraries(found).await.with_context(|| format!("--dlopen {lib}"))?;
         keep_for_session(&mut jit, linkable).await?;
     }
@@ -206,13 +209,14 @@ async fn keep_for_session(jit: &mut Jit, inputs: Vec<Input>) -> Result<()> {
     Ok(())
 }
 
-/// What each `-lNAME` stands for, shared objects loaded into the executor; returns the
-/// archives and objects to link.
-async fn open_l_libraries(cli: &Cli, jit: &mut Jit) -> Result<Vec<Input>> {
+/// What each `-lNAME` stands for, shared objects loaded into the executor (once `forwarding`
+/// is answered: their constructors run); returns the archives and objects to link.
+async fn open_l_libraries(cli: &Cli, jit: &mut Jit, forwarding: &mut Forwarding) -> Result<Vec<Input>> {
     let search = Search::new(&cli.lib_dirs, &jit.session().info().target_triple.clone());
     let mut inputs = Vec::new();
     for lib in &cli.libs {
         let found = search.find_l(lib)?;
+        forwarding.wait(jit.session()).await?;
         inputs.extend(jit.open_libraries(found).await.with_context(|| format!("-l{lib}"))?);
     }
     Ok(inputs)
@@ -233,26 +237,30 @@ fn bundled_executor() -> Result<PathBuf> {
 }
 
 async fn run_files(cli: Cli) -> Result<ExitCode> {
-    let (mut jit, forwarding) = start_jit(&cli, false).await?;
+    let (mut jit, mut forwarding) = start_jit(&cli, false).await?;
     let triple = jit.session().info().target_triple.clone();
     let mut inputs = Vec::new();
     for (i, code) in cli.code.iter().enumerate() {
         let lang = cli.lang.unwrap_or(Lang::Cxx);
         let name = format!("-e{}", i + 1);
         let source = compile::clang::Source::Text { name: &name, code };
-        let (obj, _) = compile::clang::compile_cached_with_deps(source, lang, &triple, &cli.xcc)
+        let obj = compile::clang::compile_cached_with_deps(source, lang, &triple, &cli.xcc)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
         inputs.push(Input::Object { name, bytes: obj });
     }
     for file in &cli.files {
         inputs.push(read_input(file, cli.lang, &triple, &cli.xcc)?);
     }
-    inputs.extend(open_l_libraries(&cli, &mut jit).await?);
+    inputs.extend(open_l_libraries(&cli, &mut jit, &mut forwarding).await?);
 
-    jit.load(inputs).await?;
+    // The forward request's answer has come by now, its round trip spent while the sources
+    // compiled and the link looked up names: wait for it before anything runs.
+    let pending = jit.link_lazy(inputs, Initializers::AtLoad, &mut |_| Vec::new()).await?;
+    let stdin_is_ours = forwarding.wait(jit.session()).await?;
+    jit.load_linked(pending).await?;
     let program = cli.files.first().map_or_else(|| "repl-program".to_owned(), |f| f.display().to_string());
     let argv: Vec<String> = std::iter::once(program).chain(cli.args.iter().cloned()).collect();
-    let result = if forwarding == Forwarding::OutputAndStdin {
+    let result = if stdin_is_ours {
         tokio::select! {
             r = jit.run_main(&argv) => r,
             never = crate::stdio::feed_stdin(jit.session()) => match never {},
@@ -315,7 +323,6 @@ fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[String]) -> 
                 triple,
                 xcc,
             )
-            .map(|(obj, _)| obj)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
             Input::Object { name, bytes: obj }
         }
@@ -351,8 +358,10 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> R
     use std::io::IsTerminal;
     let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
     let mut repl = rt.block_on(async {
-        let (mut jit, _) = start_jit(&cli, interactive).await?;
-        let linkable = open_l_libraries(&cli, &mut jit).await?;
+        let (mut jit, mut forwarding) = start_jit(&cli, interactive).await?;
+        // Before anything runs: the output of every unit and input comes here.
+        forwarding.wait(jit.session()).await?;
+        let linkable = open_l_libraries(&cli, &mut jit, &mut forwarding).await?;
         keep_for_session(&mut jit, linkable).await?;
         Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await
     })?;

@@ -8,8 +8,8 @@
 //! initializers through the runtime). Steady state: one round trip per unit.
 //!
 //! A REPL input whose statements must run is loaded and run in that same round trip when the
-//! executor offers orcbridge's `initialize_and_call` ([`Jit::send_input`]); LLVM's executor
-//! gets the initialize and then the run call ([`Jit::load_linked`], [`Jit::run_input`]).
+//! executor offers orcbridge's `initialize_and_call`; LLVM's executor gets the initialize and
+//! then the run call. [`Jit::send_input`] chooses.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -27,7 +27,7 @@ use orc_rpc::types::{
     AllocActionCallPair, FinalizeRequest, RemoteAllocGroup, RemoteSymbolLookupSetElement, SegFinalizeRequest,
     WrapperFunctionCall,
 };
-use orc_rpc::{ExecutorAddr, ExecutorAddrRange};
+use orc_rpc::{ExecutorAddr, ExecutorAddrRange, Raw};
 use orcbridge_runtime as rt;
 
 use crate::epc::{SentCall, Session, SessionError};
@@ -102,7 +102,8 @@ pub struct LoadReport {
 pub enum Initializers {
     /// Inside the initialize request, as an alloc action (no extra round trip).
     AtLoad,
-    /// Later, by [`Jit::run_input`], which also returns the value the input produced.
+    /// Later, by [`Jit::run_input`] or [`Jit::send_input`], which also return the value the
+    /// input produced.
     Deferred,
 }
 
@@ -145,34 +146,37 @@ pub struct PendingUnit {
     start: Instant,
 }
 
-impl PendingUnit {
-    /// The linked unit.
-    pub fn unit(&self) -> &LinkedUnit {
-        &self.unit
-    }
-}
-
-/// A REPL input sent to the executor to be loaded and run in one call ([`Jit::send_input`]).
-/// Wait for its answer with [`answer`](Self::answer), then give the answer to
-/// [`Jit::finish_input`]; or, if the wait is given up, hand it to [`Jit::abandon_input`].
+/// A REPL input sent to the executor to be loaded and run ([`Jit::send_input`]). Wait for its
+/// answer with [`answer`](Self::answer), then give the answer to [`Jit::finish_input`]; or, if
+/// the wait is given up, hand it to [`Jit::abandon_input`].
 #[derive(Debug)]
 pub struct InputCall {
-    pending: PendingUnit,
-    call: SentCall,
+    state: InputState,
+}
+
+#[derive(Debug)]
+enum InputState {
+    /// One `initialize_and_call` sent: the executor loads the unit, then runs it, and answers
+    /// for both.
+    Fused { pending: PendingUnit, call: SentCall },
+    /// Loaded by an `initialize` answered already; `run`, the call of the runtime's input
+    /// runner, sent (`None`: the input has nothing to run).
+    Loaded { unit: LinkedUnit, report: LoadReport, run: Option<SentCall> },
 }
 
 impl InputCall {
-    /// The unit being loaded.
-    pub fn unit(&self) -> &LinkedUnit {
-        &self.pending.unit
-    }
-
-    /// Waits for the executor's answer. A wait given up (dropped) may be started again.
+    /// Waits for the executor's answer (at once if nothing runs). A wait given up (dropped)
+    /// may be started again.
     ///
     /// # Errors
     /// The session ended first.
     pub async fn answer(&mut self) -> Result<Bytes, SessionError> {
-        self.call.result().await
+        match &mut self.state {
+            InputState::Fused { call, .. } | InputState::Loaded { run: Some(call), .. } => {
+                call.result().await
+            }
+            InputState::Loaded { run: None, .. } => Ok(Bytes::new()),
+        }
     }
 }
 
@@ -467,7 +471,7 @@ impl Jit {
     ) -> Result<(LinkedUnit, LoadReport), JitError> {
         if !pending.unit.segments.is_empty() {
             if let Err(e) = self.initialize(&pending.unit, pending.init).await {
-                self.pool(pending.low).free(pending.base, pending.size);
+                self.discard(&pending);
                 return Err(e);
             }
             pending.round_trips += 1;
@@ -475,59 +479,80 @@ impl Jit {
         Ok(self.add_loaded(pending, ""))
     }
 
-    /// True if `pending`, a REPL input linked with [`Initializers::Deferred`], has code to load
-    /// and statements to run, and the executor loads and runs it in one call (orcbridge's
-    /// `initialize_and_call`, [`send_input`](Self::send_input)).
-    pub fn fuses_input(&self, pending: &PendingUnit) -> bool {
-        pending.init == Initializers::Deferred
-            && !pending.unit.segments.is_empty()
-            && runs_code(&pending.unit)
-            && self.session.info().symbol(names::ORCBRIDGE_INITIALIZE_AND_CALL).is_some()
-    }
-
-    /// Sends the REPL input `pending` (see [`fuses_input`](Self::fuses_input)) to be loaded
-    /// and run in one call: the executor initializes its memory as `initialize` would, then
-    /// runs its statements as [`run_input`](Self::run_input) would. Returns once the request
-    /// is sent.
+    /// Sends the REPL input `pending`, linked with [`Initializers::Deferred`], to be loaded and
+    /// run; returns once the call that runs it is sent. When the executor offers orcbridge's
+    /// `initialize_and_call`, that is one call: the executor initializes the unit's memory as
+    /// `initialize` would, then runs its statements as [`run_input`](Self::run_input) would.
+    /// Otherwise (LLVM's executor) the unit is loaded first, with one `initialize` waited for
+    /// here, then the run call is sent. An input without statements is only loaded.
     ///
     /// # Errors
-    /// The session runtime is missing, or the executor went away; the unit's memory is then
-    /// reused.
+    /// The session runtime is missing or the executor refused the code (the unit's memory is
+    /// then reused), or the executor went away.
     pub async fn send_input(&mut self, pending: PendingUnit) -> Result<InputCall, JitError> {
-        let sent = async {
-            let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
-            let f = self.session.symbol(names::ORCBRIDGE_INITIALIZE_AND_CALL)?;
-            let run = self.runtime_symbol(&pending.unit, rt::RUN_INPUT)?;
-            let req = self.finalize_request(&pending.unit, pending.init)?;
-            let run_args = input_args(&pending.unit);
-            let args: <MemInitializeAndCall as WrapperFunction>::Args<'_> =
-                (inst, req, ExecutorAddr(run), Cow::Borrowed(run_args.as_slice()));
-            Ok::<_, JitError>(self.session.send_call(f, &args).await?)
-        }
-        .await;
-        match sent {
-            Ok(call) => Ok(InputCall { pending, call }),
+        let runs = pending.init == Initializers::Deferred && runs_code(&pending.unit);
+        let run = match runs.then(|| self.runtime_symbol(&pending.unit, rt::RUN_INPUT)).transpose() {
+            Ok(run) => run.map(ExecutorAddr),
             Err(e) => {
-                self.pool(pending.low).free(pending.base, pending.size);
-                Err(e)
+                self.discard(&pending);
+                return Err(e);
             }
+        };
+        let fused = self.session.info().symbol(names::ORCBRIDGE_INITIALIZE_AND_CALL);
+        if let (Some(f), Some(run), false) = (fused, run, pending.unit.segments.is_empty()) {
+            let sent = async {
+                let inst = self.session.symbol(names::MEMORY_MANAGER_INSTANCE)?;
+                let req = self.finalize_request(&pending.unit, pending.init)?;
+                let run_args = input_args(&pending.unit);
+                let args: <MemInitializeAndCall as WrapperFunction>::Args<'_> =
+                    (inst, req, run, Cow::Borrowed(run_args.as_slice()));
+                Ok::<_, JitError>(self.session.send_call(f, &args).await?)
+            }
+            .await;
+            return match sent {
+                Ok(call) => Ok(InputCall { state: InputState::Fused { pending, call } }),
+                Err(e) => {
+                    self.discard(&pending);
+                    Err(e)
+                }
+            };
         }
+        let (unit, report) = self.load_linked(pending).await?;
+        let run = match run {
+            Some(run) => Some(self.session.send_call(run, &Raw(&input_args(&unit))).await?),
+            None => None,
+        };
+        Ok(InputCall { state: InputState::Loaded { unit, report, run } })
     }
 
     /// Completes the REPL input `call` with the executor's `answer` ([`InputCall::answer`]):
-    /// adds the loaded unit to the session and returns it, its load report, and what running
-    /// it gave (as [`run_input`](Self::run_input) returns it: a crash, with orc-executor's
-    /// report taken, is [`JitError::Crashed`], and the unit stays loaded, as with two calls).
+    /// adds the loaded unit to the session (if [`send_input`](Self::send_input) has not) and
+    /// returns it, its load report, and what running it gave (as
+    /// [`run_input`](Self::run_input) returns it: a crash, with orc-executor's report taken,
+    /// is [`JitError::Crashed`], and the unit stays loaded, in one call as with two).
     ///
     /// # Errors
-    /// The executor refused the code (nothing ran; the unit's memory is reused) or went
-    /// away, or its answer does not decode.
+    /// In one call: the executor refused the code (nothing ran; the unit's memory is reused)
+    /// or went away, or its answer does not decode. With the unit loaded already, those of
+    /// the run are in the run's result.
     pub async fn finish_input(
         &mut self,
         call: InputCall,
         answer: Result<Bytes, SessionError>,
     ) -> Result<(LinkedUnit, LoadReport, Result<Option<CapturedValue>, JitError>), JitError> {
-        let InputCall { mut pending, .. } = call;
+        let mut pending = match call.state {
+            InputState::Fused { pending, .. } => pending,
+            InputState::Loaded { unit, report, run } => {
+                let run = match (run, answer) {
+                    (None, _) => Ok(None),
+                    (Some(_), Ok(bytes)) => {
+                        self.runtime_answer(&bytes, rt::RUN_INPUT).await.and_then(captured_value)
+                    }
+                    (Some(_), Err(e)) => Err(e.into()),
+                };
+                return Ok((unit, report, run));
+            }
+        };
         let loaded = answer.map_err(JitError::from).and_then(|bytes| {
             let SpsExpected(r) = decode_ret::<MemInitializeAndCall>(&bytes).map_err(|error| {
                 SessionError::BadResult { function: MemInitializeAndCall::NAME.to_owned(), error }
@@ -538,7 +563,7 @@ impl Jit {
         let result = match loaded {
             Ok(r) => r,
             Err(e) => {
-                self.pool(pending.low).free(pending.base, pending.size);
+                self.discard(&pending);
                 return Err(e);
             }
         };
@@ -559,9 +584,18 @@ impl Jit {
     /// up, say by Ctrl-C): the executor loads an input before it runs it, so its unit joins
     /// the session as if the answer had come. Returns the unit.
     pub fn abandon_input(&mut self, call: InputCall) -> LinkedUnit {
-        let InputCall { mut pending, .. } = call;
-        pending.round_trips += 1;
-        self.add_loaded(pending, " (initialize and run in one call, not waited for)").0
+        match call.state {
+            InputState::Fused { mut pending, .. } => {
+                pending.round_trips += 1;
+                self.add_loaded(pending, " (initialize and run in one call, not waited for)").0
+            }
+            InputState::Loaded { unit, .. } => unit,
+        }
+    }
+
+    /// Gives back the memory set aside for `pending`, which the executor did not load.
+    fn discard(&mut self, pending: &PendingUnit) {
+        self.pool(pending.low).free(pending.base, pending.size);
     }
 
     /// Adds the unit of `pending`, loaded in the executor, to the session; logs its report,

@@ -313,12 +313,7 @@ impl Repl {
             Err(e) => return self.load_failed(e, absorbed, &ptu.warnings),
         };
         let t_link = t0.elapsed();
-        let run = if self.jit.fuses_input(&pending) {
-            self.load_and_run(ptu.id, pending, absorbed).await
-        } else {
-            self.load_then_run(ptu.id, pending, absorbed).await
-        };
-        let run = match run {
+        let run = match self.load_and_run(ptu.id, pending, absorbed).await {
             Ok(run) => run,
             Err((e, absorbed)) => return self.load_failed(e, absorbed, &ptu.warnings),
         };
@@ -373,30 +368,11 @@ impl Repl {
         Ok((None, format!("{}error: {e}", with_newline_if_any(warnings))))
     }
 
-    /// Loads the linked input `input` (`pending`, holding the deferred inputs `absorbed`),
-    /// records its unit, then runs it: two calls. Returns what running it gave, or `None` if
-    /// Ctrl-C ended the wait for it; the load's error with `absorbed` if it failed.
-    async fn load_then_run(
-        &mut self,
-        input: u64,
-        pending: PendingUnit,
-        absorbed: Vec<Absorbed>,
-    ) -> Result<Option<Result<Option<CapturedValue>, JitError>>, (JitError, Vec<Absorbed>)> {
-        let unit = match self.jit.load_linked(pending).await {
-            Ok((unit, _)) => unit,
-            Err(e) => return Err((e, absorbed)),
-        };
-        self.record_unit(input, &unit, absorbed);
-        // Only this wait can be interrupted: the input is loaded and recorded, so the session
-        // stays consistent while it goes on running in the executor.
-        Ok(tokio::select! {
-            r = self.jit.run_input(&unit) => Some(r),
-            () = interrupted(&mut self.interrupts, self.interrupt_mark) => None,
-        })
-    }
-
-    /// As [`load_then_run`](Self::load_then_run), in one call (orcbridge's
-    /// `initialize_and_call`, [`Jit::send_input`]).
+    /// Loads and runs the linked input `input` (`pending`, holding the deferred inputs
+    /// `absorbed`), [`Jit::send_input`]: one call with orc-executor, an `initialize` and then
+    /// the run call with LLVM's executor. Records its unit before what running it gave is
+    /// used, and returns that, or `None` if Ctrl-C ended the wait for it; the load's error
+    /// with `absorbed` if it failed.
     async fn load_and_run(
         &mut self,
         input: u64,
@@ -407,8 +383,9 @@ impl Repl {
             Ok(call) => call,
             Err(e) => return Err((e, absorbed)),
         };
-        // Only the wait can be interrupted: the request went out whole, and the executor loads
-        // the input before it runs it, so it is recorded as loaded and goes on running.
+        // Only the wait for the answer can be interrupted (with LLVM's executor, not the load
+        // before it): the requests went out whole, and the executor loads the input before it
+        // runs it, so it is recorded as loaded and goes on running.
         let answer = tokio::select! {
             a = call.answer() => a,
             () = interrupted(&mut self.interrupts, self.interrupt_mark) => {

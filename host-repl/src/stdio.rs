@@ -7,6 +7,10 @@
 //! REPL's own output: the executor sends the output of a call before the call's result, and
 //! the session's reader prints it before it looks at the result. [`feed_stdin`] gives a
 //! program our stdin.
+//!
+//! The request goes out when the session starts and its answer is awaited only before code
+//! runs ([`Forwarding::wait`]): on a slow link its round trip overlaps the compiles and the
+//! first load's lookups instead of adding to the cold start.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Read, Write};
@@ -14,11 +18,12 @@ use std::io::{IsTerminal, Read, Write};
 use orc_rpc::ExecutorAddr;
 use orc_rpc::info::names;
 use orc_rpc::services::{
-    STDIO_LINE_BUFFERED, STDIO_STDIN, StdinWrite, StdioForward, StdioOutput, decode_args,
+    STDIO_LINE_BUFFERED, STDIO_STDIN, StdinWrite, StdioForward, StdioOutput, WrapperFunction, decode_args,
+    decode_ret,
 };
 use orc_rpc::sps::SpsError;
 
-use crate::epc::{Session, SessionError};
+use crate::epc::{SentCall, Session, SessionError};
 
 /// The jit-dispatch tag of our output handler (any number is ours to choose; this one spells
 /// "stdio" in ASCII, for logs).
@@ -27,70 +32,113 @@ pub const OUTPUT_TAG: ExecutorAddr = ExecutorAddr(0x73_7464_696f);
 /// Bytes read from our stdin and sent in one call.
 const STDIN_CHUNK: usize = 64 << 10;
 
-/// Prints one forwarded chunk: `(fd, bytes)` of [`StdioOutput`].
-fn print_output(args: &[u8]) -> Vec<u8> {
+/// Handles one forwarded chunk, `args` of [`StdioOutput`]: writes it to `out` or `err`
+/// ([`write_output`]). Answers as a void wrapper function does, whatever `args` are.
+fn print_output(args: &[u8], out: &mut impl Write, err: &mut impl Write) -> Vec<u8> {
     match decode_args::<StdioOutput>(args) {
-        Ok((fd, bytes)) => {
-            // Our own buffered stdout goes first, so the two streams keep the executor's order
-            // when they share a terminal or a file.
-            let mut out = std::io::stdout().lock();
-            let _ = out.flush();
-            if fd == 2 {
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(&bytes);
-                let _ = err.flush();
-            } else {
-                let _ = out.write_all(&bytes);
-                let _ = out.flush();
-            }
-        }
+        Ok((fd, bytes)) => write_output(fd, &bytes, out, err),
         Err(e) => tracing::warn!("forwarded output from the executor does not decode: {e}"),
     }
     orc_rpc::sps::to_bytes(&())
 }
 
-/// What [`forward`] obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forwarding {
-    /// Nothing: the executor does not offer the extension (LLVM's executor).
-    None,
-    /// The executor's output.
-    Output,
-    /// The executor's output, and its stdin is ours to feed ([`feed_stdin`]).
-    OutputAndStdin,
+/// Writes `bytes`, which the executor process wrote to its descriptor `fd`, to `err` for
+/// descriptor 2, else to `out`. `out` is flushed first, so that our own buffered output comes
+/// before it and the two streams keep the executor's order when they share a terminal or a
+/// file.
+fn write_output(fd: u8, bytes: &[u8], out: &mut impl Write, err: &mut impl Write) {
+    let _ = out.flush();
+    let to = if fd == 2 { err as &mut dyn Write } else { out };
+    let _ = to.write_all(bytes);
+    let _ = to.flush();
+}
+
+/// The executor's stdio forwarding asked for by [`forward`], answered or not yet.
+#[derive(Debug)]
+pub struct Forwarding {
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Answered (or never asked): whether the executor's stdin is ours to feed.
+    Done { stdin: bool },
+    /// Sent; `flags` are the request's other than [`STDIO_STDIN`].
+    Asked { call: SentCall, forward: ExecutorAddr, flags: u32, stdin: bool },
+}
+
+impl Forwarding {
+    /// Nothing forwarded (a launched executor shares our terminal, or we were told not to).
+    pub fn none() -> Forwarding {
+        Forwarding { state: State::Done { stdin: false } }
+    }
+
+    /// Waits, the first time, for the executor's answer to [`forward`]; returns whether the
+    /// executor's stdin is ours to feed ([`feed_stdin`]). Call it before anything that may
+    /// write output or read stdin runs in the executor. If the executor cannot give us its
+    /// stdin (another controller feeds it), says so and asks again for the output only.
+    ///
+    /// # Errors
+    /// The call failed, or the executor could not capture its descriptors (its message).
+    pub async fn wait(&mut self, session: &Session) -> Result<bool, SessionError> {
+        let (call, forward, flags, stdin) = match &mut self.state {
+            State::Done { stdin } => return Ok(*stdin),
+            State::Asked { call, forward, flags, stdin } => (call, *forward, *flags, *stdin),
+        };
+        let stdin = match (answer(call.result().await?)?, stdin) {
+            (Ok(()), stdin) => stdin,
+            // Most likely another controller feeds the executor's stdin; the output is still
+            // ours.
+            (Err(e), true) => {
+                eprintln!(
+                    "repl: warning: the program does not get this stdin ({e}); what it reads comes from \
+                     the executor's"
+                );
+                let output_only = session.send_call(forward, &(OUTPUT_TAG, flags)).await?.result().await?;
+                answer(output_only)?.map_err(refused)?;
+                false
+            }
+            (Err(e), false) => return Err(refused(e)),
+        };
+        self.state = State::Done { stdin };
+        Ok(stdin)
+    }
+}
+
+/// The executor's answer to a forward request.
+fn answer(bytes: bytes::Bytes) -> Result<Result<(), String>, SessionError> {
+    let SpsError(r) = decode_ret::<StdioForward>(&bytes)
+        .map_err(|error| SessionError::BadResult { function: StdioForward::NAME.to_owned(), error })?;
+    Ok(r)
+}
+
+fn refused(e: String) -> SessionError {
+    SessionError::Setup(format!("the executor cannot forward its output: {e}"))
 }
 
 /// Asks the executor to send what its process writes to descriptors 1 and 2, and prints it on
-/// ours from now on; with `stdin`, its descriptor 0 waits for [`feed_stdin`] (call this before
-/// running anything that reads it). If the executor cannot give us its stdin (another
-/// controller feeds it), says so and forwards the output only.
+/// ours from now on; with `stdin`, its descriptor 0 waits for [`feed_stdin`]. Returns once the
+/// request is sent: [`Forwarding::wait`] for its answer before running anything. Without the
+/// extension (LLVM's executor), asks nothing.
 ///
 /// # Errors
-/// The call failed, or the executor could not capture its descriptors (its message).
+/// The request could not be sent.
 pub async fn forward(session: &Session, stdin: bool) -> Result<Forwarding, SessionError> {
     let Some(forward) = session.info().symbol(names::ORCBRIDGE_STDIO_FORWARD) else {
-        return Ok(Forwarding::None);
+        return Ok(Forwarding::none());
     };
-    session.on_dispatch_in_order(OUTPUT_TAG, std::sync::Arc::new(print_output));
+    session.on_dispatch(
+        OUTPUT_TAG,
+        std::sync::Arc::new(|args| {
+            print_output(args, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }),
+    );
     // What we print goes to a terminal: C stdio there would be line-buffered, so a program's
     // prompt shows before it reads.
-    let line_buffered = if std::io::stdout().is_terminal() { STDIO_LINE_BUFFERED } else { 0 };
-    let ask = async |flags: u32| {
-        session.call::<StdioForward, _>(forward, &(OUTPUT_TAG, flags | line_buffered), |SpsError(r)| r).await
-    };
-    if stdin {
-        match ask(STDIO_STDIN).await? {
-            Ok(()) => return Ok(Forwarding::OutputAndStdin),
-            // Most likely another controller feeds the executor's stdin; the output is still
-            // ours.
-            Err(e) => eprintln!(
-                "repl: warning: the program does not get this stdin ({e}); what it reads comes from the \
-                 executor's"
-            ),
-        }
-    }
-    ask(0).await?.map_err(|e| SessionError::Setup(format!("the executor cannot forward its output: {e}")))?;
-    Ok(Forwarding::Output)
+    let flags = if std::io::stdout().is_terminal() { STDIO_LINE_BUFFERED } else { 0 };
+    let ask = flags | if stdin { STDIO_STDIN } else { 0 };
+    let call = session.send_call(forward, &(OUTPUT_TAG, ask)).await?;
+    Ok(Forwarding { state: State::Asked { call, forward, flags, stdin } })
 }
 
 /// Feeds our stdin to the executor's descriptor 0, which [`forward`] obtained, until our stdin
@@ -144,13 +192,21 @@ async fn feed(session: &Session, write: ExecutorAddr) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orc_rpc::services::WrapperFunction;
+
+    fn print(args: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let answer = print_output(args, &mut out, &mut err);
+        (answer, out, err)
+    }
 
     #[test]
-    fn output_handler_answers_like_a_void_wrapper_and_survives_garbage() {
-        let args = orc_rpc::services::encode_args::<StdioOutput>(&(1u8, Cow::Borrowed(&b""[..])));
-        assert_eq!(print_output(&args), Vec::<u8>::new());
-        assert_eq!(print_output(&[0xff, 0x01]), Vec::<u8>::new());
-        assert_eq!(StdioOutput::NAME, names::ORCBRIDGE_STDIO_OUTPUT);
+    fn output_goes_to_out_or_err_by_descriptor_and_garbage_writes_nothing() {
+        let chunk = |fd: u8, bytes: &'static [u8]| {
+            orc_rpc::services::encode_args::<StdioOutput>(&(fd, Cow::Borrowed(bytes)))
+        };
+        assert_eq!(print(&chunk(1, b"to stdout\n")), (vec![], b"to stdout\n".to_vec(), vec![]));
+        assert_eq!(print(&chunk(2, b"to stderr\n")), (vec![], vec![], b"to stderr\n".to_vec()));
+        // Answered as a void wrapper function is, with nothing written.
+        assert_eq!(print(&[0xff, 0x01]), (vec![], vec![], vec![]));
     }
 }

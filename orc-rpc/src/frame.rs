@@ -21,6 +21,12 @@ pub const FRAME_HEADER_SIZE: usize = 32;
 /// frame above ours is refused before any of its payload is buffered.
 pub const DEFAULT_MAX_FRAME_SIZE: u64 = 1 << 30;
 
+/// The bit that marks the sequence number of a notification, orcbridge's CallWrapper whose
+/// caller waits for no Result (`docs/protocol.md` §11: forwarded output). The receiver need
+/// not send a Result for it; one sent anyway is accepted and dropped. LLVM's peers number
+/// their calls from 0 and never come near it.
+pub const NOTIFICATION: u64 = 1 << 63;
+
 /// SimpleRemoteEPC opcodes (`SimpleRemoteEPCOpcode` in `SimpleRemoteEPCUtils.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -48,7 +48,7 @@ pub fn get_or_insert<E>(key: &str, produce: impl FnOnce() -> Result<Vec<u8>, E>)
 
 /// Where an object came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// The cache: nothing was compiled.
     Cache,
     /// The compiler (and it is cached now, if the cache is on).
@@ -92,7 +92,7 @@ fn lookup_with_deps(dir: &Path, key: &str) -> Option<Vec<u8>> {
 ///
 /// # Errors
 /// `produce`'s error; cache I/O problems are not errors (the cache is skipped).
-pub fn get_or_insert_with_deps<E>(
+pub(crate) fn get_or_insert_with_deps<E>(
     key: &str,
     produce: impl FnOnce() -> Result<(Vec<u8>, Vec<PathBuf>), E>,
 ) -> Result<(Vec<u8>, Origin), E> {

@@ -74,15 +74,22 @@ pub fn compile_cached(
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
-    // The whole command line, so a changed default of the compiler changes the key.
+    let key = cache_key(name, lang, triple, args, &[code.as_bytes()]);
+    super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
+}
+
+/// The object cache's key for compiling `name` with these options: this program's and clang's
+/// versions, the whole command line (so a changed default of the compiler changes the key),
+/// then `rest`, what else decides the object (the source).
+fn cache_key(name: &str, lang: Lang, triple: &str, args: &[String], rest: &[&[u8]]) -> String {
     let command = orcbridge_clang::compile_args(&options(lang, triple, args), name).join("\0");
-    let key = super::cache::key(&[
+    let mut parts: Vec<&[u8]> = vec![
         env!("CARGO_PKG_VERSION").as_bytes(),
         orcbridge_clang::CLANG_VERSION.as_bytes(),
         command.as_bytes(),
-        code.as_bytes(),
-    ]);
-    super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
+    ];
+    parts.extend_from_slice(rest);
+    super::cache::key(&parts)
 }
 
 /// What [`compile_cached_with_deps`] compiles.
@@ -103,7 +110,7 @@ pub enum Source<'a> {
 /// current directory, the source, and the content of every file clang read for it (headers,
 /// including system ones): an unchanged source whose headers did not change is not compiled
 /// again, and an edited header makes every source that includes it compile again
-/// ([`super::cache::get_or_insert_with_deps`]). Warnings show when the source is compiled,
+/// (the cache's manifests, [`super::cache`]). Warnings show when the source is compiled,
 /// not when its object comes from the cache.
 ///
 /// # Errors
@@ -113,24 +120,17 @@ pub fn compile_cached_with_deps(
     lang: Lang,
     triple: &str,
     args: &[String],
-) -> Result<(Vec<u8>, super::cache::Origin), CompileError> {
+) -> Result<Vec<u8>, CompileError> {
     let (name, text) = match source {
         Source::File(path) => match (path.to_str(), std::fs::read(path)) {
             (Some(name), Ok(text)) => (name.to_owned(), text),
             // Unreadable or not UTF-8 named: clang says what is wrong.
-            _ => return compile(path, lang, triple, args).map(|o| (o, super::cache::Origin::Compiled)),
+            _ => return compile(path, lang, triple, args),
         },
         Source::Text { name, code } => (name.to_owned(), code.as_bytes().to_vec()),
     };
-    let command = orcbridge_clang::compile_args(&options(lang, triple, args), &name).join("\0");
     let cwd = std::env::current_dir().unwrap_or_default();
-    let key = super::cache::key(&[
-        env!("CARGO_PKG_VERSION").as_bytes(),
-        orcbridge_clang::CLANG_VERSION.as_bytes(),
-        command.as_bytes(),
-        cwd.as_os_str().as_encoded_bytes(),
-        &text,
-    ]);
+    let key = cache_key(&name, lang, triple, args, &[cwd.as_os_str().as_encoded_bytes(), &text]);
     super::cache::get_or_insert_with_deps(&key, || {
         let started = std::time::Instant::now();
         // clang writes the files it read as a Makefile rule (-MD: system headers too).
@@ -150,9 +150,10 @@ pub fn compile_cached_with_deps(
         let deps = deps.into_iter().filter(|d| d.as_os_str() != name.as_str()).collect();
         Ok((object, deps))
     })
-    .inspect(|(_, origin)| {
-        if *origin == super::cache::Origin::Cache {
+    .map(|(object, origin)| {
+        if origin == super::cache::Origin::Cache {
             tracing::info!("{name}: unchanged, with the files it includes; nothing compiled (object cache)");
         }
+        object
     })
 }

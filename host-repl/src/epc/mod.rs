@@ -3,8 +3,10 @@
 //!
 //! After the executor's Setup, calls go out as CallWrapper frames numbered from 0 and their
 //! Results come back in any order, matched by sequence number, so any number of calls can be
-//! in flight. Calls from the executor (jit-dispatch) are answered by registered handlers; an
-//! unknown tag gets an empty Result, as LLVM's controller answers. Frames are written whole
+//! in flight. Calls from the executor (jit-dispatch) are answered by registered handlers,
+//! which the reader runs in order with the frames around them; an unknown tag gets an empty
+//! Result, as LLVM's controller answers, and a notification (its sequence number has
+//! [`NOTIFICATION`] set, orcbridge's forwarded output) gets none. Frames are written whole
 //! (one write each) and TCP sockets get `TCP_NODELAY`.
 
 mod transport;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use orc_rpc::frame::NOTIFICATION;
 use orc_rpc::services::{WrapperFunction, decode_ret};
 use orc_rpc::sps::{DecodeError, SpsError};
 use orc_rpc::{EncodedFrame, ExecutorAddr, ExecutorInfo, FrameCodec, Opcode, Raw};
@@ -68,15 +71,7 @@ async fn send(writer: &Writer, frame: &EncodedFrame) -> std::io::Result<()> {
 /// Serves one jit-dispatch call: argument bytes in, result bytes out.
 pub type DispatchHandler = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
-/// A registered jit-dispatch handler.
-#[derive(Clone)]
-struct Handler {
-    serve: DispatchHandler,
-    /// Runs in the reader, before any later frame is looked at ([`Session::on_dispatch_in_order`]).
-    in_order: bool,
-}
-
-type Handlers = Arc<Mutex<HashMap<u64, Handler>>>;
+type Handlers = Arc<Mutex<HashMap<u64, DispatchHandler>>>;
 
 /// A connected session.
 pub struct Session {
@@ -188,24 +183,13 @@ impl Session {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Registers `handler` for jit-dispatch calls with tag `tag`. It runs on a task of its
-    /// own, so a slow handler holds up nothing else.
-    pub fn on_dispatch(&self, tag: ExecutorAddr, handler: DispatchHandler) {
-        self.handlers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tag.0, Handler { serve: handler, in_order: false });
-    }
-
     /// Registers `handler` for jit-dispatch calls with tag `tag`, run by the session's reader
     /// before it looks at the next frame: its effects come before those of the Results that
     /// follow the call on the wire (forwarded output before the value it precedes). It must
-    /// be quick; its result is sent from a task of its own.
-    pub fn on_dispatch_in_order(&self, tag: ExecutorAddr, handler: DispatchHandler) {
-        self.handlers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tag.0, Handler { serve: handler, in_order: true });
+    /// be quick. Its result is sent from a task of its own, unless the call is a notification
+    /// ([`NOTIFICATION`]), which gets no Result.
+    pub fn on_dispatch(&self, tag: ExecutorAddr, handler: DispatchHandler) {
+        self.handlers.lock().unwrap_or_else(|e| e.into_inner()).insert(tag.0, handler);
     }
 
     /// Calls the wrapper function at `tag` with SPS-encoded `args`; returns the result bytes.
@@ -365,24 +349,29 @@ async fn read_loop(
             }
             Opcode::CallWrapper => {
                 let handler = handlers.lock().unwrap_or_else(|e| e.into_inner()).get(&f.tag_addr.0).cloned();
-                let writer = writer.clone();
-                let early = match &handler {
-                    Some(h) if h.in_order => Some((h.serve)(&f.payload)),
-                    _ => None,
+                let notification = f.seq_no & NOTIFICATION != 0;
+                let result = match handler {
+                    Some(serve) => serve(&f.payload),
+                    None => {
+                        tracing::warn!(
+                            "jit-dispatch to unknown tag {}; {}",
+                            f.tag_addr,
+                            if notification {
+                                "ignored (a notification)"
+                            } else {
+                                "answering with an empty result"
+                            }
+                        );
+                        Vec::new()
+                    }
                 };
-                // Answer from a task of its own so a slow handler never holds up Results.
+                // Nothing in the executor waits for a notification's Result.
+                if notification {
+                    continue;
+                }
+                // Sent from a task of its own, so the reader never waits for the writer.
+                let writer = writer.clone();
                 tokio::spawn(async move {
-                    let result = match (early, handler) {
-                        (Some(r), _) => r,
-                        (None, Some(h)) => (h.serve)(&f.payload),
-                        (None, None) => {
-                            tracing::warn!(
-                                "jit-dispatch to unknown tag {}; answering with an empty result",
-                                f.tag_addr
-                            );
-                            Vec::new()
-                        }
-                    };
                     let frame =
                         EncodedFrame::new(Opcode::Result, f.seq_no, ExecutorAddr::NULL, &Raw(&result));
                     let _ = send(&writer, &frame).await;
