@@ -427,7 +427,7 @@ impl Executor {
 /// This process's target triple as LLVM spells it: `x86_64-pc-linux-gnu` rather than Rust's
 /// `x86_64-unknown-linux-gnu`; on Apple platforms with the OS and its version as clang wants
 /// them (`arm64-apple-ios14.0-simulator` for Rust's `aarch64-apple-ios-sim`, see
-/// [`llvm_triple`]). The version is the build's `IPHONEOS_DEPLOYMENT_TARGET` or
+/// `llvm_triple`). The version is the build's `IPHONEOS_DEPLOYMENT_TARGET` or
 /// `MACOSX_DEPLOYMENT_TARGET`, else iOS 14.0 and macOS 11.0.
 pub fn process_triple() -> String {
     llvm_triple(
