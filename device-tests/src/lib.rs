@@ -534,6 +534,20 @@ pub fn start_listening_executor(args: &[&str], stdout_file: &Path, stderr_file: 
     start_listening(&mut Command::new(our_bin("orc-executor")), args, stdout_file, stderr_file)
 }
 
+/// Starts LLVM's `llvm-jitlink-executor listen=127.0.0.1:PORT` on a free port, its stdout and
+/// stderr going to the files `stdout_file` and `stderr_file`; returns it and the port. It
+/// prints nothing when it listens: a controller may have to try again until it is.
+pub fn start_llvm_executor_listening(stdout_file: &Path, stderr_file: &Path) -> (KillOnDrop, u16) {
+    let port = free_port();
+    let exe = KillOnDrop::spawn(
+        Command::new(llvm_tool("llvm-jitlink-executor"))
+            .arg(format!("listen=127.0.0.1:{port}"))
+            .stdout(std::fs::File::create(stdout_file).expect("stdout file"))
+            .stderr(std::fs::File::create(stderr_file).expect("stderr file")),
+    );
+    (exe, port)
+}
+
 /// A free loopback port (bound and released: another process may take it before it is used,
 /// good enough for a test; executors we start pick their own with `listen=127.0.0.1:0`).
 pub fn free_port() -> u16 {

@@ -88,13 +88,7 @@ fn check(p: &Program) -> Vec<String> {
         compare("orc-executor, tcp, forwarded", &o.stdout, &o);
         compare("orc-executor, tcp, executor's copy", &std::fs::read(&out).unwrap_or_default(), &o);
         // LLVM's executor listening on TCP: the output stays on the executor's stdout.
-        let port = free_port();
-        let exe = KillOnDrop::spawn(
-            Command::new(llvm_tool("llvm-jitlink-executor"))
-                .arg(format!("listen=127.0.0.1:{port}"))
-                .stdout(std::fs::File::create(&out).unwrap())
-                .stderr(std::fs::File::create(&err).unwrap()),
-        );
+        let (exe, port) = start_llvm_executor_listening(&out, &err);
         let addr = format!("--oop-executor-connect=127.0.0.1:{port}");
         let mut o = repl(std::slice::from_ref(&addr), &objs, &p.args);
         for _ in 0..50 {

@@ -446,13 +446,7 @@ fn a_steady_state_input_costs_one_round_trip_in_orc_executor_and_two_in_llvms() 
     let (_exe, port) = start_listening_executor(&["--once"], &out, &err);
     assert_eq!(wire_cost_of_steady_inputs(port, 4), vec![(1, 1); 4], "orc-executor (calls, round trips)");
 
-    let port = free_port();
-    let _exe = KillOnDrop::spawn(
-        Command::new(llvm_tool("llvm-jitlink-executor"))
-            .arg(format!("listen=127.0.0.1:{port}"))
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap()),
-    );
+    let (_exe, port) = start_llvm_executor_listening(&out, &err);
     // The relay waits for the executor to listen.
     assert_eq!(
         wire_cost_of_steady_inputs(port, 4),
