@@ -230,11 +230,14 @@ fn elf(input: &[u8]) -> Outcome {
         Input::Object { name: "fuzz.o".into(), bytes: input.to_vec() }
     }];
     let mut dylib = JitDylib::default();
-    let plan =
-        match link::plan(&inputs, &mut dylib, LinkOptions { page_size: 4096, arch: link::Arch::X86_64 }) {
-            Ok(p) => p,
-            Err(e) => return Ok(format!("plan:{}", kind(e))),
-        };
+    let plan = match link::plan(
+        &inputs,
+        &mut dylib,
+        LinkOptions { page_size: 4096, arch: link::Arch::X86_64, redefinable: false },
+    ) {
+        Ok(p) => p,
+        Err(e) => return Ok(format!("plan:{}", kind(e))),
+    };
     if plan.size() > 1 << 32 {
         return Ok("plan:huge".into());
     }

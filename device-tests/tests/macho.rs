@@ -110,9 +110,12 @@ fn llvm_links(obj: &Path) -> Result<(), String> {
 fn we_link(obj: &Path, arch: Arch) -> Result<(), String> {
     let bytes = std::fs::read(obj).map_err(|e| e.to_string())?;
     let input = Input::Object { name: obj.display().to_string(), bytes };
-    let plan =
-        orcbridge_jitlink::plan(&[input], &mut JitDylib::default(), LinkOptions { page_size: 4096, arch })
-            .map_err(|e| e.to_string())?;
+    let plan = orcbridge_jitlink::plan(
+        &[input],
+        &mut JitDylib::default(),
+        LinkOptions { page_size: 4096, arch, redefinable: false },
+    )
+    .map_err(|e| e.to_string())?;
     plan.finish(0x1000_0000, &|_| Some(0x0f00_0000)).map(|_| ()).map_err(|e| e.to_string())
 }
 

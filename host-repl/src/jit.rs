@@ -197,6 +197,8 @@ pub struct Jit {
     units: Vec<LinkedUnit>,
     /// Archives offered to every unit from now on (see [`Jit::add_library_archive`]).
     library_archives: Vec<Input>,
+    /// See [`Jit::keep_bindings`].
+    keep_next: Vec<String>,
 }
 
 impl Jit {
@@ -237,11 +239,20 @@ impl Jit {
             cache,
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
-            link_options: LinkOptions { page_size, arch },
+            link_options: LinkOptions { page_size, arch, redefinable: false },
             prefix,
             units: Vec::new(),
             library_archives: Vec::new(),
+            keep_next: Vec::new(),
         })
+    }
+
+    /// Makes the strong global definitions of the units linked from now on redefinable
+    /// ([`link::LinkOptions::redefinable`]): a later unit that defines a name again takes
+    /// over every call and GOT load of it, in code linked before too (a REPL's
+    /// redefinitions). The session runtime's units are linked before this is turned on.
+    pub fn set_redefinable(&mut self, on: bool) {
+        self.link_options.redefinable = on;
     }
 
     /// The executor session.
@@ -388,7 +399,8 @@ impl Jit {
         }
         inputs.extend(self.library_archives.iter().cloned());
         let opts = self.link_options;
-        let plan = loop {
+        let keep = std::mem::take(&mut self.keep_next);
+        let mut plan = loop {
             let plan = match link::plan(&inputs, &mut self.dylib, opts) {
                 Ok(p) => p,
                 Err(e) => {
@@ -402,6 +414,7 @@ impl Jit {
             }
             inputs.extend(more);
         };
+        plan.keep_bindings(&keep);
         dump_objects(&inputs);
         let wanted: Vec<String> =
             plan.externals().iter().filter(|n| !self.cache.contains_key(*n)).cloned().collect();
@@ -719,6 +732,16 @@ impl Jit {
             })
             .collect();
         let mut actions = Vec::new();
+        // First: the unit's initializers may call what it defines again.
+        if !unit.rebinds.is_empty() {
+            actions.push(AllocActionCallPair {
+                finalize: WrapperFunctionCall {
+                    fn_addr: ExecutorAddr(self.runtime_symbol(unit, rt::REBIND)?),
+                    arg_data: rebind_args(&unit.rebinds).into(),
+                },
+                dealloc: WrapperFunctionCall::default(),
+            });
+        }
         if let Some((start, end)) = unit.eh_frame {
             let range = ExecutorAddrRange { start: ExecutorAddr(start), end: ExecutorAddr(end) };
             let args = orc_rpc::sps::to_bytes(&(range,));
@@ -781,9 +804,32 @@ impl Jit {
     }
 
     /// Forgets the definitions `names` that unit `unit` made (an undone input's), so they can
-    /// be made again; the unit's code stays loaded for its other definitions.
-    pub fn forget_names(&mut self, unit: u64, names: &[String]) {
-        self.dylib.remove_names(unit, names);
+    /// be made again; the unit's code stays loaded for its other definitions. Names defined
+    /// before fall back to those definitions, in code linked since too.
+    ///
+    /// # Errors
+    /// The executor went away, or the runtime failed to rewrite GOT entries.
+    pub async fn forget_names(&mut self, unit: u64, names: &[String]) -> Result<(), JitError> {
+        let stores = self.dylib.remove_names(unit, names);
+        self.rebind(&stores).await
+    }
+
+    /// Makes the code loaded so far keep its definitions of `names` while the unit linked
+    /// next by [`link_lazy`](Self::link_lazy) is loaded, though that unit defines them again
+    /// ([`link::LinkPlan::keep_bindings`]): for redefinitions with another type or kind.
+    pub fn keep_bindings(&mut self, names: Vec<String>) {
+        self.keep_next = names;
+    }
+
+    /// Carries out `stores` into rebind entries with the runtime's [`rt::REBIND`].
+    async fn rebind(&self, stores: &[link::Rebind]) -> Result<(), JitError> {
+        if stores.is_empty() {
+            return Ok(());
+        }
+        let f =
+            self.lookup(rt::REBIND).ok_or_else(|| JitError::Runtime("the runtime is not loaded".into()))?;
+        let SpsError(r) = self.call_runtime(f, rt::REBIND, &rebind_args(stores)).await?;
+        r.map_err(|message| JitError::Executor { what: "rebinding redefined names", message })
     }
 
     /// Unloads unit `id`: runs its dealloc actions in the executor (deinitialize), forgets
@@ -794,7 +840,9 @@ impl Jit {
     pub async fn unload(&mut self, id: u64) -> Result<(), JitError> {
         let Some(pos) = self.units.iter().position(|u| u.id == id) else { return Ok(()) };
         let unit = self.units.remove(pos);
-        self.dylib.remove_unit(id);
+        // Before the code goes: nothing may call into it through a rewritten entry after.
+        let stores = self.dylib.remove_unit(id);
+        self.rebind(&stores).await?;
         let Some(first) = unit.segments.first() else { return Ok(()) };
         let key = ExecutorAddr(first.addr);
         let size: u64 = unit.segments.iter().map(|s| s.size).sum();
@@ -889,6 +937,12 @@ fn runs_code(unit: &LinkedUnit) -> bool {
 }
 
 /// The arguments of the runtime's `RUN_INPUT` for `unit`: its initializers and finalizers.
+/// The SPS arguments of [`rt::REBIND`]: `Sequence<(Addr entry, u64 value)>`.
+fn rebind_args(stores: &[link::Rebind]) -> Vec<u8> {
+    let stores: Vec<(ExecutorAddr, u64)> = stores.iter().map(|&(e, v)| (ExecutorAddr(e), v)).collect();
+    orc_rpc::sps::to_bytes(&(stores,))
+}
+
 fn input_args(unit: &LinkedUnit) -> Vec<u8> {
     let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
     orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)))

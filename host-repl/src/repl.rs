@@ -33,8 +33,9 @@ pub enum Outcome {
 /// only when a later input refers to them (most never are), then join that input's unit.
 #[derive(Debug, Default)]
 struct Deferred {
-    /// Symbol → the input defining it.
-    by_name: HashMap<String, u64>,
+    /// Symbol → the inputs defining it, oldest first (the newest is in effect; an earlier one
+    /// comes back when it is undone).
+    by_name: HashMap<String, Vec<u64>>,
     /// Input → the symbols it defines and its object, once emitted (after its unit was undone).
     inputs: HashMap<u64, (Vec<String>, Option<Vec<u8>>)>,
 }
@@ -42,7 +43,7 @@ struct Deferred {
 impl Deferred {
     fn add(&mut self, input: u64, defines: Vec<String>, object: Option<Vec<u8>>) {
         for n in &defines {
-            self.by_name.insert(n.clone(), input);
+            self.by_name.entry(n.clone()).or_default().push(input);
         }
         self.inputs.insert(input, (defines, object));
     }
@@ -50,8 +51,11 @@ impl Deferred {
     fn remove(&mut self, input: u64) -> Option<(Vec<String>, Option<Vec<u8>>)> {
         let entry = self.inputs.remove(&input)?;
         for n in &entry.0 {
-            if self.by_name.get(n) == Some(&input) {
-                self.by_name.remove(n);
+            if let Some(inputs) = self.by_name.get_mut(n) {
+                inputs.retain(|&i| i != input);
+                if inputs.is_empty() {
+                    self.by_name.remove(n);
+                }
             }
         }
         Some(entry)
@@ -160,6 +164,7 @@ impl Repl {
             .map(|p| Input::Object { name: format!("<startup {}>", p.id), bytes: p.object })
             .collect();
         jit.load(startup).await?;
+        jit.set_redefinable(true);
         Ok(Repl {
             jit,
             interp,
@@ -295,9 +300,21 @@ impl Repl {
         let formatter = self.content_formatter(code, &ptu);
         let done = Ran { input: ptu.id, value: None, interrupted: false, shown_as: None };
         if ptu.deferred {
-            tracing::debug!("input {} deferred, defines {:?}", ptu.id, ptu.defines);
-            self.deferred.add(ptu.id, ptu.defines, None);
-            return Ok((Some(done), ptu.warnings));
+            // A definition made again of a name in use is loaded now: code linked before
+            // calls the new one from now on, not once something names it.
+            let redefines = ptu.defines.iter().any(|n| self.jit.dylib().lookup(n).is_some());
+            if !redefines {
+                tracing::debug!("input {} deferred, defines {:?}", ptu.id, ptu.defines);
+                self.deferred.add(ptu.id, ptu.defines, None);
+                return Ok((Some(done), ptu.warnings));
+            }
+            match self.interp.emit(ptu.id) {
+                Ok(object) => ptu.object = object,
+                Err(e) => {
+                    let _ = self.interp.undo(1);
+                    return Ok((None, format!("{}error: {e}", with_newline_if_any(&ptu.warnings))));
+                }
+            }
         }
         if ptu.object.is_empty() {
             return Ok((Some(done), ptu.warnings));
@@ -307,7 +324,7 @@ impl Repl {
             inputs.push(Input::Object { name: format!("input_line_{}_value", ptu.id), bytes: object });
             header
         });
-        let (linked, absorbed) = self.link_input(&mut inputs).await;
+        let (linked, absorbed) = self.link_input(&mut inputs, &ptu.retyped).await;
         let pending = match linked {
             Ok(p) => p,
             Err(e) => return self.load_failed(e, absorbed, &ptu.warnings),
@@ -408,15 +425,19 @@ impl Repl {
     /// refers to but never emitted (the destructor of a temporary in a top-level statement, in
     /// clang-repl too) is defined by an explicit instantiation attached to the input, and the
     /// link tried again: at most `MAX_INSTANTIATIONS` times. Returns the result and the
-    /// deferred inputs pulled in (to put back if the link or the load fails).
+    /// deferred inputs pulled in (to put back if the link or the load fails). Code linked
+    /// before keeps its definitions of `retyped`, names the input defines again with another
+    /// type ([`Jit::keep_bindings`]).
     async fn link_input(
         &mut self,
         inputs: &mut Vec<Input>,
+        retyped: &[String],
     ) -> (Result<PendingUnit, JitError>, Vec<Absorbed>) {
         const MAX_INSTANTIATIONS: usize = 8;
         let mut added = 0;
         loop {
             let mut absorbed = Vec::new();
+            self.jit.keep_bindings(retyped.to_vec());
             let loaded = {
                 let (interp, deferred) = (&mut self.interp, &mut self.deferred);
                 let mut provide = |needed: &[String]| take_deferred(interp, deferred, needed, &mut absorbed);
@@ -576,7 +597,7 @@ impl Repl {
     async fn forget_probe(&mut self, id: u64, running: bool) -> Result<(), JitError> {
         if running {
             if let Some(unit) = self.units.remove(&id) {
-                self.forget_member(unit, id);
+                self.forget_member(unit, id).await?;
             }
             return Ok(());
         }
@@ -585,17 +606,20 @@ impl Repl {
 
     /// Removes `input` from `unit`'s members and its names from the session; true if no
     /// member is left.
-    fn forget_member(&mut self, unit: u64, input: u64) -> bool {
-        let Some(members) = self.members.get_mut(&unit) else { return true };
-        if let Some(pos) = members.iter().position(|(i, _)| *i == input) {
-            let (_, names) = members.remove(pos);
-            self.jit.forget_names(unit, &names);
-        }
+    ///
+    /// # Errors
+    /// The executor went away (names that fall back to earlier definitions are rebound there).
+    async fn forget_member(&mut self, unit: u64, input: u64) -> Result<bool, JitError> {
+        let Some(members) = self.members.get_mut(&unit) else { return Ok(true) };
+        let names = members.iter().position(|(i, _)| *i == input).map(|pos| members.remove(pos).1);
         let empty = members.is_empty();
         if empty {
             self.members.remove(&unit);
         }
-        empty
+        if let Some(names) = names {
+            self.jit.forget_names(unit, &names).await?;
+        }
+        Ok(empty)
     }
 
     /// Completions for the code identifier that ends at byte `pos` of `line`, the line being
@@ -693,7 +717,7 @@ impl Repl {
             return Ok(());
         }
         if let Some(unit) = self.units.remove(&id)
-            && self.forget_member(unit, id)
+            && self.forget_member(unit, id).await?
         {
             self.jit.unload(unit).await?;
         }
@@ -764,7 +788,8 @@ fn take_deferred(
     needed: &[String],
     absorbed: &mut Vec<Absorbed>,
 ) -> Vec<Input> {
-    let mut ids: Vec<u64> = needed.iter().filter_map(|n| deferred.by_name.get(n).copied()).collect();
+    let mut ids: Vec<u64> =
+        needed.iter().filter_map(|n| deferred.by_name.get(n).and_then(|i| i.last()).copied()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut inputs = Vec::new();

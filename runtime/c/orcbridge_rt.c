@@ -460,6 +460,21 @@ WrapperBuffer __orcbridge_unit_unloaded_wrapper(const char *data, size_t size) {
   return wb_error_success();
 }
 
+/* Wrapper: (Sequence<(Addr entry, u64 value)>) -> Error. Points GOT entries of loaded units at
+ * new definitions: the host's finalize action for a unit that defines names again (REPL
+ * redefinition; calls go through stubs that jump via these entries), and its call when an
+ * undone unit's names fall back to earlier definitions. Each store is one atomic word, so a
+ * thread calling through an entry meanwhile gets the old or the new function, never a mix. */
+WrapperBuffer __orcbridge_rebind_wrapper(const char *data, size_t size) {
+  Reader r = {(const u8 *)data, (const u8 *)data + size, 0};
+  u64 n = rd_u64(&r);
+  for (u64 i = 0; i < n && !r.bad; i++) {
+    u64 entry = rd_u64(&r), value = rd_u64(&r);
+    if (!r.bad && entry) __atomic_store_n((u64 *)(uintptr_t)entry, value, __ATOMIC_RELEASE);
+  }
+  return wb_error_success();
+}
+
 /* Wrapper: (Sequence<Addr> initializers, Sequence<Addr> finalizers) -> Error.
  * Runs the initializers in order and records the finalizers for exit time. */
 WrapperBuffer __orcbridge_run_initializers_wrapper(const char *data, size_t size) {

@@ -32,6 +32,12 @@ pub const RUN_EXIT: &str = "__orcbridge_run_exit_wrapper";
 /// touches the unit once it is unloaded.
 pub const UNIT_UNLOADED: &str = "__orcbridge_unit_unloaded_wrapper";
 
+/// Wrapper `(Sequence<(Addr entry, u64 value)>) -> Error`: stores each value into its GOT
+/// entry (one atomic 8-byte store each). The finalize action of a unit that redefines names,
+/// pointing the entries of earlier units at the new definitions, and the host's call when an
+/// undone unit's names fall back to earlier ones.
+pub const REBIND: &str = "__orcbridge_rebind_wrapper";
+
 /// Wrapper `(Sequence<Addr> initializers, Sequence<Addr> finalizers) -> (bool has_value, u8
 /// kind, u64 type, Sequence<u8> data, i32 signal, u64 fault)`: runs one REPL input's top-level
 /// statements on the session's input thread (one thread for every input, so `thread_local`
@@ -54,6 +60,7 @@ mod tests {
             super::RUN_MAIN,
             super::RUN_EXIT,
             super::UNIT_UNLOADED,
+            super::REBIND,
             "__tls_get_addr",
             "__dso_handle",
         ] {

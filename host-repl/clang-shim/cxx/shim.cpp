@@ -18,6 +18,7 @@
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/ASTMutationListener.h"
 #include "clang/AST/Decl.h"
+#include "clang/AST/DeclContextInternals.h"
 #include "clang/AST/ExprCXX.h"
 #include "clang/AST/Mangle.h"
 #include "clang/AST/RecordLayout.h"
@@ -34,6 +35,7 @@
 #include "clang/Interpreter/PartialTranslationUnit.h"
 #include "clang/Interpreter/Value.h"
 #include "clang/Lex/PreprocessorOptions.h"
+#include "clang/Sema/Sema.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h" // completes IncrementalExecutorBuilder's members
 #include "llvm/Demangle/Demangle.h"
 #include "llvm/IR/DiagnosticInfo.h"
@@ -106,13 +108,87 @@ struct DiagText {
   std::string take() { return std::exchange(Text, std::string()); }
 };
 
+// A definition clang refused because an earlier input made it (see
+// ojit_interp::shadowRedefined): the name, and where the notes after the error put the earlier
+// declaration.
+struct Redefinition {
+  clang::DeclarationName Name;
+  std::vector<clang::SourceLocation> Previous;
+  bool Retyped; // the new declaration has another type or kind
+  clang::SourceLocation At; // the refused declaration's
+};
+
+// The errors by which clang refuses to declare a name of file scope again.
+bool isRedefinitionError(unsigned ID) {
+  namespace diag = clang::diag;
+  switch (ID) {
+  case diag::err_redefinition:
+  case diag::err_redefinition_different_kind:
+  case diag::err_redefinition_different_type:
+  case diag::err_redefinition_different_typedef:
+  case diag::err_redefinition_of_enumerator:
+  case diag::err_redefinition_extern_inline:
+  case diag::err_conflicting_types:
+  case diag::err_ovl_diff_return_type:
+  case diag::err_static_non_static:
+  case diag::err_non_static_static:
+    return true;
+  default:
+    return false;
+  }
+}
+
+// The identifier at the start of Loc, "" if none (the name a redefinition error points at,
+// whatever its arguments are).
+StringRef identifierAt(const clang::Diagnostic &I) {
+  if (!I.hasSourceManager() || !I.getLocation().isValid() || I.getLocation().isMacroID())
+    return {};
+  bool Invalid = false;
+  const char *P = I.getSourceManager().getCharacterData(I.getLocation(), &Invalid);
+  if (Invalid || !P || !(isalpha(static_cast<unsigned char>(*P)) || *P == '_'))
+    return {};
+  size_t N = 0;
+  while (isalnum(static_cast<unsigned char>(P[N])) || P[N] == '_')
+    ++N;
+  return StringRef(P, N);
+}
+
 // Counts errors itself: IncrementalParser clears the consumer's counters on a failed parse.
+// Also records the redefinitions among the errors, for the interpreter to shadow.
 struct CountingPrinter : clang::TextDiagnosticPrinter {
   using TextDiagnosticPrinter::TextDiagnosticPrinter;
   size_t Errors = 0;
+  size_t OtherErrors = 0; // errors that are not redefinitions
+  std::vector<Redefinition> Redefined;
+  clang::IdentifierTable *Idents = nullptr; // set once the interpreter exists
+  bool InRedefinition = false; // the notes that follow belong to the last of Redefined
   void HandleDiagnostic(clang::DiagnosticsEngine::Level L, const clang::Diagnostic &I) override {
     TextDiagnosticPrinter::HandleDiagnostic(L, I);
     Errors += L >= clang::DiagnosticsEngine::Error;
+    if (L == clang::DiagnosticsEngine::Note) {
+      if (InRedefinition && I.getLocation().isValid())
+        Redefined.back().Previous.push_back(I.getLocation());
+      return;
+    }
+    InRedefinition = false;
+    if (L < clang::DiagnosticsEngine::Error)
+      return;
+    StringRef Name = identifierAt(I);
+    if (!Idents || !isRedefinitionError(I.getID()) || Name.empty()) {
+      ++OtherErrors;
+      return;
+    }
+    unsigned ID = I.getID();
+    bool Retyped = ID == clang::diag::err_conflicting_types || ID == clang::diag::err_ovl_diff_return_type ||
+                   ID == clang::diag::err_redefinition_different_type ||
+                   ID == clang::diag::err_redefinition_different_kind;
+    Redefined.push_back({clang::DeclarationName(&Idents->get(Name)), {}, Retyped, I.getLocation()});
+    InRedefinition = true;
+  }
+  void reset() {
+    Errors = OtherErrors = 0;
+    Redefined.clear();
+    InRedefinition = false;
   }
 };
 
@@ -179,6 +255,10 @@ public:
   std::map<const clang::PartialTranslationUnit *, uint64_t> Ids; // std::list nodes: stable
   std::vector<std::pair<uint64_t, std::unique_ptr<Module>>> Pending; // added, not yet taken
   std::vector<uint64_t> Removed; // by removeModule (Undo), newest first
+  // Translation-unit parts of undone inputs: their declarations are dead, though still in
+  // redeclaration chains and part lists (and in C++ on Sema's identifier chains: clang's
+  // clean-up takes them off only in C). Declarations of failed parses are invalid ones.
+  std::set<const clang::TranslationUnitDecl *> DeadParts;
   // Modules kept unemitted until the host needs their definitions (ojit_interp_emit).
   std::map<uint64_t, std::unique_ptr<Module>> Deferred;
   uint64_t NextId = 0;
@@ -193,6 +273,7 @@ public:
     return Error::success();
   }
   Error removeModule(clang::PartialTranslationUnit &PTU) override {
+    DeadParts.insert(PTU.TUPart);
     if (auto It = Ids.find(&PTU); It != Ids.end()) {
       Removed.push_back(It->second);
       Deferred.erase(It->second); // before clang cleans the PTU's declarations up
@@ -1032,6 +1113,219 @@ struct ojit_interp {
   // (defineCompleteStructors).
   StringMap<FunctionType *> UnemittedStructors;
 
+  // A declaration of file scope that a later input defined again, taken out of name lookup
+  // for as long as that input is not undone. Where it was found, to put it back there.
+  struct Shadowed {
+    clang::NamedDecl *D;
+    bool InTU, InExternC, Chained, InScope;
+    bool Retyped; // by a declaration of another type or kind
+    std::string IRName; // of a function or variable, taken before the renaming
+    clang::DeclarationName Name; // D's own, given back when D is put back
+  };
+  // Per input in InputPTUs: the declarations it shadowed, in the order it shadowed them.
+  std::vector<std::vector<Shadowed>> InputShadowed;
+
+  // Takes the earlier declarations that the redefinitions R refer to out of name lookup, as
+  // cling shadows the definitions of earlier inputs: the next parse of the input declares
+  // them anew, and code compiled before keeps referring to the old ones (the linker rebinds
+  // calls and GOT loads to the new definitions). A redefinition's notes say where the earlier
+  // declaration is; without notes, every declaration of the name at file scope goes. Only
+  // file scope (the names a REPL input declares): a redefinition in a namespace stays an
+  // error.
+  std::vector<Shadowed> shadowRedefined(const std::vector<Redefinition> &R) {
+    clang::Sema &S = Interp->getCompilerInstance()->getSema();
+    clang::ASTContext &Ctx = Interp->getASTContext();
+    clang::DeclContext *TU = Ctx.getTranslationUnitDecl()->getPrimaryContext();
+    clang::DeclContext *ExternC = Ctx.getExternCContextDecl();
+    std::vector<Shadowed> Out;
+    auto Listed = [](clang::DeclContext *DC, clang::NamedDecl *D) {
+      clang::StoredDeclsMap *Map = DC->getPrimaryContext()->getLookupPtr();
+      auto It = Map ? Map->find(D->getDeclName()) : clang::StoredDeclsMap::iterator();
+      if (!Map || It == Map->end() || It->second.isNull())
+        return false;
+      auto Found = It->second.getLookupResult();
+      if (std::find(Found.begin(), Found.end(), D) == Found.end())
+        return false;
+      It->second.remove(D);
+      return true;
+    };
+    for (const Redefinition &Re : R)
+      purgeDead(Re.Name);
+    for (const Redefinition &Re : R) {
+      std::vector<clang::NamedDecl *> Found = earlier(Re);
+      for (clang::NamedDecl *F : Found) {
+        std::vector<clang::NamedDecl *> All{F};
+        for (clang::Decl *X : F->redecls())
+          if (auto *N = dyn_cast<clang::NamedDecl>(X);
+              N && N != F && !N->isInvalidDecl() && !Exec->DeadParts.count(N->getTranslationUnitDecl()))
+            All.push_back(N);
+        for (clang::NamedDecl *D : All) {
+          if (std::any_of(Out.begin(), Out.end(), [&](const Shadowed &X) { return X.D == D; }))
+            continue;
+          Shadowed Sh{D, false, false, false, false, Re.Retyped, irName(D), D->getDeclName()};
+          // The declaration the notes named is put back visible when the input is undone,
+          // also if clang had lost it from its table.
+          Sh.InTU = Listed(TU, D) || D == F;
+          Sh.InExternC = ExternC && Listed(ExternC, D);
+          // Unqualified lookup at file scope also walks the identifier's chain of Sema's
+          // scopes. RemoveDecl of a declaration not on the chain is undefined: look first.
+          for (auto It = S.IdResolver.begin(D->getDeclName()); It != S.IdResolver.end(); ++It)
+            Sh.Chained |= *It == D;
+          if (Sh.Chained)
+            S.IdResolver.RemoveDecl(D);
+          if (S.TUScope && S.TUScope->isDeclScope(D)) {
+            Sh.InScope = true;
+            S.TUScope->RemoveDecl(D);
+          }
+          // clang rebuilds the file scope's lookup table from all declarations of all parts
+          // after some additions: under another name, D stays out of it. (Code generation
+          // keeps the mangled name it gave D.)
+          D->setDeclName(&Ctx.Idents.get(("__orcbridge_shadowed." + Re.Name.getAsString())));
+          Out.push_back(Sh);
+        }
+      }
+    }
+    return Out;
+  }
+
+  // The earlier declarations a refused redefinition R refers to: the live ones whose
+  // redeclarations include one where R's notes point (a note may point at a dead one: a
+  // redeclaration refused earlier stays at the end of the chain), among those name lookup at
+  // file scope finds, else among all (clang's tables may have lost it: the refused
+  // redeclaration replaced it there, and the failed parse's clean-up removed that). Without
+  // notes, all that lookup finds.
+  std::vector<clang::NamedDecl *> earlier(const Redefinition &R) {
+    clang::Sema &S = Interp->getCompilerInstance()->getSema();
+    clang::ASTContext &Ctx = Interp->getASTContext();
+    auto Live = [&](clang::NamedDecl *D) {
+      return D && !D->isInvalidDecl() && D->getDeclName() == R.Name &&
+             D->getDeclContext()->getRedeclContext()->isTranslationUnit() &&
+             !Exec->DeadParts.count(D->getTranslationUnitDecl());
+    };
+    auto Noted = [&](clang::Decl *D) {
+      return std::find(R.Previous.begin(), R.Previous.end(), D->getLocation()) != R.Previous.end();
+    };
+    std::vector<clang::NamedDecl *> Visible;
+    auto Add = [](std::vector<clang::NamedDecl *> &To, clang::NamedDecl *D) {
+      if (std::find(To.begin(), To.end(), D) == To.end())
+        To.push_back(D);
+    };
+    for (clang::NamedDecl *D : Ctx.getTranslationUnitDecl()->getPrimaryContext()->lookup(R.Name))
+      if (Live(D))
+        Add(Visible, D);
+    for (auto It = S.IdResolver.begin(R.Name); It != S.IdResolver.end(); ++It)
+      if (Live(*It))
+        Add(Visible, *It);
+    if (R.Previous.empty())
+      return Visible;
+    std::vector<clang::NamedDecl *> Found;
+    for (clang::NamedDecl *D : Visible)
+      if (std::any_of(D->redecls_begin(), D->redecls_end(), Noted))
+        Add(Found, D);
+    if (!Found.empty())
+      return Found;
+    for (clang::TranslationUnitDecl *Part : Ctx.getTranslationUnitDecl()->redecls())
+      for (clang::Decl *D : Part->decls())
+        if (auto *ND = dyn_cast<clang::NamedDecl>(D);
+            ND && Live(ND) && std::any_of(ND->redecls_begin(), ND->redecls_end(), Noted))
+          Add(Found, ND);
+    return Found;
+  }
+
+  // Takes the dead declarations of Name (see DeadParts) off Sema's identifier chain and TU
+  // scope, where C++ lookup would still find them and take one for an earlier definition.
+  void purgeDead(clang::DeclarationName Name) {
+    clang::Sema &S = Interp->getCompilerInstance()->getSema();
+    std::vector<clang::NamedDecl *> Dead;
+    for (auto It = S.IdResolver.begin(Name); It != S.IdResolver.end(); ++It)
+      if ((*It)->isInvalidDecl() || Exec->DeadParts.count((*It)->getTranslationUnitDecl()))
+        Dead.push_back(*It);
+    for (clang::NamedDecl *D : Dead) {
+      S.IdResolver.RemoveDecl(D);
+      if (S.TUScope)
+        S.TUScope->RemoveDecl(D);
+    }
+    // A rebuild of the file scope's lookup table (clang makes one after some additions)
+    // collects every declaration of every part, dead ones too: rename those out of the way.
+    clang::ASTContext &Ctx = Interp->getASTContext();
+    clang::DeclarationName Dead_(&Ctx.Idents.get(("__orcbridge_dead." + Name.getAsString())));
+    for (clang::TranslationUnitDecl *Part : Ctx.getTranslationUnitDecl()->redecls())
+      if (Exec->DeadParts.count(Part))
+        for (clang::Decl *D : Part->decls())
+          if (auto *ND = dyn_cast<clang::NamedDecl>(D); ND && ND->getDeclName() == Name)
+            ND->setDeclName(Dead_);
+  }
+
+  // After a parse that failed with redefinitions R among its errors: makes the earlier
+  // declarations visible again where clang's clean-up lost them (clang-repl 22.1 then says
+  // `use of undeclared identifier` for a function that is still defined).
+  void keepEarlier(const std::vector<Redefinition> &R) {
+    clang::Sema &S = Interp->getCompilerInstance()->getSema();
+    clang::DeclContext *TU = Interp->getASTContext().getTranslationUnitDecl()->getPrimaryContext();
+    for (const Redefinition &Re : R)
+      purgeDead(Re.Name);
+    for (const Redefinition &Re : R)
+      for (clang::NamedDecl *D : earlier(Re)) {
+        auto Visible = TU->lookup(D->getDeclName());
+        if (std::find(Visible.begin(), Visible.end(), D) != Visible.end())
+          continue;
+        TU->makeDeclVisibleInContext(D);
+        bool Chained = false;
+        for (auto It = S.IdResolver.begin(D->getDeclName()); It != S.IdResolver.end(); ++It)
+          Chained |= *It == D;
+        if (!Chained)
+          S.IdResolver.AddDecl(D);
+        if (S.TUScope && !S.TUScope->isDeclScope(D))
+          S.TUScope->AddDecl(D);
+      }
+  }
+
+  // Puts declarations shadowed by an input that is undone back where they were, newest first.
+  void unshadow(const std::vector<Shadowed> &List) {
+    clang::Sema &S = Interp->getCompilerInstance()->getSema();
+    clang::ASTContext &Ctx = Interp->getASTContext();
+    for (auto It = List.rbegin(); It != List.rend(); ++It) {
+      It->D->setDeclName(It->Name);
+      if (It->InTU)
+        Ctx.getTranslationUnitDecl()->getPrimaryContext()->makeDeclVisibleInContext(It->D);
+      if (It->InExternC)
+        Ctx.getExternCContextDecl()->makeDeclVisibleInContext(It->D);
+      if (It->Chained)
+        S.IdResolver.AddDecl(It->D);
+      if (It->InScope)
+        S.TUScope->AddDecl(It->D);
+    }
+  }
+
+  // Parses Code as a new input. Names of file scope defined again shadow their earlier
+  // declarations (shadowRedefined) and the input is parsed again, as long as every error
+  // is such a redefinition (a few rounds: shadowing one name may reveal another). What was
+  // shadowed is added to Shadows, and put back if the input fails in the end.
+  llvm::Expected<clang::PartialTranslationUnit &> parseShadowing(StringRef Code,
+                                                                std::vector<Shadowed> &Shadows) {
+    constexpr int Rounds = 4;
+    for (int Round = 0;; ++Round) {
+      Printer->reset();
+      auto PTU = Interp->Parse(Code);
+      if (PTU || Round == Rounds || Printer->OtherErrors || Printer->Redefined.empty()) {
+        if (!PTU) {
+          unshadow(std::exchange(Shadows, {}));
+          keepEarlier(Printer->Redefined);
+        }
+        return PTU;
+      }
+      std::vector<Shadowed> More = shadowRedefined(Printer->Redefined);
+      if (More.empty()) {
+        unshadow(std::exchange(Shadows, {}));
+        keepEarlier(Printer->Redefined);
+        return PTU;
+      }
+      consumeError(PTU.takeError());
+      Diags.take(); // the refusals: the input is parsed again
+      Shadows.insert(Shadows.end(), More.begin(), More.end());
+    }
+  }
+
   // Rewrites value capture in M and emits it. False: the reason is in Err and/or Diags.
   bool finish(Module &M, clang::TranslationUnitDecl *TU, std::vector<Capture> &Caps,
               SmallVectorImpl<char> &Obj, std::string &Err) {
@@ -1089,14 +1383,23 @@ struct ojit_interp {
         Wanted = !isa<clang::CXXMethodDecl>(FD) && !FD->isDependentContext();
       if (!Wanted || ND->isExternallyVisible() || !ND->getIdentifier())
         continue;
-      std::string Name;
-      raw_string_ostream OS(Name);
-      if (Mangler->shouldMangleDeclName(ND))
-        Mangler->mangleName(clang::GlobalDecl(ND), OS);
-      else
-        OS << ND->getName();
-      InternalNames.insert(OS.str());
+      InternalNames.insert(irName(ND));
     }
+  }
+
+  // The IR name of a function or variable declaration (its mangled name).
+  std::string irName(const clang::NamedDecl *ND) {
+    if (!Mangler)
+      Mangler.reset(Interp->getASTContext().createMangleContext());
+    if (!isa<clang::FunctionDecl>(ND) && !isa<clang::VarDecl>(ND))
+      return {};
+    std::string Name;
+    raw_string_ostream OS(Name);
+    if (Mangler->shouldMangleDeclName(ND))
+      Mangler->mangleName(clang::GlobalDecl(ND), OS);
+    else
+      OS << ND->getName();
+    return OS.str();
   }
 
   // Makes every copy of a user's internal entity in M one entity across the session: renamed
@@ -1193,6 +1496,7 @@ extern "C" ojit_status ojit_interp_create(const char *triple, const char *const 
       return OJIT_FAILURE;
     }
     I->Interp = std::move(*Interp);
+    I->Printer->Idents = &I->Interp->getASTContext().Idents;
     if (!I->Interp->getASTContext().getASTMutationListener())
       I->Interp->getASTContext().setASTMutationListener(&I->LambdaFix);
     auto EE = I->Interp->getExecutionEngine(); // no JIT here: clang's executor is ours
@@ -1300,7 +1604,7 @@ bool valueRange(clang::TranslationUnitDecl *TU, const clang::SourceManager &SM,
 extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len,
                                          int allow_defer, int attach, uint64_t *id, int *deferred,
                                          ojit_sink *object, ojit_sink *defines,
-                                         ojit_sink *captures, uint64_t *value_range,
+                                         ojit_sink *retyped, ojit_sink *captures, uint64_t *value_range,
                                          ojit_sink *diagnostics, size_t *num_errors) {
   *num_errors = 0;
   *deferred = 0;
@@ -1312,7 +1616,21 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
     }
     ojit_interp &I = *interp;
     I.Diags.take();
-    I.Printer->Errors = I.EmitErrors = 0;
+    I.Printer->reset();
+    I.EmitErrors = 0;
+    std::vector<ojit_interp::Shadowed> Shadows;
+    auto PutRetyped = [&](const Module &M) {
+      Mangler Mang;
+      for (const ojit_interp::Shadowed &Sh : Shadows) {
+        const GlobalValue *GV = Sh.Retyped ? M.getNamedValue(Sh.IRName) : nullptr;
+        if (!GV || GV->isDeclaration() || GV->hasLocalLinkage())
+          continue;
+        SmallString<64> Name;
+        Mang.getNameWithPrefix(Name, GV, /*CannotUsePrivateLabel=*/false);
+        Name.push_back('\0');
+        put(retyped, Name.str());
+      }
+    };
     auto Fail = [&](ojit_status St, const std::string &Why) {
       std::string Text = I.Diags.take();
       if (!Why.empty() && Why != "Parsing failed.") // clang's diagnostics say more
@@ -1322,7 +1640,7 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
       return St;
     };
 
-    auto PTU = I.Interp->Parse(StringRef(code, len));
+    auto PTU = I.parseShadowing(StringRef(code, len), Shadows);
     if (!PTU)
       return Fail(OJIT_COMPILE_ERROR, toString(PTU.takeError()));
     clang::PartialTranslationUnit &P = *PTU;
@@ -1340,6 +1658,8 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
     std::vector<Capture> Caps;
     std::string Err;
     bool Ok = !M || I.rewrite(*M, P.TUPart, Caps, Err);
+    if (Ok && M)
+      PutRetyped(*M);
     if (Ok && M && allow_defer && Caps.empty() && !runsCode(*M)) {
       putDefines(*M, defines);
       I.Exec->Deferred[Id] = std::move(M);
@@ -1350,6 +1670,8 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
     if (!Ok) { // leave the interpreter as it was before this input
       if (Error E = I.Interp->Undo(1))
         Err += " (undo failed: " + toString(std::move(E)) + ")";
+      else
+        I.unshadow(Shadows);
       I.Exec->Removed.clear();
       return Fail(OJIT_COMPILE_ERROR, Err);
     }
@@ -1368,10 +1690,14 @@ extern "C" ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code
         value_range[1] = E;
       }
     }
-    if (attach)
+    if (attach) {
       I.InputPTUs.back()++;
-    else
+      auto &Mine = I.InputShadowed.back();
+      Mine.insert(Mine.end(), Shadows.begin(), Shadows.end());
+    } else {
       I.InputPTUs.push_back(1);
+      I.InputShadowed.push_back(std::move(Shadows));
+    }
     *id = Id;
     return OJIT_OK;
   });
@@ -1419,6 +1745,10 @@ extern "C" ojit_status ojit_interp_undo(ojit_interp_t *interp, uint32_t n, ojit_
       return OJIT_FAILURE;
     }
     Inputs.resize(Inputs.size() - n);
+    for (size_t K = 0; K < n; ++K) {
+      interp->unshadow(interp->InputShadowed.back());
+      interp->InputShadowed.pop_back();
+    }
     for (uint64_t Id : Removed)
       putU64(ids, Id);
     return OJIT_OK;

@@ -73,7 +73,11 @@ int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, ojit_sink *obj
    removes them together). With allow_defer, an input that neither runs code when loaded (no
    constructors) nor captures a value is kept unemitted: *deferred is set, `object` stays
    empty, and the linker names of the symbols it defines are appended to `defines`
-   (NUL-terminated each); ojit_interp_emit produces its object later.
+   (NUL-terminated each); ojit_interp_emit produces its object later. A definition of a name
+   of file scope that an earlier input declared is accepted: the earlier declaration is
+   shadowed (out of name lookup until this input is undone); the linker names of such
+   definitions whose type or kind changed are appended to `retyped` (NUL-terminated each):
+   code compiled against the old type must keep the old definition.
    OJIT_COMPILE_ERROR / OJIT_FAILURE: the text is in `diagnostics`, *num_errors (at least 1)
    counts the errors, and the interpreter is as before the call. value_range[0..2) receives
    the byte offsets [begin, end) in `code` of the expression whose value is captured, or
@@ -81,7 +85,7 @@ int ojit_interp_next_startup(ojit_interp_t *interp, uint64_t *id, ojit_sink *obj
    `value_range` and `num_errors` must be valid. */
 ojit_status ojit_interp_parse(ojit_interp_t *interp, const char *code, size_t len, int allow_defer,
                               int attach, uint64_t *id, int *deferred, ojit_sink *object, ojit_sink *defines,
-                              ojit_sink *captures, uint64_t *value_range, ojit_sink *diagnostics,
+                              ojit_sink *retyped, ojit_sink *captures, uint64_t *value_range, ojit_sink *diagnostics,
                               size_t *num_errors);
 
 /* Emits the object of deferred input `id` (once; undoing the input drops it). */

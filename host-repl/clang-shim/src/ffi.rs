@@ -88,6 +88,7 @@ unsafe extern "C" {
         deferred: *mut c_int,
         object: *mut Sink<'_>,
         defines: *mut Sink<'_>,
+        retyped: *mut Sink<'_>,
         captures: *mut Sink<'_>,
         value_range: *mut u64,
         diagnostics: *mut Sink<'_>,

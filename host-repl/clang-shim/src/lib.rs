@@ -391,6 +391,11 @@ pub struct Ptu {
     pub deferred: bool,
     /// For a deferred input: the linker names of the symbols it defines.
     pub defines: Vec<String>,
+    /// Linker names of definitions that redefine a name with another type or kind (`double
+    /// f()` after `int f()`): code compiled against the earlier declaration must keep the
+    /// earlier definition. (Any definition of a name of file scope that an earlier input
+    /// declared is accepted: the earlier declaration is shadowed until this input is undone.)
+    pub retyped: Vec<String>,
 }
 
 /// A value captured in the target and sent back to the host.
@@ -497,6 +502,7 @@ impl Interpreter {
                 warnings: String::new(),
                 deferred: false,
                 defines: Vec::new(),
+                retyped: Vec::new(),
             });
         }
         Ok(interp)
@@ -556,14 +562,15 @@ impl Interpreter {
     }
 
     fn parse_with(&mut self, input: &str, allow_defer: bool, attach: bool) -> Result<Ptu, Diagnostics> {
-        let (mut object, mut defines, mut captures, mut diags) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut object, mut defines, mut retyped, mut captures, mut diags) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut id, mut errors, mut deferred) = (0u64, 0usize, 0);
         let mut range = [u64::MAX; 2];
         let status = {
-            let (mut o, mut n, mut c, mut d) = (
+            let (mut o, mut n, mut r, mut c, mut d) = (
                 Sink::new(&mut object),
                 Sink::new(&mut defines),
+                Sink::new(&mut retyped),
                 Sink::new(&mut captures),
                 Sink::new(&mut diags),
             );
@@ -580,6 +587,7 @@ impl Interpreter {
                     &mut deferred,
                     &mut o,
                     &mut n,
+                    &mut r,
                     &mut c,
                     range.as_mut_ptr(),
                     &mut d,
@@ -601,11 +609,13 @@ impl Interpreter {
                 value = Some(capture);
             }
         }
-        let defines = defines
-            .split(|&b| b == 0)
-            .filter(|n| !n.is_empty())
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect();
+        let names = |list: &[u8]| {
+            list.split(|&b| b == 0)
+                .filter(|n| !n.is_empty())
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect::<Vec<_>>()
+        };
+        let (defines, retyped) = (names(&defines), names(&retyped));
         let value_span = match range.map(usize::try_from) {
             [Ok(b), Ok(e)]
                 if b < e && e <= input.len() && input.is_char_boundary(b) && input.is_char_boundary(e) =>
@@ -623,6 +633,7 @@ impl Interpreter {
             warnings: text(&diags),
             deferred: deferred != 0,
             defines,
+            retyped,
         })
     }
 

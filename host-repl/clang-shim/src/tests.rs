@@ -204,13 +204,38 @@ fn undo_forgets_definitions() {
     assert_eq!(i.undo(1).unwrap(), vec![first.id]);
     let again = ok(&mut i, "int x = 2;");
     assert!(again.id > first.id);
-    let err = i.parse("int x = 3;").unwrap_err();
-    assert!(err.text.contains("redefinition of 'x'"), "{}", err.text);
     let y = ok(&mut i, "int y = x;");
     assert_eq!(i.undo(2).unwrap(), vec![y.id, again.id]);
     assert!(i.undo(1).is_err(), "the prelude cannot be undone");
     assert_eq!(i.undo(0).unwrap(), Vec::<u64>::new());
     ok(&mut i, "int x = 4;");
+}
+
+#[test]
+fn a_definition_made_again_shadows_the_earlier_one_until_undone() {
+    for (args, int_f, double_f, symbol) in [
+        (cxx(), "int f() { return 1; }", "double f() { return 2; }", "_Z1fv"),
+        (c(), "int f(void) { return 1; }", "double f(void) { return 2; }", "f"),
+    ] {
+        let mut i = interp(&args);
+        ok(&mut i, int_f);
+        // The same type: accepted, nothing retyped.
+        let same = ok(&mut i, int_f);
+        assert!(same.retyped.is_empty(), "{:?}", same.retyped);
+        // Another type: accepted, the linker name reported.
+        let retyped = ok(&mut i, double_f);
+        assert_eq!(retyped.retyped, vec![symbol.to_owned()]);
+        let value = ok(&mut i, "f()");
+        assert_eq!(value.value.map(|v| v.kind), Some(ValueKind::Double));
+        // Undone: the int f is back (f() is an int again), and can be defined again.
+        i.undo(2).unwrap();
+        let value = ok(&mut i, "f()");
+        assert_eq!(value.value.map(|v| v.kind), Some(ValueKind::Int));
+        ok(&mut i, int_f);
+        // A compile error in a redefining input leaves the earlier definition in place.
+        assert!(i.parse(&int_f.replace("return 1", "return undeclared")).is_err());
+        assert_eq!(ok(&mut i, "f()").value.map(|v| v.kind), Some(ValueKind::Int));
+    }
 }
 
 #[test]

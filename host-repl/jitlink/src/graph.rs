@@ -167,6 +167,9 @@ pub struct LinkGraph {
     pub globals: HashMap<String, SymbolId>,
     /// COMDAT group signatures kept in this link.
     pub comdats: HashSet<String>,
+    /// Inputs `0..redefinable_inputs` make redefinable definitions
+    /// ([`crate::LinkOptions::redefinable`]).
+    pub redefinable_inputs: usize,
 }
 
 impl LinkGraph {
@@ -180,6 +183,7 @@ impl LinkGraph {
             symbols: Vec::new(),
             globals: HashMap::new(),
             comdats: HashSet::new(),
+            redefinable_inputs: 0,
         }
     }
 
@@ -285,6 +289,19 @@ impl LinkGraph {
     /// The name of the input a block came from.
     pub fn input_of(&self, block: BlockId) -> &str {
         &self.inputs[self.section_of(block).input]
+    }
+
+    /// True if `sym` is a definition a later link may replace: strong, global, not
+    /// thread-local, in a placed block of a redefinable input.
+    pub fn is_redefinable(&self, sym: SymbolId) -> bool {
+        let s = &self.symbols[sym];
+        let Def::Block { block, .. } = s.def else { return false };
+        s.global
+            && !s.weak
+            && !s.tls
+            && s.input < self.redefinable_inputs
+            && self.blocks[block].live
+            && self.section_of(block).role == Role::Normal
     }
 
     /// True if `sym` is defined in a live block or absolutely in this link.

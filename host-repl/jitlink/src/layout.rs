@@ -3,7 +3,7 @@
 //! (fix-ups, segment images, initializers, exports).
 
 use crate::fixup::Resolver;
-use crate::graph::{Block, BlockId, Def, LinkGraph, Role, Section, SegmentKind};
+use crate::graph::{Block, BlockId, Def, LinkGraph, Role, Section, SegmentKind, SymbolId};
 use crate::tables::{self, GotKey, Tables};
 use crate::{DylibSymbol, JitDylib, LinkError, LinkOptions};
 
@@ -39,6 +39,10 @@ pub struct LinkPlan {
     got_place: Option<Place>,
     stubs_place: Place,
     tls: Option<TlsPlan>,
+    /// Redefinitions: this link's redefinable definitions that earlier units have rebind
+    /// entries for, with those entries' addresses.
+    redefines: Vec<(SymbolId, Vec<u64>)>,
+    kept: Vec<String>,
     eh_frame: Vec<(BlockId, Place)>,
     eh_end: Option<Place>,
     placed: Vec<(BlockId, Place)>,
@@ -90,6 +94,15 @@ pub struct LinkedUnit {
     pub symbols: Vec<(String, DylibSymbol)>,
     /// COMDAT groups this unit kept.
     pub comdats: Vec<String>,
+    /// This unit's rebind entries ([`crate::LinkOptions::redefinable`]): the GOT entries
+    /// (addresses, 8 bytes each) that hold a redefinable name's address, by name.
+    pub rebind_entries: Vec<(String, u64)>,
+    /// The stores that point earlier units' rebind entries at this unit's definitions of
+    /// names they define again: to carry out when the unit is loaded, before its code runs.
+    pub rebinds: Vec<crate::Rebind>,
+    /// Names whose earlier rebind entries keep their definitions while this unit is loaded
+    /// ([`LinkPlan::keep_bindings`]).
+    pub kept: Vec<String>,
     /// Counters.
     pub stats: LinkStats,
 }
@@ -170,7 +183,10 @@ impl LinkPlan {
             let blk = &g.blocks[b];
             placed.push((b, cur.place(seg_index(g.section_of(b).segment), blk.size, blk.align)));
         }
-        let got_place = (tables.slots > 0 || tables.need_got_base).then(|| cur.place(0, tables.slots * 8, 8));
+        // Rebind entries are rewritten after the load: then the whole GOT is writable data.
+        let got_seg = if tables.rebind.is_empty() { 0 } else { 1 };
+        let got_place =
+            (tables.slots > 0 || tables.need_got_base).then(|| cur.place(got_seg, tables.slots * 8, 8));
         let mut tls = None;
         if needs_tls {
             let template = cur.place(0, tls_size, tls_align);
@@ -200,7 +216,18 @@ impl LinkPlan {
                 page_size: opts.page_size,
             });
         }
+        let redefines = g
+            .globals
+            .values()
+            .filter(|&&s| g.is_redefinable(s))
+            .filter_map(|&s| {
+                let entries: Vec<u64> = dylib.entries(&g.symbols[s].name).collect();
+                (!entries.is_empty()).then_some((s, entries))
+            })
+            .collect();
         Ok(LinkPlan {
+            redefines,
+            kept: Vec::new(),
             g,
             unit,
             page: opts.page_size,
@@ -225,6 +252,17 @@ impl LinkPlan {
                 && (self.g.is_defined(e.target)
                     || self.tables.dylib.contains_key(&self.g.symbols[e.target].name))
         })
+    }
+
+    /// Lets the code linked before keep its definitions of `names` while this unit is loaded,
+    /// though the unit defines them again: for a redefinition with another type or kind,
+    /// which that code was not compiled for. Their rebind entries are set aside when the
+    /// unit is added to the session and taken back, pointing at the definitions in effect
+    /// then, when it is removed.
+    pub fn keep_bindings(&mut self, names: &[String]) {
+        let ids: Vec<SymbolId> = names.iter().filter_map(|n| self.g.globals.get(n).copied()).collect();
+        self.redefines.retain(|(s, _)| !ids.contains(s));
+        self.kept = names.to_vec();
     }
 
     /// Names to look up in the executor process (not defined in this link or earlier ones).
@@ -354,6 +392,19 @@ impl LinkPlan {
 
         let (initializers, finalizers) = self.init_fini();
         let symbols = self.exports(tls_object);
+        let rebind_entries = self
+            .tables
+            .rebind
+            .iter()
+            .map(|&s| (self.g.symbols[s].name.clone(), got_base + self.tables.slot(GotKey::Addr(s)) * 8))
+            .collect();
+        let mut rebinds = Vec::new();
+        for (s, entries) in &self.redefines {
+            if let Def::Block { block, offset } = self.g.symbols[*s].def {
+                let addr = self.g.blocks[block].addr + offset;
+                rebinds.extend(entries.iter().map(|&e| (e, addr)));
+            }
+        }
         Ok(LinkedUnit {
             id: self.unit,
             segments,
@@ -362,6 +413,9 @@ impl LinkPlan {
             finalizers,
             symbols,
             comdats: self.g.comdats.iter().cloned().collect(),
+            rebind_entries,
+            rebinds,
+            kept: self.kept.clone(),
             stats: LinkStats {
                 sections: self.placed.len() + self.eh_frame.len(),
                 relocations,
@@ -426,7 +480,13 @@ impl LinkPlan {
                     return match s.def {
                         Def::Absolute(v) => Some((
                             name.clone(),
-                            DylibSymbol { addr: v, weak: s.weak, tls: None, unit: self.unit },
+                            DylibSymbol {
+                                addr: v,
+                                weak: s.weak,
+                                tls: None,
+                                unit: self.unit,
+                                redefinable: false,
+                            },
                         )),
                         _ => None,
                     };
@@ -438,7 +498,8 @@ impl LinkPlan {
                 }
                 let tls = (role == Role::Tls).then(|| (tls_object.unwrap_or(0), blk.addr + offset));
                 let a = if tls.is_some() { 0 } else { blk.addr + offset };
-                Some((name.clone(), DylibSymbol { addr: a, weak: s.weak, tls, unit: self.unit }))
+                let redefinable = self.g.is_redefinable(id);
+                Some((name.clone(), DylibSymbol { addr: a, weak: s.weak, tls, unit: self.unit, redefinable }))
             })
             .collect()
     }

@@ -215,20 +215,47 @@ pub struct DylibSymbol {
     pub tls: Option<(u64, u64)>,
     /// The unit that defined it.
     pub unit: u64,
+    /// A later unit may define the name again ([`LinkOptions::redefinable`]): code refers to
+    /// it through GOT entries the session rewrites then.
+    pub redefinable: bool,
 }
 
+/// One 8-byte store into executor memory: `(address, value)`. Redefinitions are carried out
+/// as such stores into GOT entries (the session runtime's `__orcbridge_rebind_wrapper`).
+pub type Rebind = (u64, u64);
+
+/// A rebind entry: (unit, address of the GOT entry).
+type UnitEntry = (u64, u64);
+
 /// The symbols and COMDAT groups of the units linked so far in a session (LLVM's JITDylib).
+///
+/// A name may have several definitions, one per unit that made it, of which the newest is
+/// in effect: a redefinition, and after the newest one's unit is unloaded, the one before
+/// comes back. The GOT entries through which units reach redefinable names are kept per
+/// name, so that a change of definition can be written into all of them.
 #[derive(Debug, Default, Clone)]
 pub struct JitDylib {
-    symbols: HashMap<String, DylibSymbol>,
+    /// Name → its definitions, oldest first.
+    symbols: HashMap<String, Vec<DylibSymbol>>,
+    /// Name → (unit, address) of the GOT entries that hold its address and are rewritten
+    /// when it is defined again.
+    entries: HashMap<String, Vec<UnitEntry>>,
+    /// Unit → rebind entries set aside while it is loaded (see [`LinkPlan::keep_bindings`]),
+    /// by name.
+    kept: HashMap<u64, Vec<(String, Vec<UnitEntry>)>>,
     comdats: HashMap<String, u64>,
     next_unit: u64,
 }
 
 impl JitDylib {
-    /// The definition of `name`, if an earlier unit has one.
+    /// The definition of `name` in effect, if an earlier unit has one.
     pub fn lookup(&self, name: &str) -> Option<&DylibSymbol> {
-        self.symbols.get(name)
+        self.symbols.get(name).and_then(|defs| defs.last())
+    }
+
+    /// The rewritable GOT entries (addresses) of loaded units that hold `name`'s address.
+    pub fn entries(&self, name: &str) -> impl Iterator<Item = u64> + '_ {
+        self.entries.get(name).into_iter().flatten().map(|&(_, addr)| addr)
     }
 
     /// Number of symbols defined.
@@ -245,40 +272,81 @@ impl JitDylib {
         self.comdats.keys().cloned().collect()
     }
 
-    /// Records the definitions of a unit that was loaded. A weak definition does not replace
-    /// an existing strong one.
+    /// Records the definitions and rewritable GOT entries of a unit that was loaded. A weak
+    /// definition does not replace a strong one in effect.
     pub fn add_unit(&mut self, unit: &LinkedUnit) {
         for (name, sym) in &unit.symbols {
-            match self.symbols.get(name) {
-                Some(old) if sym.weak && !old.weak => {}
-                _ => {
-                    self.symbols.insert(name.clone(), *sym);
-                }
+            let defs = self.symbols.entry(name.clone()).or_default();
+            if !(sym.weak && defs.last().is_some_and(|old| !old.weak)) {
+                defs.push(*sym);
             }
+        }
+        let kept: Vec<_> =
+            unit.kept.iter().filter_map(|n| self.entries.remove(n).map(|e| (n.clone(), e))).collect();
+        if !kept.is_empty() {
+            self.kept.insert(unit.id, kept);
+        }
+        for (name, addr) in &unit.rebind_entries {
+            self.entries.entry(name.clone()).or_default().push((unit.id, *addr));
         }
         for c in &unit.comdats {
             self.comdats.insert(c.clone(), unit.id);
         }
     }
 
-    /// Forgets every definition made by unit `id` (after it was unloaded), so the names can
-    /// be defined again.
-    pub fn remove_unit(&mut self, id: u64) {
-        self.symbols.retain(|_, s| s.unit != id);
+    /// Forgets every definition and GOT entry of unit `id` (being unloaded). Names it had
+    /// defined again fall back to their earlier definitions; returns the stores that point
+    /// the other units' GOT entries at them.
+    pub fn remove_unit(&mut self, id: u64) -> Vec<Rebind> {
+        let names: Vec<String> = self
+            .symbols
+            .iter()
+            .filter(|(_, d)| d.iter().any(|s| s.unit == id))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut stores = self.remove_definitions(id, &names);
+        for (name, list) in self.kept.remove(&id).unwrap_or_default() {
+            if let Some(def) = self.lookup(&name) {
+                stores.extend(list.iter().map(|&(_, entry)| (entry, def.addr)));
+            }
+            self.entries.entry(name).or_default().extend(list);
+        }
+        self.entries.retain(|_, list| {
+            list.retain(|&(unit, _)| unit != id);
+            !list.is_empty()
+        });
         self.comdats.retain(|_, u| *u != id);
+        stores
     }
 
     /// Forgets the definitions of `names` made by unit `unit`, and COMDAT groups of those
-    /// names (the rest of the unit stays).
-    pub fn remove_names(&mut self, unit: u64, names: &[String]) {
+    /// names (the rest of the unit stays loaded). Returns the stores that point GOT entries
+    /// at the definitions in effect again, as [`remove_unit`](Self::remove_unit) does.
+    pub fn remove_names(&mut self, unit: u64, names: &[String]) -> Vec<Rebind> {
         for n in names {
-            if self.symbols.get(n).is_some_and(|s| s.unit == unit) {
-                self.symbols.remove(n);
-            }
             if self.comdats.get(n) == Some(&unit) {
                 self.comdats.remove(n);
             }
         }
+        self.remove_definitions(unit, names)
+    }
+
+    fn remove_definitions(&mut self, unit: u64, names: &[String]) -> Vec<Rebind> {
+        let mut stores = Vec::new();
+        for n in names {
+            let Some(defs) = self.symbols.get_mut(n) else { continue };
+            let before = defs.last().map(|d| d.addr);
+            defs.retain(|d| d.unit != unit);
+            let after = defs.last().map(|d| d.addr);
+            if defs.is_empty() {
+                self.symbols.remove(n);
+            }
+            if let Some(addr) = after.filter(|&a| Some(a) != before) {
+                let theirs = self.entries.get(n).into_iter().flatten().filter(|&&(u, _)| u != unit);
+                stores.extend(theirs.map(|&(_, entry)| (entry, addr)));
+            }
+        }
+        stores
     }
 
     fn next_unit_id(&mut self) -> u64 {
@@ -306,6 +374,11 @@ pub struct LinkOptions {
     pub page_size: u64,
     /// The executor's architecture; every input must be for it.
     pub arch: Arch,
+    /// The strong global definitions of the link's objects (not of archive members) may be
+    /// made again by later links, as in a REPL: every call and GOT load that reaches one, in
+    /// this link or a later one, goes through a GOT entry in writable memory that the session
+    /// rewrites when the name gets a new definition ([`LinkedUnit::rebinds`]).
+    pub redefinable: bool,
 }
 
 /// Reads `inputs` and plans the link against the session's `dylib`.
@@ -320,6 +393,9 @@ pub fn plan(inputs: &[Input], dylib: &mut JitDylib, opts: LinkOptions) -> Result
         if let Input::Object { name, bytes } = input {
             add_object(&mut g, name, bytes, &earlier)?;
         }
+    }
+    if opts.redefinable {
+        g.redefinable_inputs = g.inputs.len();
     }
     for input in inputs {
         if let Input::Archive { name, bytes } = input {

@@ -5,6 +5,12 @@
 //! `-fPIC`, and every call stub); a stub is a small jump through a GOT entry, so a call with a
 //! short reach (±2 GiB on x86-64, ±128 MiB on AArch64) reaches a target anywhere. Calls to
 //! targets defined in this link go direct: the link is laid out in one reservation.
+//!
+//! Except calls to redefinable names ([`crate::LinkOptions::redefinable`]): those go through
+//! a stub wherever the target is, and their GOT entries, like every GOT entry of a
+//! redefinable name, are *rebind entries* that the session rewrites when the name is defined
+//! again, so code linked earlier reaches the new definition. A link with rebind entries
+//! places its GOT in the writable segment.
 
 use std::collections::HashMap;
 
@@ -59,6 +65,8 @@ pub(crate) struct Tables {
     pub stub_of: HashMap<SymbolId, u64>,
     /// The symbol of the TLS descriptor resolver, if a TLS descriptor needs it.
     pub tlsdesc_resolver: Option<SymbolId>,
+    /// Targets whose `Addr` GOT entry is a rebind entry, in GOT order.
+    pub rebind: Vec<SymbolId>,
 }
 
 impl Tables {
@@ -96,6 +104,12 @@ impl Tables {
 /// the graph (undefined unless the runtime is among the inputs), resolved as any other.
 pub(crate) fn build(g: &mut LinkGraph, dylib: &JitDylib) -> Tables {
     let mut t = Tables::default();
+    let rebinds = |g: &LinkGraph, s: SymbolId| {
+        g.is_redefinable(s)
+            || (!g.is_defined(s)
+                && g.symbols[s].global
+                && dylib.lookup(&g.symbols[s].name).is_some_and(|d| d.redefinable))
+    };
     if live_edges(g).any(|e| e.kind.table_use() == TableUse::TlsDesc) {
         let resolver = g.global(TLSDESC_RESOLVER, 0);
         t.note_source(g, dylib, resolver);
@@ -113,7 +127,7 @@ pub(crate) fn build(g: &mut LinkGraph, dylib: &JitDylib) -> Tables {
                 t.add_got(GotKey::TlsGd(target));
                 t.add_got(GotKey::TlsDesc(target));
             }
-            TableUse::CallStub if g.is_defined(target) => {}
+            TableUse::CallStub if g.is_defined(target) && !rebinds(g, target) => {}
             TableUse::CallStub => {
                 t.add_got(GotKey::Addr(target));
                 if !t.stub_of.contains_key(&target) {
@@ -124,6 +138,14 @@ pub(crate) fn build(g: &mut LinkGraph, dylib: &JitDylib) -> Tables {
         }
         t.need_got_base |= edge.kind.needs_got_base();
     }
+    t.rebind = t
+        .got
+        .iter()
+        .filter_map(|&(key, _)| match key {
+            GotKey::Addr(s) if rebinds(g, s) => Some(s),
+            _ => None,
+        })
+        .collect();
     t
 }
 

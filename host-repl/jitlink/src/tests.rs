@@ -9,7 +9,7 @@ use object::{
 use super::*;
 
 const PAGE: u64 = 4096;
-const X86: LinkOptions = LinkOptions { page_size: PAGE, arch: Arch::X86_64 };
+const X86: LinkOptions = LinkOptions { page_size: PAGE, arch: Arch::X86_64, redefinable: false };
 
 struct Obj(Object<'static>);
 
