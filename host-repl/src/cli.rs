@@ -18,7 +18,7 @@ use crate::jit::{Initializers, Jit};
 use crate::libs::Search;
 use crate::link::Input;
 use crate::repl::{InputLines, Outcome, Repl};
-use crate::stdio::Forwarding;
+use crate::stdio::{Forwarding, OutputSink};
 
 /// Runs the command line; the exit code is the program's (files) or 0/1 (REPL: whether every
 /// input compiled and ran).
@@ -26,11 +26,17 @@ use crate::stdio::Forwarding;
 /// # Errors
 /// Anything that stops the program from running, with context.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if cli.session.is_some() {
+        return repl_front::session::client::run(cli);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(name) = cli.session_serve.clone() {
+        return crate::session_server::serve(&runtime, cli, &name);
+    }
     let mut interrupts = {
         let _in_runtime = runtime.enter();
         Interrupts::new().context("cannot watch for Ctrl-C")?
@@ -56,8 +62,10 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to the executor the options name, and asks for its stdio (not waiting for the
 /// answer: [`Forwarding::wait`]). `interactive`: a launched executor gets a process group of
-/// its own, so Ctrl-C at the terminal reaches only the REPL.
-async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> {
+/// its own, so Ctrl-C at the terminal reaches only the REPL. `output`: where the executor's
+/// output goes, whatever the transport (the session server); else over TCP it is printed here
+/// and a launched executor shares our descriptors.
+async fn connect(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<(Session, Forwarding)> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => {
             let key = cli.key.as_deref().map(orc_rpc::secure::Key::load).transpose()?;
@@ -71,19 +79,22 @@ async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> 
         }
     };
     let session = Session::start(transport, SETUP_TIMEOUT).await?;
-    let forwarding = if cli.oop_executor_connect.is_some() && !cli.no_forward_stdio {
+    let forwarding = match output {
+        _ if cli.no_forward_stdio => Forwarding::none(),
+        Some(sink) => crate::stdio::forward_to(&session, false, false, sink).await?,
         // A program run from files reads our stdin; REPL inputs keep the executor's.
-        crate::stdio::forward(&session, !cli.files.is_empty()).await?
-    } else {
-        Forwarding::none()
+        None if cli.oop_executor_connect.is_some() => {
+            crate::stdio::forward(&session, !cli.files.is_empty()).await?
+        }
+        None => Forwarding::none(),
     };
     Ok((session, forwarding))
 }
 
 /// A JIT session with the runtime compiled for the executor's target, and what of the
 /// executor's stdio comes here (answered once a library was opened, else maybe not yet).
-async fn start_jit(cli: &Cli, interactive: bool) -> Result<(Jit, Forwarding)> {
-    let (session, mut forwarding) = connect(cli, interactive).await?;
+async fn start_jit(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<(Jit, Forwarding)> {
+    let (session, mut forwarding) = connect(cli, interactive, output).await?;
     let triple = session.info().target_triple.clone();
     let runtime = compile::clang::compile_cached(
         orcbridge_runtime::SOURCE_NAME,
@@ -145,7 +156,7 @@ fn bundled_executor() -> Result<PathBuf> {
 }
 
 async fn run_files(cli: Cli) -> Result<ExitCode> {
-    let (mut jit, mut forwarding) = start_jit(&cli, false).await?;
+    let (mut jit, mut forwarding) = start_jit(&cli, false, None).await?;
     let triple = jit.session().info().target_triple.clone();
     let mut inputs = Vec::new();
     for (i, code) in cli.code.iter().enumerate() {
@@ -265,7 +276,7 @@ fn opt_level(xcc: &[String]) -> u8 {
 fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> Result<ExitCode> {
     use std::io::IsTerminal;
     let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
-    let mut repl = rt.block_on(start_repl(&cli, interactive))?;
+    let mut repl = rt.block_on(start_repl(&cli, interactive, None))?;
     repl.set_interrupts(interrupts);
     let ok = if !cli.code.is_empty() {
         each_input(cli.code.iter().map(String::as_str), |code| rt.block_on(eval(&mut repl, code)))?
@@ -295,9 +306,10 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> R
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The REPL on the executor the options name, with their libraries and language.
-async fn start_repl(cli: &Cli, interactive: bool) -> Result<Repl> {
-    let (mut jit, mut forwarding) = start_jit(cli, interactive).await?;
+/// The REPL on the executor the options name, with their libraries and language; `output`
+/// as for [`connect`].
+pub(crate) async fn start_repl(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<Repl> {
+    let (mut jit, mut forwarding) = start_jit(cli, interactive, output).await?;
     // Before anything runs: the output of every unit and input comes here.
     forwarding.wait(jit.session()).await?;
     let linkable = open_l_libraries(cli, &mut jit, &mut forwarding).await?;

@@ -8,6 +8,7 @@
 //!   libraries found as GNU ld finds them.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
 //! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
+//! * [`session_server`]: the server of `repl --session NAME`.
 //! * [`cli`]: the `repl` command line (run by `repl-jit`; the flags, the input loops and
 //!   [`interrupt`], what Ctrl-C does, are in `repl_front`); [`completion`]: what Tab does.
 
@@ -21,4 +22,5 @@ pub mod libs;
 pub use orcbridge_jitlink as link;
 pub mod memmgr;
 pub mod repl;
+pub mod session_server;
 pub mod stdio;

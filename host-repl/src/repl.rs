@@ -91,6 +91,8 @@ pub struct Repl {
     /// undone; until then an undone input's names are forgotten but its code stays, so the
     /// state of the others (a variable's value) survives.
     members: HashMap<u64, Vec<(u64, Vec<String>)>>,
+    /// Unit → executor memory its segments take (bytes, whole pages), for [`Repl::footprint`].
+    footprint: HashMap<u64, u64>,
     lang: Lang,
     /// Some input mentioned `printValue`: class values are offered to it.
     printer_mentioned: bool,
@@ -150,8 +152,9 @@ impl Repl {
             .filter(|p| !p.object.is_empty())
             .map(|p| Input::Object { name: format!("<startup {}>", p.id), bytes: p.object })
             .collect();
-        jit.load(startup).await?;
+        let (unit, _) = jit.load(startup).await?;
         Ok(Repl {
+            footprint: HashMap::from([(unit.id, unit_bytes(&unit))]),
             jit,
             interp,
             units: HashMap::new(),
@@ -170,6 +173,13 @@ impl Repl {
     /// input is compiled or loaded ends the wait as soon as it starts.
     pub fn set_interrupts(&mut self, interrupts: Interrupts) {
         self.interrupts = Some(interrupts);
+    }
+
+    /// The units of code this REPL loaded into the executor and still holds (the start-up
+    /// unit, which carries the session runtime, included), and the executor memory their
+    /// segments take, in bytes (whole pages).
+    pub fn footprint(&self) -> (usize, u64) {
+        (self.footprint.len(), self.footprint.values().sum())
     }
 
     /// The JIT session.
@@ -560,6 +570,7 @@ impl Repl {
         }
         self.units.insert(input, unit.id);
         self.members.insert(unit.id, members);
+        self.footprint.insert(unit.id, unit_bytes(unit));
     }
 
     /// Drops the printValue probe `id` (just undone in the interpreter) as any undone input;
@@ -686,6 +697,7 @@ impl Repl {
         if let Some(unit) = self.units.remove(&id)
             && self.forget_member(unit, id)
         {
+            self.footprint.remove(&unit);
             self.jit.unload(unit).await?;
         }
         Ok(())
@@ -732,7 +744,10 @@ impl Repl {
             },
         };
         match self.jit.load(vec![input]).await {
-            Ok(_) => Ok(Outcome::Done),
+            Ok((unit, _)) => {
+                self.footprint.insert(unit.id, unit_bytes(&unit));
+                Ok(Outcome::Done)
+            }
             Err(JitError::Link(e)) => fail(err, e.to_string()),
             Err(e) => Err(e),
         }
@@ -801,6 +816,11 @@ fn without_unused_warnings(diagnostics: &str) -> String {
     const UNUSED: [&str; 3] = ["[-Wunused-result]", "[-Wunused-value]", "[-Wunused-comparison]"];
     blocks.retain(|b| !UNUSED.iter().any(|flag| b.contains(flag)));
     blocks.concat()
+}
+
+/// Executor memory `unit`'s segments take (bytes, whole pages).
+fn unit_bytes(unit: &crate::link::LinkedUnit) -> u64 {
+    unit.segments.iter().map(|s| s.size).sum()
 }
 
 /// `s` followed by a newline, or nothing when `s` is empty.

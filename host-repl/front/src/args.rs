@@ -35,7 +35,10 @@ EXAMPLES:
   repl --oop-executor-connect=127.0.0.1:20000 prog.cpp
                                         run in an executor listening elsewhere
   repl --oop-executor=/usr/lib/llvm-22/bin/llvm-jitlink-executor prog.c
-                                        run in LLVM's own executor"
+                                        run in LLVM's own executor
+  repl --session s -e 'int x = 41;'     evaluate in the warm session s (started on demand)
+  repl --session s -e 'x + 1'           ... a later call sees x: (int) 42
+  repl --session s --status             the session server's counters"
 )]
 pub struct Cli {
     /// Inputs: C (.c), C++ (.cc .cpp .cxx), LLVM IR (.ll .bc), objects (.o), archives (.a).
@@ -108,6 +111,26 @@ pub struct Cli {
     /// Log the protocol and the round trips of each link (-vv: more).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Be a thin client of the warm session server NAME, which keeps the interpreter, the JIT
+    /// and the executor between calls; the first call starts it (with this call's executor,
+    /// -x, -Xcc and library options). -e inputs, FILEs (loaded as %load does) and an
+    /// interactive or piped REPL are evaluated there.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+
+    /// With --session: print the session server's counters (it is not started for this).
+    #[arg(long, requires = "session")]
+    pub status: bool,
+
+    /// With --session: a server this call starts exits after SECS seconds with no client
+    /// connected.
+    #[arg(long = "session-idle", value_name = "SECS", default_value_t = 600)]
+    pub session_idle: u64,
+
+    /// Be the session server NAME (what --session starts, detached).
+    #[arg(long = "session-serve", value_name = "NAME", hide = true, conflicts_with = "session")]
+    pub session_serve: Option<String>,
 }
 
 impl Cli {

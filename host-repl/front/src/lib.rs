@@ -1,15 +1,17 @@
 //! The front of the `repl` command: what runs before, or instead of, the JIT.
 //!
-//! `repl` (this crate's binary) links no LLVM, so it starts in a few milliseconds, and
-//! replaces itself with `repl-jit`, the JIT installed next to it (package `host-repl`), which
-//! parses the same [`args::Cli`]. What needs no JIT can be done here, quickly.
+//! `repl` (this crate's binary) links no LLVM, so it starts in a few milliseconds: as a client
+//! of a warm session server (`repl --session NAME`, [`session`]) it does all the work itself;
+//! for everything else it replaces itself with `repl-jit`, the JIT installed next to it
+//! (package `host-repl`), which parses the same [`args::Cli`].
 //!
 //! * [`args`]: the flags; [`input`]: lines into inputs, and the loops that read them;
-//!   [`interrupt`]: what Ctrl-C does.
+//!   [`interrupt`]: what Ctrl-C does; [`session`]: the session client and its wire.
 
 pub mod args;
 pub mod input;
 pub mod interrupt;
+pub mod session;
 
 use std::path::PathBuf;
 

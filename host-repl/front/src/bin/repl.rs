@@ -1,4 +1,4 @@
-//! `repl`: see `repl --help`. The work is done in `repl-jit`.
+//! `repl`: see `repl --help`. A session client runs here; everything else in `repl-jit`.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -8,9 +8,9 @@ fn main() -> ExitCode {
     // its executor).
     repl_front::interrupt::install();
     let args: Vec<OsString> = std::env::args_os().collect();
-    // Parsed here too, so that bad arguments and --help cost no JIT start-up.
-    let _cli = repl_front::args::Cli::from_args(args.iter().cloned());
-    match exec_jit(&args) {
+    let cli = repl_front::args::Cli::from_args(args.iter().cloned());
+    let result = if cli.session.is_some() { repl_front::session::client::run(cli) } else { exec_jit(&args) };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("repl: error: {e:#}");
