@@ -258,3 +258,73 @@ fn a_killed_server_is_replaced_by_the_next_call() {
     let o = s.repl(&["-e", "int x = 1;", "-e", "x + 1"]);
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 2\n", Some(0)), "{}", text(&o.stderr));
 }
+
+#[test]
+fn clients_take_turns_and_one_that_leaves_mid_input_does_not_end_the_server() {
+    let s = Session::new("turns");
+    let o = s.repl(&["-e", "#include <unistd.h>", "-e", "int x = 1;"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let client = |code: &str| {
+        spawn(
+            Command::new(our_bin("repl"))
+                .args(["--session=turns", "-e", code])
+                .env("XDG_RUNTIME_DIR", s.dir.path())
+                .stdin(Stdio::null()),
+        )
+    };
+    // The second client's input waits for the first's, which takes 1 s.
+    let first = client("usleep(1000000); x = 2;");
+    std::thread::sleep(Duration::from_millis(200));
+    let second = client("x");
+    let (second, first) = (second.wait(Duration::from_secs(60)), first.wait(Duration::from_secs(60)));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert_eq!((text(&second.stdout).as_str(), second.status.code()), ("(int) 2\n", Some(0)));
+    // A client killed while its input runs: the input finishes in the server, which serves on.
+    let leaving = client("usleep(500000); x = 3;");
+    std::thread::sleep(Duration::from_millis(200));
+    leaving.kill_group();
+    drop(leaving);
+    let o = s.repl(&["-e", "x"]);
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 3\n", Some(0)), "{}", text(&o.stderr));
+}
+
+#[test]
+fn an_interactive_client_edits_lines_here_and_evaluates_there() {
+    let s = Session::new("tty");
+    let p = spawn_interactive(
+        Command::new(our_bin("repl")).arg("--session=tty").env("XDG_RUNTIME_DIR", s.dir.path()),
+    );
+    p.type_keys("int twice(int a) {\r");
+    p.type_keys("  return 2 * a;\r}\r");
+    p.type_keys("twice(21)\r");
+    p.wait_for_stdout("(int) 42", Duration::from_secs(60));
+    p.type_keys("%quit\r");
+    let o = p.wait(Duration::from_secs(30));
+    s.note_server();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // The session outlives the client.
+    let o = s.repl(&["-e", "twice(2)"]);
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 4\n", Some(0)), "{}", text(&o.stderr));
+}
+
+#[test]
+fn the_server_ends_with_its_executor_and_a_bad_start_is_reported() {
+    let s = Session::new("exe");
+    let o = s.repl(&["-e", "int x = 1;"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let server = s.server().expect("the server wrote its pid");
+    let executor = Session::executor_of(server).expect("the server launched an executor");
+    // SAFETY: the executor of this test's server.
+    unsafe { libc::kill(executor as libc::pid_t, libc::SIGKILL) };
+    assert!(wait_gone(server, Duration::from_secs(30)), "the server outlived its executor");
+    let log = std::fs::read_to_string(s.file("log")).unwrap_or_default();
+    assert!(log.contains("ending: the executor went away"), "{log}");
+    // A server that cannot start: the call shows why.
+    let o = s.repl(&["--oop-executor=/nonexistent/executor", "-e", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the server of session exe did not start") && err.contains("/nonexistent/executor"),
+        "{err}"
+    );
+}
