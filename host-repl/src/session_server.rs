@@ -171,7 +171,6 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     // New clients start a new server from now on; the ones waiting hear why.
     accept.abort();
     let _ = std::fs::remove_file(&paths.socket);
-    let _ = std::fs::remove_file(&paths.pid);
     queue.close();
     while let Ok(job) = queue.try_recv() {
         let _ = job.reply.send(ToClient::Done(Outcome::Ended(why.clone())));
@@ -181,6 +180,8 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
         let _ = repl.finish(&mut std::io::stderr()).await;
         repl.close().await;
     });
+    // Last: its absence says the server (and the executor it launched) is done.
+    let _ = std::fs::remove_file(&paths.pid);
     Ok(ExitCode::SUCCESS)
 }
 
