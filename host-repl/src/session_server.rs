@@ -50,6 +50,7 @@ struct Job {
 
 /// What the loop and the connections share.
 struct Shared {
+    /// When the server process began (its uptime counts from there).
     started: Instant,
     clients: AtomicU64,
     /// The counters as of the last request.
@@ -80,6 +81,7 @@ type Route = Arc<Mutex<Option<UnboundedSender<ToClient>>>>;
 /// The session's files cannot be set up, or the REPL does not start (both end up in the log,
 /// which the client that started the server shows).
 pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitCode> {
+    let started = Instant::now();
     let paths = Paths::new(name)?;
     // A session of our own: the terminal of the client that started us (its Ctrl-C, its
     // hang-up) is not ours. Fails only if we lead a group already, and then we are detached.
@@ -106,7 +108,7 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     let mut repl = rt.block_on(crate::cli::start_repl(&cli, false, Some(sink)))?;
     let (units, memory) = repl.footprint();
     let shared = Arc::new(Shared {
-        started: Instant::now(),
+        started,
         clients: AtomicU64::new(0),
         status: Mutex::new(Status {
             pid: std::process::id(),
