@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --quiet --bin repl --bin orc-executor
+cargo build --release --quiet --bin repl --bin repl-jit --bin orc-executor
 
 bin=target/release
 work=$(mktemp -d)
@@ -29,3 +29,11 @@ for _ in $(seq 100); do grep -q "listening on" "$work/exe.err" 2>/dev/null && br
 port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/exe.err")
 "$bin/repl" --oop-executor-connect=127.0.0.1:"$port" -e '#include <cmath>' -e 'sqrt(2.0)' -e '"values come back over TCP"'
 wait "$exe_pid"
+
+echo "== repl --session demo (a warm server keeps the session between commands)"
+export XDG_RUNTIME_DIR="$work"
+"$bin/repl" --session demo --session-idle=2 -e 'int x = 41;'
+"$bin/repl" --session demo -e 'x + 1'
+"$bin/repl" --session demo --status
+# The server exits 2 s after its last client; wait for it, so that nothing outlives the demo.
+for _ in $(seq 100); do [ -e "$work/orcbridge/demo.pid" ] || break; sleep 0.1; done

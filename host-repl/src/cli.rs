@@ -1,4 +1,5 @@
-//! The `repl` command line.
+//! What the `repl` command line does (its flags are [`Cli`], in `repl_front`), run by
+//! `repl-jit`.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -6,111 +7,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+pub use repl_front::args::Cli;
+use repl_front::input::{each_input, edit_loop, line_editor, script};
 
 use crate::compile::{self, FileKind, Lang};
 use crate::completion::ReplHelper;
 use crate::epc::{Session, Transport};
-use crate::interrupt::{self, Interrupts};
+use crate::interrupt::Interrupts;
 use crate::jit::{Initializers, Jit};
 use crate::libs::Search;
 use crate::link::Input;
 use crate::repl::{InputLines, Outcome, Repl};
-use crate::stdio::Forwarding;
-
-/// orcbridge's REPL and runner: compiles and links C, C++, LLVM IR and objects on this host
-/// and runs them in an ORC executor (a local orc-executor by default, or any executor that
-/// speaks LLVM 22.1's protocol). Without FILEs it is an interactive C/C++ REPL (a script when
-/// stdin is not a terminal); with FILEs it links them and runs main.
-#[derive(Parser, Debug)]
-#[command(
-    name = "repl",
-    version,
-    after_help = "\
-EXAMPLES:
-  repl                                  interactive C++ REPL in a local orc-executor
-  repl -x c                             interactive C REPL
-  repl -e 'int x = 6 * 7;' -e x         evaluate inputs, printing values: (int) 42
-  repl < script.txt                     one input per line (continued while braces are open)
-  repl hello.c                          run main of hello.c in a local orc-executor
-  repl a.c b.o libfoo.a -- x y          link several inputs, run main with argv x y
-  repl --oop-executor-connect=127.0.0.1:20000 prog.cpp
-                                        run in an executor listening elsewhere
-  repl --oop-executor=/usr/lib/llvm-22/bin/llvm-jitlink-executor prog.c
-                                        run in LLVM's own executor"
-)]
-pub struct Cli {
-    /// Inputs: C (.c), C++ (.cc .cpp .cxx), LLVM IR (.ll .bc), objects (.o), archives (.a).
-    #[arg(value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-
-    /// Arguments for the program's main (after --).
-    #[arg(last = true, value_name = "ARGS")]
-    pub args: Vec<String>,
-
-    /// An input to evaluate as in the REPL (repeatable, in order); with FILEs, a source
-    /// compiled with them instead.
-    #[arg(short = 'e', value_name = "CODE")]
-    pub code: Vec<String>,
-
-    /// Language of the REPL, of -e code and of sources whose extension does not say
-    /// (default C++, as clang-repl).
-    #[arg(short = 'x', long = "lang", value_enum)]
-    pub lang: Option<Lang>,
-
-    /// Pass an argument to clang (e.g. -Xcc -O2 -Xcc -DNDEBUG).
-    #[arg(long = "Xcc", value_name = "ARG", allow_hyphen_values = true)]
-    pub xcc: Vec<String>,
-
-    /// Launch the executor at PATH (default: orc-executor next to this program) and talk to it
-    /// over pipes.
-    #[arg(long = "oop-executor", value_name = "PATH", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    pub oop_executor: Option<String>,
-
-    /// Connect to an executor listening at HOST:PORT.
-    #[arg(
-        long = "oop-executor-connect",
-        value_name = "HOST:PORT",
-        require_equals = true,
-        conflicts_with = "oop_executor"
-    )]
-    pub oop_executor_connect: Option<String>,
-
-    /// With --oop-executor-connect: the executor requires this key (`orc-executor keygen`,
-    /// `orc-executor listen=… --key FILE`); the session is authenticated and encrypted.
-    #[arg(long, value_name = "FILE", requires = "oop_executor_connect")]
-    pub key: Option<PathBuf>,
-
-    /// With --oop-executor-connect: leave the executor's stdin, stdout and stderr alone. By
-    /// default what the executor process writes to them is shown here, in order with values,
-    /// and a program run from FILEs reads this stdin, when the executor offers it (orc-executor
-    /// does; LLVM's executor does not). A launched executor shares this terminal anyway.
-    #[arg(long = "no-forward-stdio")]
-    pub no_forward_stdio: bool,
-
-    /// Search DIR for -l libraries.
-    #[arg(short = 'L', value_name = "DIR")]
-    pub lib_dirs: Vec<PathBuf>,
-
-    /// Link libNAME as GNU ld finds it: libNAME.so, then libNAME.a, in the -L directories and
-    /// then the system's (a .so that is a linker script, like glibc's libm.so, is followed).
-    /// Shared objects are loaded into the executor; archives are linked.
-    #[arg(short = 'l', value_name = "NAME")]
-    pub libs: Vec<String>,
-
-    /// Load a shared library into the executor before linking (a path, or a name the
-    /// executor's loader finds, e.g. libz.so.1).
-    #[arg(long = "dlopen", value_name = "LIB")]
-    pub dlopen: Vec<String>,
-
-    /// Accepted for clang-repl compatibility; orcbridge brings its own runtime.
-    #[arg(long = "orc-runtime", value_name = "PATH", require_equals = true, hide = true)]
-    pub orc_runtime: Option<String>,
-
-    /// Log the protocol and the round trips of each link (-vv: more).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-}
+use crate::stdio::{Forwarding, OutputSink};
 
 /// Runs the command line; the exit code is the program's (files) or 0/1 (REPL: whether every
 /// input compiled and ran).
@@ -118,11 +26,17 @@ pub struct Cli {
 /// # Errors
 /// Anything that stops the program from running, with context.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if cli.session.is_some() {
+        return repl_front::session::client::run(cli);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(name) = cli.session_serve.clone() {
+        return crate::session_server::serve(&runtime, cli, &name);
+    }
     let mut interrupts = {
         let _in_runtime = runtime.enter();
         Interrupts::new().context("cannot watch for Ctrl-C")?
@@ -148,8 +62,10 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to the executor the options name, and asks for its stdio (not waiting for the
 /// answer: [`Forwarding::wait`]). `interactive`: a launched executor gets a process group of
-/// its own, so Ctrl-C at the terminal reaches only the REPL.
-async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> {
+/// its own, so Ctrl-C at the terminal reaches only the REPL. `output`: where the executor's
+/// output goes, whatever the transport (the session server); else over TCP it is printed here
+/// and a launched executor shares our descriptors.
+async fn connect(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<(Session, Forwarding)> {
     let transport = match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => {
             let key = cli.key.as_deref().map(orc_rpc::secure::Key::load).transpose()?;
@@ -163,19 +79,22 @@ async fn connect(cli: &Cli, interactive: bool) -> Result<(Session, Forwarding)> 
         }
     };
     let session = Session::start(transport, SETUP_TIMEOUT).await?;
-    let forwarding = if cli.oop_executor_connect.is_some() && !cli.no_forward_stdio {
+    let forwarding = match output {
+        _ if cli.no_forward_stdio => Forwarding::none(),
+        Some(sink) => crate::stdio::forward_to(&session, false, false, sink).await?,
         // A program run from files reads our stdin; REPL inputs keep the executor's.
-        crate::stdio::forward(&session, !cli.files.is_empty()).await?
-    } else {
-        Forwarding::none()
+        None if cli.oop_executor_connect.is_some() => {
+            crate::stdio::forward(&session, !cli.files.is_empty()).await?
+        }
+        None => Forwarding::none(),
     };
     Ok((session, forwarding))
 }
 
 /// A JIT session with the runtime compiled for the executor's target, and what of the
 /// executor's stdio comes here (answered once a library was opened, else maybe not yet).
-async fn start_jit(cli: &Cli, interactive: bool) -> Result<(Jit, Forwarding)> {
-    let (session, mut forwarding) = connect(cli, interactive).await?;
+async fn start_jit(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<(Jit, Forwarding)> {
+    let (session, mut forwarding) = connect(cli, interactive, output).await?;
     let triple = session.info().target_triple.clone();
     let runtime = compile::clang::compile_cached(
         orcbridge_runtime::SOURCE_NAME,
@@ -237,7 +156,7 @@ fn bundled_executor() -> Result<PathBuf> {
 }
 
 async fn run_files(cli: Cli) -> Result<ExitCode> {
-    let (mut jit, mut forwarding) = start_jit(&cli, false).await?;
+    let (mut jit, mut forwarding) = start_jit(&cli, false, None).await?;
     let triple = jit.session().info().target_triple.clone();
     let mut inputs = Vec::new();
     for (i, code) in cli.code.iter().enumerate() {
@@ -357,29 +276,14 @@ fn opt_level(xcc: &[String]) -> u8 {
 fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> Result<ExitCode> {
     use std::io::IsTerminal;
     let interactive = cli.code.is_empty() && std::io::stdin().is_terminal();
-    let mut repl = rt.block_on(async {
-        let (mut jit, mut forwarding) = start_jit(&cli, interactive).await?;
-        // Before anything runs: the output of every unit and input comes here.
-        forwarding.wait(jit.session()).await?;
-        let linkable = open_l_libraries(&cli, &mut jit, &mut forwarding).await?;
-        keep_for_session(&mut jit, linkable).await?;
-        Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await
-    })?;
+    let mut repl = rt.block_on(start_repl(&cli, interactive, None))?;
     repl.set_interrupts(interrupts);
     let ok = if !cli.code.is_empty() {
-        let mut ok = true;
-        for code in &cli.code {
-            match rt.block_on(eval(&mut repl, code))? {
-                Outcome::Quit => break,
-                Outcome::Failed => ok = false,
-                Outcome::Done => {}
-            }
-        }
-        ok
+        each_input(cli.code.iter().map(String::as_str), |code| rt.block_on(eval(&mut repl, code)))?
     } else if interactive {
         interact(rt, &mut repl)?
     } else {
-        script(rt, &mut repl, std::io::stdin().lock())?
+        script(std::io::stdin().lock(), |text| rt.block_on(eval(&mut repl, text)))?
     };
     // The session ends as a program does: its exit-time work runs (atexit handlers, static
     // destructors), however the inputs ended (%quit, end of input, -e done).
@@ -402,6 +306,17 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> R
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// The REPL on the executor the options name, with their libraries and language; `output`
+/// as for [`connect`].
+pub(crate) async fn start_repl(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<Repl> {
+    let (mut jit, mut forwarding) = start_jit(cli, interactive, output).await?;
+    // Before anything runs: the output of every unit and input comes here.
+    forwarding.wait(jit.session()).await?;
+    let linkable = open_l_libraries(cli, &mut jit, &mut forwarding).await?;
+    keep_for_session(&mut jit, linkable).await?;
+    Repl::start(jit, cli.lang.unwrap_or(Lang::Cxx), &cli.xcc).await
+}
+
 /// Evaluates one input. Ctrl-C while it runs stops the waiting (the input goes on running in
 /// the executor) instead of killing the REPL; the REPL handles it where the session stays
 /// consistent.
@@ -416,67 +331,10 @@ async fn eval(repl: &mut Repl, input: &str) -> Result<Outcome> {
     }
 }
 
-/// Reads inputs from a non-terminal (one per line, continued while braces are open).
-fn script(rt: &tokio::runtime::Runtime, repl: &mut Repl, input: impl std::io::BufRead) -> Result<bool> {
-    let mut ok = true;
-    let mut lines = InputLines::default();
-    for line in input.lines() {
-        let line = line.context("reading stdin")?;
-        let Some(text) = lines.push(&line) else { continue };
-        match rt.block_on(eval(repl, &text))? {
-            Outcome::Quit => return Ok(ok),
-            Outcome::Failed => ok = false,
-            Outcome::Done => {}
-        }
-    }
-    match lines.finish() {
-        Some(Ok(text)) => ok &= rt.block_on(eval(repl, &text))? != Outcome::Failed,
-        Some(Err(text)) => {
-            let first = text.lines().next().unwrap_or_default();
-            eprintln!("error: the input ends inside an unclosed '{{' or comment (from: {first})");
-            ok = false;
-        }
-        None => {}
-    }
-    Ok(ok)
-}
-
 /// Line editing with history (in the user's data directory) and tab completion.
 fn interact(rt: &tokio::runtime::Runtime, repl: &mut Repl) -> Result<bool> {
-    use rustyline::error::ReadlineError;
     let (repl, lines) = (RefCell::new(repl), RefCell::new(InputLines::default()));
-    let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
-    let mut editor: rustyline::Editor<ReplHelper<'_, '_>, rustyline::history::DefaultHistory> =
-        rustyline::Editor::with_config(config).context("cannot set up line editing")?;
+    let mut editor = line_editor()?;
     editor.set_helper(Some(ReplHelper::new(&repl, &lines)));
-    let history = dirs::data_dir().map(|d| d.join("orcbridge").join("history"));
-    if let Some(h) = &history {
-        let _ = editor.load_history(h);
-    }
-    let mut ok = true;
-    loop {
-        let prompt = if lines.borrow().is_pending() { "  ...> " } else { "repl> " };
-        match editor.readline(prompt) {
-            Ok(line) => {
-                let Some(text) = lines.borrow_mut().push(&line) else { continue };
-                if !text.trim().is_empty() {
-                    let _ = editor.add_history_entry(text.as_str());
-                }
-                let outcome = interrupt::while_handled(|| rt.block_on(eval(&mut repl.borrow_mut(), &text)))?;
-                match outcome {
-                    Outcome::Quit => break,
-                    Outcome::Failed => ok = false,
-                    Outcome::Done => {}
-                }
-            }
-            Err(ReadlineError::Interrupted) => lines.borrow_mut().clear(),
-            Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(e).context("reading input"),
-        }
-    }
-    if let Some(h) = &history {
-        let _ = h.parent().map(std::fs::create_dir_all);
-        let _ = editor.save_history(h);
-    }
-    Ok(ok)
+    edit_loop(editor, &lines, |text| rt.block_on(eval(&mut repl.borrow_mut(), text)))
 }

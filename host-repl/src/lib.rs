@@ -8,17 +8,19 @@
 //!   libraries found as GNU ld finds them.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
 //! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
-//! * [`cli`]: the `repl` command line; [`interrupt`]: what Ctrl-C does; [`completion`]: what
-//!   Tab does.
+//! * [`session_server`]: the server of `repl --session NAME`.
+//! * [`cli`]: the `repl` command line (run by `repl-jit`; the flags, the input loops and
+//!   [`interrupt`], what Ctrl-C does, are in `repl_front`); [`completion`]: what Tab does.
 
 pub mod cli;
 pub mod compile;
 pub mod completion;
 pub mod epc;
-pub mod interrupt;
+pub use repl_front::interrupt;
 pub mod jit;
 pub mod libs;
 pub use orcbridge_jitlink as link;
 pub mod memmgr;
 pub mod repl;
+pub mod session_server;
 pub mod stdio;

@@ -18,16 +18,7 @@ use crate::interrupt::{self, Interrupts};
 use crate::jit::{CapturedValue, Initializers, Jit, JitError, PendingUnit};
 use crate::link::Input;
 
-/// What an evaluation did, for the caller's exit status and prompts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The input ran (and printed its value, if any).
-    Done,
-    /// The input did not compile or link; the session is unchanged.
-    Failed,
-    /// `%quit`.
-    Quit,
-}
+pub use repl_front::input::{InputLines, Outcome, needs_more};
 
 /// Definitions typed into the REPL that nothing has used yet: they are compiled and linked
 /// only when a later input refers to them (most never are), then join that input's unit.
@@ -104,6 +95,8 @@ pub struct Repl {
     /// undone; until then an undone input's names are forgotten but its code stays, so the
     /// state of the others (a variable's value) survives.
     members: HashMap<u64, Vec<(u64, Vec<String>)>>,
+    /// Unit → executor memory its segments take (bytes, whole pages), for [`Repl::footprint`].
+    footprint: HashMap<u64, u64>,
     lang: Lang,
     /// Some input mentioned `printValue`: class values are offered to it.
     printer_mentioned: bool,
@@ -163,9 +156,10 @@ impl Repl {
             .filter(|p| !p.object.is_empty())
             .map(|p| Input::Object { name: format!("<startup {}>", p.id), bytes: p.object })
             .collect();
-        jit.load(startup).await?;
+        let (unit, _) = jit.load(startup).await?;
         jit.set_redefinable(true);
         Ok(Repl {
+            footprint: HashMap::from([(unit.id, unit_bytes(&unit))]),
             jit,
             interp,
             units: HashMap::new(),
@@ -184,6 +178,13 @@ impl Repl {
     /// input is compiled or loaded ends the wait as soon as it starts.
     pub fn set_interrupts(&mut self, interrupts: Interrupts) {
         self.interrupts = Some(interrupts);
+    }
+
+    /// The units of code this REPL loaded into the executor and still holds (the start-up
+    /// unit, which carries the session runtime, included), and the executor memory their
+    /// segments take, in bytes (whole pages).
+    pub fn footprint(&self) -> (usize, u64) {
+        (self.footprint.len(), self.footprint.values().sum())
     }
 
     /// The JIT session.
@@ -590,6 +591,7 @@ impl Repl {
         }
         self.units.insert(input, unit.id);
         self.members.insert(unit.id, members);
+        self.footprint.insert(unit.id, unit_bytes(unit));
     }
 
     /// Drops the printValue probe `id` (just undone in the interpreter) as any undone input;
@@ -719,6 +721,7 @@ impl Repl {
         if let Some(unit) = self.units.remove(&id)
             && self.forget_member(unit, id).await?
         {
+            self.footprint.remove(&unit);
             self.jit.unload(unit).await?;
         }
         Ok(())
@@ -765,7 +768,10 @@ impl Repl {
             },
         };
         match self.jit.load(vec![input]).await {
-            Ok(_) => Ok(Outcome::Done),
+            Ok((unit, _)) => {
+                self.footprint.insert(unit.id, unit_bytes(&unit));
+                Ok(Outcome::Done)
+            }
             Err(JitError::Link(e)) => fail(err, e.to_string()),
             Err(e) => Err(e),
         }
@@ -837,6 +843,11 @@ fn without_unused_warnings(diagnostics: &str) -> String {
     blocks.concat()
 }
 
+/// Executor memory `unit`'s segments take (bytes, whole pages).
+fn unit_bytes(unit: &crate::link::LinkedUnit) -> u64 {
+    unit.segments.iter().map(|s| s.size).sum()
+}
+
 /// `s` followed by a newline, or nothing when `s` is empty.
 fn with_newline_if_any(s: &str) -> String {
     if s.is_empty() { String::new() } else { with_newline(s) }
@@ -846,112 +857,8 @@ fn with_newline(s: &str) -> String {
     if s.ends_with('\n') { s.to_owned() } else { format!("{s}\n") }
 }
 
-/// Assembles lines into inputs: a line ending in `\` continues on the next, as in clang-repl
-/// (the line is trimmed, the backslash dropped, and the next line joined without a newline,
-/// except after a preprocessor line); beyond clang-repl, an input also continues while a brace
-/// or a comment is open (only braces: a stray `(` in a mistyped line must not swallow the
-/// lines after it). A line starting with `%` is a command.
-#[derive(Debug, Default)]
-pub struct InputLines {
-    pending: String,
-}
-
-impl InputLines {
-    /// Takes one line (without its newline); returns the input it completes, if it does.
-    pub fn push(&mut self, line: &str) -> Option<String> {
-        let trimmed = line.trim();
-        if let Some(body) = trimmed.strip_suffix('\\') {
-            self.pending.push_str(body);
-            if trimmed.starts_with('#') {
-                self.pending.push('\n');
-            }
-            return None;
-        }
-        self.pending.push_str(line);
-        self.pending.push('\n');
-        if self.pending.trim_start().starts_with('%') || !needs_more(&self.pending) {
-            let text = std::mem::take(&mut self.pending);
-            return Some(text.trim_end_matches('\n').to_owned());
-        }
-        None
-    }
-
-    /// True while an input is incomplete (for a continuation prompt).
-    pub fn is_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    /// The lines of the incomplete input so far, joined as the input will be.
-    pub fn pending(&self) -> &str {
-        &self.pending
-    }
-
-    /// Drops the incomplete input (Ctrl-C at a prompt).
-    pub fn clear(&mut self) {
-        self.pending.clear();
-    }
-
-    /// What is left at the end of the input, if anything but blanks: `Err` with it if a brace
-    /// or comment is still open (clang's parser would wait for the rest forever).
-    pub fn finish(&mut self) -> Option<Result<String, String>> {
-        let text = std::mem::take(&mut self.pending);
-        if text.trim().is_empty() {
-            return None;
-        }
-        Some(if needs_more(&text) { Err(text) } else { Ok(text) })
-    }
-}
-
-/// True if `text` is not a complete input yet: a brace or a block comment is open (outside
-/// strings, character literals and comments).
-pub fn needs_more(text: &str) -> bool {
-    let mut depth = 0i32;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut prev = ' ';
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if prev == '*' && c == '/' {
-                        closed = true;
-                        break;
-                    }
-                    prev = c;
-                }
-                if !closed {
-                    return true;
-                }
-            }
-            '"' | '\'' => {
-                while let Some(d) = chars.next() {
-                    if d == '\\' {
-                        chars.next();
-                    } else if d == c || d == '\n' {
-                        break;
-                    }
-                }
-            }
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            _ => {}
-        }
-    }
-    depth > 0
-}
-
 #[cfg(test)]
 mod tests {
-    use super::needs_more;
-
     #[test]
     fn printed_values_drop_only_unused_result_warnings() {
         let text = "In file included from <<< inputs >>>:1:\n\
@@ -968,36 +875,5 @@ mod tests {
 input_line_2:1:3: note: use '=' to turn this equality comparison into an                   assignment
 ";
         assert_eq!(super::without_unused_warnings(eq), "");
-    }
-
-    #[test]
-    fn inputs_continue_while_brackets_are_open() {
-        assert!(needs_more("int f(int a) {"));
-        assert!(needs_more("int f(int a) {\n  return a;"));
-        assert!(!needs_more("int f(int a) {\n  return a;\n}"));
-        assert!(!needs_more("const char *s = \"{(\";"));
-        assert!(!needs_more("char c = '{';"));
-        assert!(!needs_more("int x; // {"));
-        assert!(needs_more("int x; /* {"));
-        assert!(!needs_more("x = v[(1)]"));
-        assert!(!needs_more("f(1,"), "only braces continue an input");
-    }
-
-    #[test]
-    fn backslashes_join_lines_as_in_clang_repl() {
-        let mut lines = super::InputLines::default();
-        assert_eq!(lines.push("#define TWICE(x) \\"), None);
-        assert_eq!(lines.push("  int f() {\\"), None);
-        assert_eq!(lines.push("  return 2;\\"), None);
-        assert_eq!(lines.push("}").as_deref(), Some("#define TWICE(x) \nint f() {return 2;}"));
-        assert_eq!(lines.push("int g() {"), None);
-        assert!(lines.is_pending());
-        assert_eq!(lines.push("  return 3;"), None);
-        assert_eq!(lines.push("}").as_deref(), Some("int g() {\n  return 3;\n}"));
-        assert_eq!(lines.push("%undo").as_deref(), Some("%undo"));
-        assert_eq!(lines.push("int h(\\"), None);
-        assert_eq!(lines.finish(), Some(Ok("int h(".to_owned())));
-        assert_eq!(lines.push("int k() {"), None);
-        assert_eq!(lines.finish(), Some(Err("int k() {\n".to_owned())));
     }
 }

@@ -32,11 +32,15 @@ pub const OUTPUT_TAG: ExecutorAddr = ExecutorAddr(0x73_7464_696f);
 /// Bytes read from our stdin and sent in one call.
 const STDIN_CHUNK: usize = 64 << 10;
 
-/// Handles one forwarded chunk, `args` of [`StdioOutput`]: writes it to `out` or `err`
-/// ([`write_output`]). Answers as a void wrapper function does, whatever `args` are.
-fn print_output(args: &[u8], out: &mut impl Write, err: &mut impl Write) -> Vec<u8> {
+/// Where forwarded output goes: called with the executor's descriptor (1 or 2) and the bytes
+/// its process wrote there. It runs on the session's reader and must be quick.
+pub type OutputSink = std::sync::Arc<dyn Fn(u8, &[u8]) + Send + Sync>;
+
+/// Handles one forwarded chunk, `args` of [`StdioOutput`]: hands it to `sink`. Answers as a
+/// void wrapper function does, whatever `args` are.
+fn print_output(args: &[u8], sink: &dyn Fn(u8, &[u8])) -> Vec<u8> {
     match decode_args::<StdioOutput>(args) {
-        Ok((fd, bytes)) => write_output(fd, &bytes, out, err),
+        Ok((fd, bytes)) => sink(fd, &bytes),
         Err(e) => tracing::warn!("forwarded output from the executor does not decode: {e}"),
     }
     orc_rpc::sps::to_bytes(&())
@@ -124,18 +128,32 @@ fn refused(e: String) -> SessionError {
 /// # Errors
 /// The request could not be sent.
 pub async fn forward(session: &Session, stdin: bool) -> Result<Forwarding, SessionError> {
+    // What we print goes to a terminal: C stdio there would be line-buffered, so a program's
+    // prompt shows before it reads.
+    let line_buffered = std::io::stdout().is_terminal();
+    let sink: OutputSink = std::sync::Arc::new(|fd, bytes| {
+        write_output(fd, bytes, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+    });
+    forward_to(session, stdin, line_buffered, sink).await
+}
+
+/// As [`forward`], handing the output to `sink` instead of printing it (the session server
+/// routes it to the client whose request runs); `line_buffered` asks the target's C stdio to
+/// flush stdout at each newline.
+///
+/// # Errors
+/// The request could not be sent.
+pub async fn forward_to(
+    session: &Session,
+    stdin: bool,
+    line_buffered: bool,
+    sink: OutputSink,
+) -> Result<Forwarding, SessionError> {
     let Some(forward) = session.info().symbol(names::ORCBRIDGE_STDIO_FORWARD) else {
         return Ok(Forwarding::none());
     };
-    session.on_dispatch(
-        OUTPUT_TAG,
-        std::sync::Arc::new(|args| {
-            print_output(args, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
-        }),
-    );
-    // What we print goes to a terminal: C stdio there would be line-buffered, so a program's
-    // prompt shows before it reads.
-    let flags = if std::io::stdout().is_terminal() { STDIO_LINE_BUFFERED } else { 0 };
+    session.on_dispatch(OUTPUT_TAG, std::sync::Arc::new(move |args| print_output(args, &*sink)));
+    let flags = if line_buffered { STDIO_LINE_BUFFERED } else { 0 };
     let ask = flags | if stdin { STDIO_STDIN } else { 0 };
     let call = session.send_call(forward, &(OUTPUT_TAG, ask)).await?;
     Ok(Forwarding { state: State::Asked { call, forward, flags, stdin } })
@@ -194,9 +212,11 @@ mod tests {
     use super::*;
 
     fn print(args: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let answer = print_output(args, &mut out, &mut err);
-        (answer, out, err)
+        let (out, err) = (std::cell::RefCell::new(Vec::new()), std::cell::RefCell::new(Vec::new()));
+        let answer = print_output(args, &|fd, bytes| {
+            write_output(fd, bytes, &mut *out.borrow_mut(), &mut *err.borrow_mut())
+        });
+        (answer, out.into_inner(), err.into_inner())
     }
 
     #[test]

@@ -13,6 +13,15 @@
 //! concurrent runs never see a partial object or manifest.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Lookups this process answered from the cache (for `repl --session NAME --status`).
+static HITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many objects this process took from the cache instead of compiling them.
+pub fn hits() -> u64 {
+    HITS.load(Ordering::Relaxed)
+}
 
 fn dir() -> Option<PathBuf> {
     if std::env::var_os("ORCBRIDGE_CACHE").is_some_and(|v| v == "off") {
@@ -39,6 +48,7 @@ pub fn get_or_insert<E>(key: &str, produce: impl FnOnce() -> Result<Vec<u8>, E>)
     let Some(dir) = dir() else { return produce() };
     let path = dir.join(format!("{key}.o"));
     if let Ok(bytes) = std::fs::read(&path) {
+        HITS.fetch_add(1, Ordering::Relaxed);
         return Ok(bytes);
     }
     let bytes = produce()?;
@@ -98,6 +108,7 @@ pub(crate) fn get_or_insert_with_deps<E>(
 ) -> Result<(Vec<u8>, Origin), E> {
     let Some(dir) = dir() else { return produce().map(|(bytes, _)| (bytes, Origin::Compiled)) };
     if let Some(bytes) = lookup_with_deps(&dir, key) {
+        HITS.fetch_add(1, Ordering::Relaxed);
         return Ok((bytes, Origin::Cache));
     }
     let (bytes, deps) = produce()?;

@@ -9,15 +9,7 @@ pub mod ir;
 
 use std::path::Path;
 
-/// Source languages the C front end accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Lang {
-    /// C (C17 with GNU extensions, clang's default).
-    C,
-    /// C++ (C++17 with GNU extensions, clang's default).
-    #[value(name = "c++", alias = "cxx", alias = "cpp")]
-    Cxx,
-}
+pub use repl_front::args::Lang;
 
 /// What a file on the command line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

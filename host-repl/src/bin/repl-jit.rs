@@ -1,15 +1,11 @@
-//! `repl`: see `repl --help`.
+//! `repl-jit`: the JIT `repl` runs for everything but a session client (see `repl --help`).
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 fn main() -> ExitCode {
     // Before anything else: no moment in which Ctrl-C kills repl and strands its executor.
     host_repl::interrupt::install();
-    // clang-repl spells its clang pass-through `-Xcc` with one dash; clap wants two.
-    let args = std::env::args_os().map(|a| if a == "-Xcc" { "--Xcc".into() } else { a });
-    let cli = host_repl::cli::Cli::parse_from(args);
+    let cli = host_repl::cli::Cli::from_args(std::env::args_os());
     let level = match cli.verbose {
         0 => "warn",
         1 => "info,host_repl=debug",

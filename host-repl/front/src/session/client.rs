@@ -1,0 +1,329 @@
+//! A thin client of the session server: `repl --session NAME [-e CODE]… [FILE]…`, or an
+//! interactive or piped REPL whose inputs the server evaluates.
+//!
+//! Connecting: the client connects to the session's socket. If there is none, or it refuses
+//! connections (its server crashed or was killed, leaving it behind), the client starts a new
+//! server (this `repl`, detached, with this call's executor, language and library options)
+//! and connects to it, retrying for up to [`START_LIMIT`]; the new server replaces a stale
+//! socket once it holds the session's lock. A server replacing a dead one says so on stderr:
+//! the earlier definitions are gone.
+//!
+//! Waiting: a request waits up to [`QUEUE_LIMIT`] for the server to take it up (another
+//! client's request may run first), then as long as the input runs. Ctrl-C stops waiting
+//! (the input goes on running in the server, its output dropped); a server that dies
+//! mid-request is an error for that request, and the next call starts a new one.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tokio::net::UnixStream;
+
+use super::Paths;
+use super::wire::{Conn, Outcome, Status, Stream, ToClient, ToServer, VERSION, WireError};
+use crate::args::{Cli, Lang};
+use crate::input::{InputLines, each_input, edit_loop, line_editor, script};
+use crate::interrupt::{self, Interrupts};
+
+/// How long a new server may take to listen (it launches its executor and starts clang).
+pub const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long a request waits for the server to take it up.
+pub const QUEUE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long the connect and the Hello exchange may take.
+const HELLO_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `repl --session NAME …`: `--status`, or the inputs (FILEs as `%load FILE`, then the
+/// `-e` inputs; or stdin) evaluated in the session. The exit code is as without `--session`:
+/// 0 when every input ran, 1 otherwise.
+///
+/// # Errors
+/// The session cannot be reached or started, or its server went away.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    // One thread: a client only waits for its server.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut interrupts = {
+        let _in_runtime = rt.enter();
+        Interrupts::new().context("cannot watch for Ctrl-C")?
+    };
+    let name = cli.session.as_deref().unwrap_or_default();
+    let paths = Paths::new(name)?;
+    if cli.status {
+        return rt.block_on(status(&paths));
+    }
+    if !cli.args.is_empty() {
+        bail!("--session runs no main, so it takes no ARGS after --: call main from -e instead");
+    }
+    let mut inputs = Vec::new();
+    for file in &cli.files {
+        let abs = std::fs::canonicalize(file).with_context(|| format!("{}", file.display()))?;
+        inputs.push(format!("%load {}", abs.display()));
+    }
+    inputs.extend(cli.code.iter().cloned());
+    let mut client =
+        Client { conn: Some(rt.block_on(connect_or_start(&cli, &paths))?), cli: &cli, paths: &paths };
+    let mut eval = |code: &str| rt.block_on(client.eval(code, &mut interrupts));
+    let ok = if !inputs.is_empty() {
+        each_input(inputs.iter().map(String::as_str), eval)?
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let lines = RefCell::new(InputLines::default());
+        edit_loop(line_editor::<()>()?, &lines, eval)?
+    } else {
+        script(std::io::stdin().lock(), &mut eval)?
+    };
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A connection to the session server, made again when needed.
+struct Client<'a> {
+    conn: Option<Conn>,
+    cli: &'a Cli,
+    paths: &'a Paths,
+}
+
+impl Client<'_> {
+    /// Sends one input and shows its output as it comes.
+    async fn eval(&mut self, code: &str, interrupts: &mut Interrupts) -> Result<crate::input::Outcome> {
+        let mark = interrupt::mark();
+        let name = &self.paths.name;
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => connect_or_start(self.cli, self.paths).await?,
+        };
+        let gone = |e: WireError| {
+            anyhow::anyhow!(
+                "the server of session {name} went away during the request ({e}): it crashed or was killed; \
+                 the next call starts a new one"
+            )
+        };
+        conn.send(&ToServer::Eval { code: code.to_owned() }).await.map_err(gone)?;
+        let queued_until = Instant::now() + QUEUE_LIMIT;
+        let mut started = false;
+        loop {
+            let msg = tokio::select! {
+                m = conn.recv::<ToClient>() => m.map_err(gone)?,
+                () = tokio::time::sleep_until(queued_until.into()), if !started => bail!(
+                    "session {name} is busy: another client's request has kept it for over {}s; try again later",
+                    QUEUE_LIMIT.as_secs()
+                ),
+                () = interrupts.since(mark) => {
+                    // Closing the connection tells the server nobody waits for this input.
+                    eprintln!("^C: stopped waiting; the input goes on running in session {name}");
+                    return Ok(crate::input::Outcome::Failed);
+                }
+            };
+            match msg {
+                ToClient::Started => started = true,
+                ToClient::Output(Stream::Stdout, bytes) => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&bytes);
+                    let _ = out.flush();
+                }
+                ToClient::Output(Stream::Stderr, bytes) => {
+                    let _ = std::io::stdout().flush();
+                    let _ = std::io::stderr().write_all(&bytes);
+                }
+                ToClient::Done(outcome) => {
+                    let outcome = match outcome {
+                        Outcome::Done => crate::input::Outcome::Done,
+                        Outcome::Failed => crate::input::Outcome::Failed,
+                        Outcome::Quit => crate::input::Outcome::Quit,
+                        Outcome::Ended(why) => bail!("the server of session {name} ended: {why}"),
+                    };
+                    self.conn = Some(conn);
+                    return Ok(outcome);
+                }
+                other => bail!("the server of session {name} sent {other:?} in answer to an input"),
+            }
+        }
+    }
+}
+
+/// Why there is no server to talk to.
+enum Absent {
+    /// No socket.
+    NoSocket,
+    /// A socket nobody listens on: its server died.
+    Stale,
+}
+
+/// Connects to session `paths.name`'s server and exchanges Hello.
+async fn connect(paths: &Paths) -> Result<Result<Conn, Absent>> {
+    let name = &paths.name;
+    let stream = match tokio::time::timeout(HELLO_LIMIT, UnixStream::connect(&paths.socket)).await {
+        Err(_) => {
+            bail!("the server of session {name} does not accept connections ({})", paths.socket.display())
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Err(Absent::NoSocket)),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(Err(Absent::Stale)),
+        Ok(Err(e)) => return Err(e).with_context(|| format!("cannot connect to {}", paths.socket.display())),
+        Ok(Ok(s)) => s,
+    };
+    let mut conn = Conn::new(stream);
+    let hello = async {
+        conn.send(&ToServer::Hello { version: VERSION }).await?;
+        conn.recv::<ToClient>().await
+    };
+    match tokio::time::timeout(HELLO_LIMIT, hello).await {
+        Err(_) => bail!("the server of session {name} did not answer within {}s", HELLO_LIMIT.as_secs()),
+        // It is ending (it removes its socket first, so this is a narrow window).
+        Ok(Err(WireError::Closed)) => Ok(Err(Absent::Stale)),
+        Ok(Err(e @ WireError::Decode(_))) => {
+            bail!("the server of session {name} speaks another protocol (version {VERSION} here): {e}")
+        }
+        Ok(Err(e)) => Err(e).with_context(|| format!("talking to the server of session {name}")),
+        Ok(Ok(ToClient::Hello { version, .. })) if version == VERSION => Ok(Ok(conn)),
+        Ok(Ok(ToClient::Refused(why))) => bail!("the server of session {name} refused this client: {why}"),
+        Ok(Ok(other)) => bail!("the server of session {name} answered Hello with {other:?}"),
+    }
+}
+
+/// Connects to the session's server, starting one if there is none (or only a dead one's
+/// socket); waits up to [`START_LIMIT`] for it, retrying with growing pauses.
+async fn connect_or_start(cli: &Cli, paths: &Paths) -> Result<Conn> {
+    let name = &paths.name;
+    match connect(paths).await? {
+        Ok(conn) => return Ok(conn),
+        Err(Absent::NoSocket) => {}
+        Err(Absent::Stale) => eprintln!(
+            "repl: note: the server of session {name} is gone (it crashed or was killed); starting a new one, \
+             without the earlier definitions"
+        ),
+    }
+    let mut server = start_server(cli, paths)?;
+    let deadline = Instant::now() + START_LIMIT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+        if let Ok(conn) = connect(paths).await? {
+            return Ok(conn);
+        }
+        // Status 0 without a socket: another server holds the session, and its socket comes.
+        if let Some(status) = server.try_wait().context("waiting for the session server")?
+            && !status.success()
+        {
+            let log = std::fs::read_to_string(&paths.log).unwrap_or_default();
+            bail!("the server of session {name} did not start:\n{}", log.trim_end());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "the server of session {name} did not listen within {}s (its log: {})",
+                START_LIMIT.as_secs(),
+                paths.log.display()
+            );
+        }
+    }
+}
+
+/// Starts `repl-jit --session-serve=NAME` with this call's executor, language and library
+/// options, detached (it makes a session of its own and logs to the session's log).
+fn start_server(cli: &Cli, paths: &Paths) -> Result<std::process::Child> {
+    let mut cmd = std::process::Command::new(crate::jit_program()?);
+    cmd.arg(format!("--session-serve={}", paths.name)).arg(format!("--session-idle={}", cli.session_idle));
+    if let Some(lang) = cli.lang {
+        cmd.arg(match lang {
+            Lang::C => "-x=c",
+            Lang::Cxx => "-x=c++",
+        });
+    }
+    cmd.args(cli.xcc.iter().map(|a| format!("--Xcc={a}")));
+    match (&cli.oop_executor_connect, &cli.oop_executor) {
+        (Some(addr), _) => _ = cmd.arg(format!("--oop-executor-connect={addr}")),
+        (None, Some(path)) => _ = cmd.arg(format!("--oop-executor={path}")),
+        (None, None) => {}
+    }
+    if let Some(key) = &cli.key {
+        cmd.arg("--key").arg(key);
+    }
+    if cli.no_forward_stdio {
+        cmd.arg("--no-forward-stdio");
+    }
+    for dir in &cli.lib_dirs {
+        cmd.arg("-L").arg(dir);
+    }
+    cmd.args(cli.libs.iter().map(|l| format!("-l{l}")));
+    cmd.args(cli.dlopen.iter().map(|l| format!("--dlopen={l}")));
+    cmd.args(std::iter::repeat_n("-v", cli.verbose.into()));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd.spawn().context("cannot start the session server")
+}
+
+/// Prints the server's counters; exit code 1 if no server runs (none is started for this).
+async fn status(paths: &Paths) -> Result<ExitCode> {
+    let name = &paths.name;
+    let mut conn = match connect(paths).await? {
+        Ok(conn) => conn,
+        Err(_) => {
+            eprintln!("repl: session {name}: no server is running");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    conn.send(&ToServer::Status).await?;
+    let s = match conn.recv::<ToClient>().await? {
+        ToClient::Status(s) => s,
+        other => bail!("the server of session {name} answered the status request with {other:?}"),
+    };
+    print!("{}", render_status(name, &s));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The status as `--status` prints it: one `key: value` line each.
+fn render_status(name: &str, s: &Status) -> String {
+    let latency = s.latency_ms.map_or_else(
+        || "none yet".to_owned(),
+        |[p50, p90, p99]| format!("p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms"),
+    );
+    format!(
+        "session: {name}\nserver pid: {}\nuptime: {:.3} s\nexecutor: {}\ntriple: {}\ninputs evaluated: {} ({} \
+         failed)\nunits loaded: {}\ntarget memory of loaded units: {} bytes\ncache hits: {}\nlatency: {latency}\n\
+         clients: {}\nbusy: {}\n",
+        s.pid,
+        s.uptime_secs,
+        s.executor,
+        s.triple,
+        s.inputs,
+        s.failed,
+        s.units,
+        s.memory,
+        s.cache_hits,
+        s.clients,
+        if s.busy { "yes" } else { "no" },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_are_key_value() {
+        let s = Status {
+            pid: 7,
+            inputs: 3,
+            failed: 1,
+            units: 2,
+            memory: 8192,
+            cache_hits: 1,
+            latency_ms: Some([1.0, 2.0, 3.5]),
+            uptime_secs: 1.25,
+            executor: "orc-executor (launched, pipes)".into(),
+            triple: "x86_64-unknown-linux-gnu".into(),
+            clients: 1,
+            busy: false,
+        };
+        let text = render_status("t", &s);
+        assert!(text.contains("inputs evaluated: 3 (1 failed)\n"), "{text}");
+        assert!(text.contains("target memory of loaded units: 8192 bytes\n"), "{text}");
+        assert!(text.contains("latency: p50 1.00 ms, p90 2.00 ms, p99 3.50 ms\n"), "{text}");
+        assert!(text.lines().all(|l| l.contains(": ")), "{text}");
+    }
+}
