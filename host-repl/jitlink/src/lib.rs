@@ -311,10 +311,17 @@ impl JitDylib {
             }
             self.entries.entry(name).or_default().extend(list);
         }
+        // The unit's memory is reused: nothing may be written into its entries later, also
+        // not where another unit set them aside.
         self.entries.retain(|_, list| {
             list.retain(|&(unit, _)| unit != id);
             !list.is_empty()
         });
+        for lists in self.kept.values_mut() {
+            for (_, list) in lists.iter_mut() {
+                list.retain(|&(unit, _)| unit != id);
+            }
+        }
         self.comdats.retain(|_, u| *u != id);
         stores
     }

@@ -269,3 +269,88 @@ fn far_pc32_references_say_to_use_pic() {
     assert!(e.to_string().contains("R_X86_64_PC32 against far_data"), "{e}");
     assert!(e.to_string().contains("-fPIC"), "{e}");
 }
+
+/// A redefinable unit: `f` returning nothing in particular, and (if `caller`) `g: call f`.
+fn f_and_g(name: &str, caller: bool) -> Input {
+    use object::elf::*;
+    let mut o = Obj::new();
+    let text = o.section(".text", SectionKind::Text, &[0xc3, 0xe8, 0, 0, 0, 0, 0xc3]);
+    let f = o.define("f", text, 0, SymbolScope::Dynamic, SymbolKind::Text);
+    if caller {
+        o.define("g", text, 1, SymbolScope::Dynamic, SymbolKind::Text);
+        o.reloc(text, 2, f, -4, R_X86_64_PLT32);
+    }
+    o.input(name)
+}
+
+/// Where the call at `call` (an E8 rel32) in `u` jumps: (stub address, its GOT entry).
+fn stub_and_entry(u: &LinkedUnit, call: u64) -> (u64, u64) {
+    let stub = (call + 5).wrapping_add(read_u32(u, call + 1) as i64 as u64);
+    let entry = (stub + 6).wrapping_add(read_u32(u, stub + 2) as i64 as u64);
+    (stub, entry)
+}
+
+#[test]
+fn redefinitions_rewrite_the_rebind_entries_of_earlier_units_and_undo_points_them_back() {
+    let opts = LinkOptions { redefinable: true, ..X86 };
+    let mut dylib = JitDylib::default();
+    let first = plan(&[f_and_g("a.o", true)], &mut dylib, opts).unwrap().finish(0x10000, &|_| None).unwrap();
+    // The call from g to f in its own unit goes through a stub and a GOT entry in writable
+    // memory, recorded as f's rebind entry.
+    let (f1, g) = (first.symbol("f").unwrap(), first.symbol("g").unwrap());
+    let (stub, entry) = stub_and_entry(&first, g);
+    assert_ne!(stub, f1);
+    assert_eq!(read_u64(&first, entry), f1);
+    assert_eq!(segment(&first, graph::SegmentKind::RW).addr, entry & !(PAGE - 1));
+    assert_eq!(first.rebind_entries, vec![("f".to_owned(), entry)]);
+    assert!(first.rebinds.is_empty());
+    dylib.add_unit(&first);
+
+    // A second definition of f rewrites the first unit's entry when it loads ...
+    let second =
+        plan(&[f_and_g("b.o", false)], &mut dylib, opts).unwrap().finish(0x20000, &|_| None).unwrap();
+    let f2 = second.symbol("f").unwrap();
+    assert_eq!(second.rebinds, vec![(entry, f2)]);
+    dylib.add_unit(&second);
+    assert_eq!(dylib.lookup("f").map(|d| d.addr), Some(f2));
+    // ... and unloading it points the entry back at the first.
+    assert_eq!(dylib.remove_unit(second.id), vec![(entry, f1)]);
+    assert_eq!(dylib.lookup("f").map(|d| d.addr), Some(f1));
+
+    // A retyped redefinition leaves the entries of earlier units alone while it is loaded.
+    let caller = {
+        use object::elf::*;
+        let mut o = Obj::new();
+        let text = o.section(".text", SectionKind::Text, &[0xe8, 0, 0, 0, 0, 0xc3]);
+        o.define("h", text, 0, SymbolScope::Dynamic, SymbolKind::Text);
+        let f = o.undefined("f");
+        o.reloc(text, 1, f, -4, R_X86_64_PLT32);
+        o.input("h.o")
+    };
+    let calls = plan(&[caller], &mut dylib, opts).unwrap().finish(0x40000, &|_| None).unwrap();
+    let (_, h_entry) = stub_and_entry(&calls, calls.symbol("h").unwrap());
+    assert_eq!(read_u64(&calls, h_entry), f1);
+    dylib.add_unit(&calls);
+    let mut plan3 = plan(&[f_and_g("c.o", false)], &mut dylib, opts).unwrap();
+    plan3.keep_bindings(&["f".to_owned()]);
+    let third = plan3.finish(0x30000, &|_| None).unwrap();
+    assert!(third.rebinds.is_empty());
+    dylib.add_unit(&third);
+    assert_eq!(dylib.entries("f").count(), 0);
+    // The caller's unit goes first: nothing may be written into its memory later; the first
+    // unit's entry is taken back.
+    dylib.remove_unit(calls.id);
+    assert_eq!(dylib.remove_unit(third.id), vec![(entry, f1)]);
+    assert_eq!(dylib.entries("f").collect::<Vec<_>>(), vec![entry]);
+}
+
+#[test]
+fn only_strong_global_definitions_of_objects_are_redefinable() {
+    // Without the option, calls within a unit go direct and nothing is recorded.
+    let mut dylib = JitDylib::default();
+    let fixed = link(&[f_and_g("a.o", true)], &mut dylib, 0x10000, &[]).unwrap();
+    let (g, f) = (fixed.symbol("g").unwrap(), fixed.symbol("f").unwrap());
+    assert_eq!((g + 5).wrapping_add(read_u32(&fixed, g + 1) as i64 as u64), f);
+    assert!(fixed.rebind_entries.is_empty());
+    assert!(fixed.symbols.iter().all(|(_, s)| !s.redefinable));
+}
