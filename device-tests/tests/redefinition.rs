@@ -132,3 +132,60 @@ fn a_redefinition_that_does_not_compile_changes_nothing() {
         assert_eq!(o.status.code(), Some(1), "{lang}: {stderr}");
     }
 }
+
+#[test]
+fn redefinitions_meet_deferred_definitions_and_undo_in_any_order() {
+    // Definitions wait until used (deferred): they must not override newer ones, and code
+    // compiled against an old type must keep the old definition even if it was linked later.
+    let c: &[(&str, &str)] = &[
+        // A deferred caller compiled against int f, linked after double f came.
+        ("int f(void) { return 1; }", ""),
+        ("f()", "(int) 1"),
+        ("int g(void) { return f(); }", ""),
+        ("double f(void) { return 2.5; }", ""),
+        ("g()", "(int) 1"),
+        ("f()", "(double) 2.5000000"),
+        // An older deferred definition taken in later does not take over.
+        ("int u(void) { return 1; } int k(void) { return 0; }", ""),
+        ("int u(void) { return 2; }", ""),
+        ("u()", "(int) 2"),
+        ("k()", "(int) 0"),
+        ("u()", "(int) 2"),
+    ];
+    let cxx: &[(&str, &str)] = &[
+        // Undoing an input that redefined a name and used it in the same unit.
+        ("int f() { return 1; }", ""),
+        ("f()", "(int) 1"),
+        ("int h() { return f(); }", ""),
+        ("int f() { return 2; } int x = h();", ""),
+        ("x", "(int) 2"),
+        ("%undo 2", ""),
+        ("h()", "(int) 1"),
+        // Two stacked redefinitions undone together, then a third.
+        ("int s() { return 1; }", ""),
+        ("int s() { return 2; }", ""),
+        ("int s() { return 3; }", ""),
+        ("%undo 2", ""),
+        ("s()", "(int) 1"),
+        ("int s() { return 4; }", ""),
+        ("s()", "(int) 4"),
+    ];
+    let llvm = format!("--oop-executor={}", llvm_tool("llvm-jitlink-executor").display());
+    for extra in [None, Some(llvm)] {
+        for (lang, steps) in [("c", c), ("c++", cxx)] {
+            let mut args = vec!["-x".to_owned(), lang.to_owned()];
+            args.extend(extra.clone());
+            check(&format!("{lang} {extra:?}"), &args, steps);
+        }
+    }
+}
+
+#[test]
+fn a_name_defined_twice_in_one_input_is_an_error_that_changes_nothing() {
+    let steps = [("int q = 1; int q = 2;", ""), ("int q = 5;", ""), ("q", "(int) 5")];
+    let o = run(&[], &steps);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "(int) 5\n", "{stderr}");
+    assert!(stderr.contains("redefinition of 'q'"), "{stderr}");
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+}

@@ -400,6 +400,9 @@ impl Jit {
         inputs.extend(self.library_archives.iter().cloned());
         let opts = self.link_options;
         let keep = std::mem::take(&mut self.keep_next);
+        // Objects `provide` adds were held back: older than what the session defines now.
+        let objects = |inputs: &[Input]| inputs.iter().filter(|i| matches!(i, Input::Object { .. })).count();
+        let first_provided = objects(&inputs);
         let mut plan = loop {
             let plan = match link::plan(&inputs, &mut self.dylib, opts) {
                 Ok(p) => p,
@@ -415,6 +418,7 @@ impl Jit {
             inputs.extend(more);
         };
         plan.keep_bindings(&keep);
+        plan.older_definitions(first_provided..objects(&inputs), &self.dylib);
         dump_objects(&inputs);
         let wanted: Vec<String> =
             plan.externals().iter().filter(|n| !self.cache.contains_key(*n)).cloned().collect();
@@ -484,7 +488,7 @@ impl Jit {
     ) -> Result<(LinkedUnit, LoadReport), JitError> {
         if !pending.unit.segments.is_empty() {
             if let Err(e) = self.initialize(&pending.unit, pending.init).await {
-                self.discard(&pending);
+                self.discard_failed(&pending).await;
                 return Err(e);
             }
             pending.round_trips += 1;
@@ -576,7 +580,7 @@ impl Jit {
         let result = match loaded {
             Ok(r) => r,
             Err(e) => {
-                self.discard(&pending);
+                self.discard_failed(&pending).await;
                 return Err(e);
             }
         };
@@ -603,6 +607,21 @@ impl Jit {
                 self.add_loaded(pending, " (initialize and run in one call, not waited for)").0
             }
             InputState::Loaded { unit, .. } => unit,
+        }
+    }
+
+    /// As [`discard`](Self::discard), for a unit whose initialize failed in the executor: its
+    /// rebind action may have run before a later action failed, pointing earlier units at
+    /// memory that is given back now, so the entries are pointed at the definitions in effect
+    /// again (if the executor still answers).
+    async fn discard_failed(&mut self, pending: &PendingUnit) {
+        self.discard(pending);
+        let entries: Vec<u64> = pending.unit.rebinds.iter().map(|&(e, _)| e).collect();
+        if !entries.is_empty() {
+            let stores = self.dylib.current_values(&entries);
+            if let Err(e) = self.rebind(&stores).await {
+                tracing::warn!("cannot point rebind entries back after a failed load: {e}");
+            }
         }
     }
 
@@ -840,7 +859,8 @@ impl Jit {
     pub async fn unload(&mut self, id: u64) -> Result<(), JitError> {
         let Some(pos) = self.units.iter().position(|u| u.id == id) else { return Ok(()) };
         let unit = self.units.remove(pos);
-        // Before the code goes: nothing may call into it through a rewritten entry after.
+        // Before the code goes: nothing may call into it through a rewritten entry after. (If
+        // the executor is gone, so is the session: its memory need not be given back.)
         let stores = self.dylib.remove_unit(id);
         self.rebind(&stores).await?;
         let Some(first) = unit.segments.first() else { return Ok(()) };

@@ -300,11 +300,24 @@ impl Repl {
         }
         let formatter = self.content_formatter(code, &ptu);
         let done = Ran { input: ptu.id, value: None, interrupted: false, shown_as: None };
+        if !ptu.retyped.is_empty()
+            && let Err(e) = self.load_deferred().await
+        {
+            let _ = self.interp.undo(1);
+            return match e {
+                JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_) => {
+                    Ok((None, format!("{}error: {e}", with_newline_if_any(&ptu.warnings))))
+                }
+                e => Err(e),
+            };
+        }
         if ptu.deferred {
             // A definition made again of a name in use is loaded now: code linked before
-            // calls the new one from now on, not once something names it.
-            let redefines = ptu.defines.iter().any(|n| self.jit.dylib().lookup(n).is_some());
-            if !redefines {
+            // calls the new one from now on, not once something names it. So is one with
+            // another type, which code linked before must not reach.
+            let redefines =
+                ptu.defines.iter().any(|n| self.jit.dylib().lookup(n).is_some_and(|d| d.redefinable));
+            if !redefines && ptu.retyped.is_empty() {
                 tracing::debug!("input {} deferred, defines {:?}", ptu.id, ptu.defines);
                 self.deferred.add(ptu.id, ptu.defines, None);
                 return Ok((Some(done), ptu.warnings));
@@ -365,6 +378,44 @@ impl Repl {
             data: v.data,
         });
         Ok((Some(Ran { input: ptu.id, value, interrupted: false, shown_as }), ptu.warnings))
+    }
+
+    /// Loads every deferred input now, in one unit: before a definition with another type
+    /// comes in, code compiled against the earlier type must be linked to the earlier
+    /// definition (and then keeps it, [`Jit::keep_bindings`]). Their definitions of names
+    /// loaded since are older and do not take over ([`crate::link::LinkPlan::older_definitions`]).
+    ///
+    /// # Errors
+    /// The link or the load failed (the inputs stay deferred), or the executor went away.
+    async fn load_deferred(&mut self) -> Result<(), JitError> {
+        let names: Vec<String> = self.deferred.by_name.keys().cloned().collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut absorbed = Vec::new();
+        let loaded = {
+            let (interp, deferred) = (&mut self.interp, &mut self.deferred);
+            let mut all = Some(names);
+            let mut provide = |_: &[String]| match all.take() {
+                Some(names) => take_deferred(interp, deferred, &names, &mut absorbed),
+                None => Vec::new(),
+            };
+            self.jit.load_lazy(Vec::new(), Initializers::AtLoad, &mut provide).await
+        };
+        match loaded {
+            Ok((unit, _)) if !absorbed.is_empty() => {
+                let first = absorbed.remove(0);
+                self.record_unit(first.input, &unit, absorbed);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                for a in absorbed {
+                    self.deferred.add(a.input, a.defines, Some(a.object));
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Takes back input `ptu` whose load failed (`e`: a link error, or the executor refused

@@ -90,6 +90,17 @@ static WrapperBuffer wb_error_success(void) {
   return wb_bytes(&zero, 1);
 }
 
+/* SPS Error carrying `msg`: 01, then the message as an SPS string (u64 length, bytes). */
+static WrapperBuffer wb_error(const char *msg) {
+  u8 buf[256];
+  u64 n = 0;
+  while (msg[n] && n < sizeof buf - 9) n++;
+  buf[0] = 1;
+  for (int i = 0; i < 8; i++) buf[1 + i] = (u8)(n >> (8 * i));
+  memcpy(buf + 9, msg, n);
+  return wb_bytes(buf, 9 + n);
+}
+
 /* ---- SPS reading (little-endian; all supported targets are) ---- */
 typedef struct {
   const u8 *p, *end;
@@ -472,6 +483,7 @@ WrapperBuffer __orcbridge_rebind_wrapper(const char *data, size_t size) {
     u64 entry = rd_u64(&r), value = rd_u64(&r);
     if (!r.bad && entry) __atomic_store_n((u64 *)(uintptr_t)entry, value, __ATOMIC_RELEASE);
   }
+  if (r.bad) return wb_error("orcbridge runtime: malformed rebind arguments");
   return wb_error_success();
 }
 

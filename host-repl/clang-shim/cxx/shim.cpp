@@ -255,9 +255,9 @@ public:
   std::map<const clang::PartialTranslationUnit *, uint64_t> Ids; // std::list nodes: stable
   std::vector<std::pair<uint64_t, std::unique_ptr<Module>>> Pending; // added, not yet taken
   std::vector<uint64_t> Removed; // by removeModule (Undo), newest first
-  // Translation-unit parts of undone inputs: their declarations are dead, though still in
-  // redeclaration chains and part lists (and in C++ on Sema's identifier chains: clang's
-  // clean-up takes them off only in C). Declarations of failed parses are invalid ones.
+  // Translation-unit parts of undone inputs and failed parses: their declarations are dead,
+  // though still in redeclaration chains and part lists (and in C++ on Sema's identifier
+  // chains: clang's clean-up takes them off only in C).
   std::set<const clang::TranslationUnitDecl *> DeadParts;
   // Modules kept unemitted until the host needs their definitions (ojit_interp_emit).
   std::map<uint64_t, std::unique_ptr<Module>> Deferred;
@@ -1285,6 +1285,8 @@ struct ojit_interp {
     clang::Sema &S = Interp->getCompilerInstance()->getSema();
     clang::ASTContext &Ctx = Interp->getASTContext();
     for (auto It = List.rbegin(); It != List.rend(); ++It) {
+      if (Exec->DeadParts.count(It->D->getTranslationUnitDecl()))
+        continue; // its input was undone too
       It->D->setDeclName(It->Name);
       if (It->InTU)
         Ctx.getTranslationUnitDecl()->getPrimaryContext()->makeDeclVisibleInContext(It->D);
@@ -1306,7 +1308,13 @@ struct ojit_interp {
     constexpr int Rounds = 4;
     for (int Round = 0;; ++Round) {
       Printer->reset();
+      clang::ASTContext &Ctx = Interp->getASTContext();
+      clang::TranslationUnitDecl *Before = Ctx.getTranslationUnitDecl();
       auto PTU = Interp->Parse(Code);
+      if (!PTU) // the part the parse made is dead, whether or not clang still points at it
+        for (clang::TranslationUnitDecl *Part : {Ctx.getTranslationUnitDecl(), Before->getMostRecentDecl()})
+          if (Part != Before)
+            Exec->DeadParts.insert(Part);
       if (PTU || Round == Rounds || Printer->OtherErrors || Printer->Redefined.empty()) {
         if (!PTU) {
           unshadow(std::exchange(Shadows, {}));

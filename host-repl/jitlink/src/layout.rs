@@ -43,6 +43,7 @@ pub struct LinkPlan {
     /// entries for, with those entries' addresses.
     redefines: Vec<(SymbolId, Vec<u64>)>,
     kept: Vec<String>,
+    older: Vec<String>,
     eh_frame: Vec<(BlockId, Place)>,
     eh_end: Option<Place>,
     placed: Vec<(BlockId, Place)>,
@@ -103,6 +104,9 @@ pub struct LinkedUnit {
     /// Names whose earlier rebind entries keep their definitions while this unit is loaded
     /// ([`LinkPlan::keep_bindings`]).
     pub kept: Vec<String>,
+    /// Names this unit defines that are older than the session's definitions in effect
+    /// ([`LinkPlan::older_definitions`]): they do not take over.
+    pub older: Vec<String>,
     /// Counters.
     pub stats: LinkStats,
 }
@@ -228,6 +232,7 @@ impl LinkPlan {
         Ok(LinkPlan {
             redefines,
             kept: Vec::new(),
+            older: Vec::new(),
             g,
             unit,
             page: opts.page_size,
@@ -263,6 +268,27 @@ impl LinkPlan {
         let ids: Vec<SymbolId> = names.iter().filter_map(|n| self.g.globals.get(n).copied()).collect();
         self.redefines.retain(|(s, _)| !ids.contains(s));
         self.kept = names.to_vec();
+    }
+
+    /// Marks the definitions made by the link's objects number `objects` (in input order, not
+    /// counting archives) of names the session defines already as older than those: they do
+    /// not take over (no rebinds; the session's definition stays in effect, and theirs comes
+    /// after it when that one is removed). For definitions held back and linked later (a
+    /// REPL's deferred inputs), made before the definitions in effect.
+    pub fn older_definitions(&mut self, objects: std::ops::Range<usize>, dylib: &JitDylib) {
+        let older: Vec<SymbolId> = self
+            .g
+            .globals
+            .values()
+            .copied()
+            .filter(|&s| {
+                objects.contains(&self.g.symbols[s].input)
+                    && self.g.is_redefinable(s)
+                    && dylib.lookup(&self.g.symbols[s].name).is_some()
+            })
+            .collect();
+        self.redefines.retain(|(s, _)| !older.contains(s));
+        self.older.extend(older.iter().map(|&s| self.g.symbols[s].name.clone()));
     }
 
     /// Names to look up in the executor process (not defined in this link or earlier ones).
@@ -416,6 +442,7 @@ impl LinkPlan {
             rebind_entries,
             rebinds,
             kept: self.kept.clone(),
+            older: self.older.clone(),
             stats: LinkStats {
                 sections: self.placed.len() + self.eh_frame.len(),
                 relocations,

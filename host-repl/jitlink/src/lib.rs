@@ -277,7 +277,9 @@ impl JitDylib {
     pub fn add_unit(&mut self, unit: &LinkedUnit) {
         for (name, sym) in &unit.symbols {
             let defs = self.symbols.entry(name.clone()).or_default();
-            if !(sym.weak && defs.last().is_some_and(|old| !old.weak)) {
+            if unit.older.contains(name) && !defs.is_empty() {
+                defs.insert(defs.len() - 1, *sym);
+            } else if !(sym.weak && defs.last().is_some_and(|old| !old.weak)) {
                 defs.push(*sym);
             }
         }
@@ -304,13 +306,9 @@ impl JitDylib {
             .filter(|(_, d)| d.iter().any(|s| s.unit == id))
             .map(|(n, _)| n.clone())
             .collect();
-        let mut stores = self.remove_definitions(id, &names);
-        for (name, list) in self.kept.remove(&id).unwrap_or_default() {
-            if let Some(def) = self.lookup(&name) {
-                stores.extend(list.iter().map(|&(_, entry)| (entry, def.addr)));
-            }
-            self.entries.entry(name).or_default().extend(list);
-        }
+        let mut stores = self.remove_definitions(id, &names, false);
+        let kept = self.kept.remove(&id).unwrap_or_default();
+        stores.extend(self.take_back(kept));
         // The unit's memory is reused: nothing may be written into its entries later, also
         // not where another unit set them aside.
         self.entries.retain(|_, list| {
@@ -335,10 +333,43 @@ impl JitDylib {
                 self.comdats.remove(n);
             }
         }
-        self.remove_definitions(unit, names)
+        // The unit stays loaded: its own entries follow too.
+        let mut stores = self.remove_definitions(unit, names, true);
+        if let Some(lists) = self.kept.get_mut(&unit) {
+            let (back, still): (Vec<_>, Vec<_>) = lists.drain(..).partition(|(n, _)| names.contains(n));
+            *lists = still;
+            stores.extend(self.take_back(back));
+        }
+        stores
     }
 
-    fn remove_definitions(&mut self, unit: u64, names: &[String]) -> Vec<Rebind> {
+    /// The stores that point `entries` (rebind entries of loaded units) at the definitions in
+    /// effect: to undo the rebinds of a unit whose load failed after they were carried out.
+    pub fn current_values(&self, entries: &[u64]) -> Vec<Rebind> {
+        let mut stores = Vec::new();
+        for (name, list) in &self.entries {
+            let Some(def) = self.lookup(name) else { continue };
+            stores.extend(list.iter().filter(|(_, e)| entries.contains(e)).map(|&(_, e)| (e, def.addr)));
+        }
+        stores
+    }
+
+    /// Puts rebind entries set aside back, with the stores that point them at the definitions
+    /// in effect.
+    fn take_back(&mut self, lists: Vec<(String, Vec<UnitEntry>)>) -> Vec<Rebind> {
+        let mut stores = Vec::new();
+        for (name, list) in lists {
+            if let Some(def) = self.lookup(&name) {
+                stores.extend(list.iter().map(|&(_, entry)| (entry, def.addr)));
+            }
+            self.entries.entry(name).or_default().extend(list);
+        }
+        stores
+    }
+
+    /// Drops `unit`'s definitions of `names`; returns the stores that point the rebind
+    /// entries (`own`: the unit's as well) at the definitions in effect after.
+    fn remove_definitions(&mut self, unit: u64, names: &[String], own: bool) -> Vec<Rebind> {
         let mut stores = Vec::new();
         for n in names {
             let Some(defs) = self.symbols.get_mut(n) else { continue };
@@ -349,7 +380,7 @@ impl JitDylib {
                 self.symbols.remove(n);
             }
             if let Some(addr) = after.filter(|&a| Some(a) != before) {
-                let theirs = self.entries.get(n).into_iter().flatten().filter(|&&(u, _)| u != unit);
+                let theirs = self.entries.get(n).into_iter().flatten().filter(|&&(u, _)| own || u != unit);
                 stores.extend(theirs.map(|&(_, entry)| (entry, addr)));
             }
         }
