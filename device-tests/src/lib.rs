@@ -494,11 +494,18 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
-/// True while `pid` exists and is not a zombie.
+/// True while `pid` exists and is not a zombie: while any of its threads is alive. (The
+/// main thread of a killed process may be a zombie while other threads still exit, holding
+/// the process's descriptors, a listening socket say.)
 pub fn running(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, Some(s) if s != "Z" && s != "X")
+    let alive = |stat: String| {
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+        matches!(state, Some(s) if s != "Z" && s != "X")
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return alive(std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default());
+    };
+    tasks.flatten().any(|t| alive(std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
 }
 
 /// Waits up to `limit` for `pid` to end (or become a zombie); returns whether it did.

@@ -63,6 +63,19 @@ impl Session {
         }
     }
 
+    /// Waits until the server says an input runs; false if it did not within `limit`.
+    fn wait_busy(&self, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let o = self.repl(&["--status"]);
+            if text(&o.stdout).lines().any(|l| l == "busy: yes") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// The executor the server `pid` launched.
     fn executor_of(pid: u32) -> Option<u32> {
         children_of(pid).into_iter().find(|&c| {
@@ -225,12 +238,35 @@ fn status_reports_real_counts() {
     assert!(num("inputs evaluated") >= 3.0, "{status}");
     assert!(num("units loaded") > 0.0, "{status}");
     assert!(num("target memory of loaded units") > 0.0, "{status}");
-    assert!(num("cache hits") >= 0.0, "{status}");
     assert_eq!(num("server pid") as u32, s.server().unwrap(), "{status}");
     assert!(num("uptime") > 0.0, "{status}");
     assert!(status.contains("latency: p50 ") && status.contains(" p99 "), "{status}");
     assert_eq!(field(&status, "executor"), "orc-executor", "{status}");
     assert!(field(&status, "triple").starts_with("x86_64"), "{status}");
+    assert_eq!(field(&status, "busy"), "no", "{status}");
+
+    // One more input that loads code: one more input, one more unit, more memory.
+    let before = |key| num(key);
+    let (inputs, units, memory) =
+        (before("inputs evaluated"), before("units loaded"), before("target memory of loaded units"));
+    let o = s.repl(&["-e", "int twice(int v) { return 2 * v; }", "-e", "twice(a)"]);
+    assert_eq!(text(&o.stdout), "(int) 2\n", "{}", text(&o.stderr));
+    let status = text(&s.repl(&["--status"]).stdout);
+    let num = |key| field(&status, key).parse::<f64>().unwrap_or_else(|e| panic!("{key}: {e}\n{status}"));
+    assert_eq!(num("inputs evaluated"), inputs + 2.0, "{status}");
+    assert!(num("units loaded") > units, "{status}");
+    assert!(num("target memory of loaded units") > memory, "{status}");
+
+    // The status answers while an input runs, and says so.
+    let sleeper = spawn(
+        Command::new(our_bin("repl"))
+            .args(["--session=status", "-e", "#include <unistd.h>", "-e", "usleep(3000000);"])
+            .env("XDG_RUNTIME_DIR", s.dir.path())
+            .stdin(Stdio::null()),
+    );
+    assert!(s.wait_busy(Duration::from_secs(30)), "the status never said busy while an input ran");
+    let o = sleeper.wait(Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
 
 #[test]
@@ -274,14 +310,14 @@ fn clients_take_turns_and_one_that_leaves_mid_input_does_not_end_the_server() {
     };
     // The second client's input waits for the first's, which takes 1 s.
     let first = client("usleep(1000000); x = 2;");
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(s.wait_busy(Duration::from_secs(30)), "the first input never ran");
     let second = client("x");
     let (second, first) = (second.wait(Duration::from_secs(60)), first.wait(Duration::from_secs(60)));
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!((text(&second.stdout).as_str(), second.status.code()), ("(int) 2\n", Some(0)));
     // A client killed while its input runs: the input finishes in the server, which serves on.
     let leaving = client("usleep(500000); x = 3;");
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(s.wait_busy(Duration::from_secs(30)), "the leaving client's input never ran");
     leaving.kill_group();
     drop(leaving);
     let o = s.repl(&["-e", "x"]);
@@ -327,4 +363,46 @@ fn the_server_ends_with_its_executor_and_a_bad_start_is_reported() {
         err.contains("the server of session exe did not start") && err.contains("/nonexistent/executor"),
         "{err}"
     );
+}
+
+#[test]
+fn large_output_reaches_the_client_whole() {
+    // 10 MB in one input: more than one message of the wire holds.
+    let s = Session::new("large");
+    let o = s.repl(&[
+        "-x",
+        "c",
+        "-e",
+        "#include <stdio.h>",
+        "-e",
+        "for (int i = 0; i < 200000; i++) printf(\"%049d\\n\", i);",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.stdout.len(), 10_000_000, "{}", text(&o.stderr));
+    assert!(text(&o.stdout).ends_with(&format!("{:049}\n", 199_999)));
+}
+
+#[test]
+fn an_input_left_running_by_its_client_ends_the_server_after_the_idle_time() {
+    let s = Session::new("abandoned");
+    let o = s.repl(&["--session-idle=2", "-e", "int spin() { for (;;) {} }"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let server = s.server().expect("the server wrote its pid");
+    let executor = Session::executor_of(server).expect("the server launched an executor");
+    let client = spawn(
+        Command::new(our_bin("repl"))
+            .args(["--session=abandoned", "-e", "spin()"])
+            .env("XDG_RUNTIME_DIR", s.dir.path())
+            .stdin(Stdio::null()),
+    );
+    assert!(s.wait_busy(Duration::from_secs(30)), "the endless input never ran");
+    client.kill_group();
+    drop(client);
+    assert!(wait_gone(server, Duration::from_secs(60)), "the server {server} outlived its abandoned input");
+    assert!(wait_gone(executor, Duration::from_secs(10)), "its executor {executor} outlived it");
+    let log = std::fs::read_to_string(s.file("log")).unwrap_or_default();
+    assert!(log.contains("with no client"), "{log}");
+    // The next call starts a fresh server.
+    let o = s.repl(&["-e", "1 + 1"]);
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 2\n", Some(0)), "{}", text(&o.stderr));
 }

@@ -41,11 +41,80 @@ const TICK: Duration = Duration::from_millis(200);
 /// Latencies kept for the percentiles (the latest requests).
 const LATENCY_SAMPLES: usize = 1024;
 
+/// Output bytes per message: well below the wire's frame limit, whatever one write holds.
+const OUTPUT_CHUNK: usize = 64 * 1024;
+
+/// Output bytes a client may leave unread for [`OUTPUT_STALL`] before more is dropped (as
+/// orc-executor drops output a controller does not read; the executor outruns a reading
+/// client for a while, so a full queue alone is not a client that stopped)...
+const OUTPUT_QUEUE_LIMIT: u64 = 8 << 20;
+
+/// ... how long that may last ...
+const OUTPUT_STALL: Duration = Duration::from_secs(2);
+
+/// ... and the bytes unread beyond which output is dropped at once: the server's memory
+/// stays bounded.
+const OUTPUT_QUEUE_MAX: u64 = 64 << 20;
+
+/// Where a request's answers go (the connection's task writes them out), with the output
+/// bytes queued and not yet written, and those dropped because too many were.
+#[derive(Clone)]
+struct Reply {
+    tx: UnboundedSender<ToClient>,
+    queued: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+    /// Since when the queue has held more than [`OUTPUT_QUEUE_LIMIT`].
+    full_since: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Reply {
+    fn new() -> (Reply, UnboundedReceiver<ToClient>) {
+        let (tx, rx) = unbounded_channel();
+        (Reply { tx, queued: Arc::default(), dropped: Arc::default(), full_since: Arc::default() }, rx)
+    }
+
+    /// True if output must be dropped now: the client left more than [`OUTPUT_QUEUE_MAX`]
+    /// unread, or more than [`OUTPUT_QUEUE_LIMIT`] for [`OUTPUT_STALL`].
+    fn stalled(&self, queued: u64) -> bool {
+        let mut since = self.full_since.lock().unwrap_or_else(|e| e.into_inner());
+        if queued <= OUTPUT_QUEUE_LIMIT {
+            *since = None;
+            return false;
+        }
+        queued > OUTPUT_QUEUE_MAX || since.get_or_insert_with(Instant::now).elapsed() >= OUTPUT_STALL
+    }
+
+    /// Sends `bytes` of `stream` in chunks, dropping them while the client does not read.
+    fn output(&self, stream: Stream, bytes: &[u8]) {
+        for chunk in bytes.chunks(OUTPUT_CHUNK) {
+            let n = chunk.len() as u64;
+            if self.stalled(self.queued.load(Ordering::SeqCst) + n) {
+                self.dropped.fetch_add(n, Ordering::SeqCst);
+                continue;
+            }
+            self.queued.fetch_add(n, Ordering::SeqCst);
+            if self.tx.send(ToClient::Output(stream, chunk.to_vec())).is_err() {
+                return; // the client left: its output goes nowhere
+            }
+        }
+    }
+
+    /// Sends the request's last answer, after a note of the output dropped, if any.
+    fn done(&self, outcome: Outcome) {
+        let dropped = self.dropped.swap(0, Ordering::SeqCst);
+        if dropped > 0 {
+            let note =
+                format!("repl: {dropped} bytes of output dropped: this client did not read them in time\n");
+            let _ = self.tx.send(ToClient::Output(Stream::Stderr, note.into_bytes()));
+        }
+        let _ = self.tx.send(ToClient::Done(outcome));
+    }
+}
+
 /// One queued request.
 struct Job {
     code: String,
-    /// Where its answers go (the connection's task writes them out).
-    reply: UnboundedSender<ToClient>,
+    reply: Reply,
 }
 
 /// What the loop and the connections share.
@@ -71,7 +140,7 @@ impl Shared {
 }
 
 /// Where forwarded output goes now: the running request's client, or (`None`) the log.
-type Route = Arc<Mutex<Option<UnboundedSender<ToClient>>>>;
+type Route = Arc<Mutex<Option<Reply>>>;
 
 /// Runs the server of session `name` with the executor, language and libraries of `cli`
 /// until it has had no client for `cli.session_idle` seconds or its executor went away.
@@ -89,9 +158,12 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     let Some(_lock) = lock(&paths)? else { return Ok(ExitCode::SUCCESS) };
     let log = std::fs::File::create(&paths.log)
         .with_context(|| format!("cannot create {}", paths.log.display()))?;
-    rustix::stdio::dup2_stdout(&log).context("cannot log to the session's log")?;
+    // stdout goes nowhere: a launched executor keeps a copy of the program's output there,
+    // which would grow the log (in a small runtime directory) without end.
+    let null = std::fs::File::options().write(true).open("/dev/null").context("cannot open /dev/null")?;
+    rustix::stdio::dup2_stdout(&null).context("cannot detach stdout")?;
     rustix::stdio::dup2_stderr(&log).context("cannot log to the session's log")?;
-    drop(log);
+    drop((log, null));
     eprintln!("repl: session {name}: server {} starting", std::process::id());
 
     let route: Route = Arc::default();
@@ -100,7 +172,7 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
         Arc::new(move |fd, bytes| {
             let stream = if fd == 2 { Stream::Stderr } else { Stream::Stdout };
             match route.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                Some(client) => _ = client.send(ToClient::Output(stream, bytes.to_vec())),
+                Some(client) => client.output(stream, bytes),
                 None => _ = std::io::stderr().write_all(bytes),
             }
         })
@@ -140,6 +212,7 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     let (jobs, mut queue) = unbounded_channel::<Job>();
     let accept = rt.spawn(accept_loop(listener, jobs, shared.clone()));
     let idle = Duration::from_secs(cli.session_idle);
+    watch_abandoned_input(shared.clone(), paths.clone(), idle);
     let why = rt.block_on(async {
         let mut latencies = VecDeque::with_capacity(LATENCY_SAMPLES);
         let mut quiet_since = Instant::now();
@@ -149,7 +222,7 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
                 job = queue.recv() => {
                     let Some(job) = job else { break "the listener failed".to_owned() };
                     // Its client left while it waited: nobody wants it run.
-                    if job.reply.is_closed() {
+                    if job.reply.tx.is_closed() {
                         continue;
                     }
                     if let Err(why) = run_job(&mut repl, job, &route, &shared, &mut latencies).await {
@@ -175,7 +248,7 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     let _ = std::fs::remove_file(&paths.socket);
     queue.close();
     while let Ok(job) = queue.try_recv() {
-        let _ = job.reply.send(ToClient::Done(Outcome::Ended(why.clone())));
+        job.reply.done(Outcome::Ended(why.clone()));
     }
     rt.block_on(async {
         // The end of the session is the end of a program: its exit-time work runs (into the log).
@@ -185,6 +258,35 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     // Last: its absence says the server (and the executor it launched) is done.
     let _ = std::fs::remove_file(&paths.pid);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends the server when an input has run with no client connected for `idle` (its client
+/// left or was killed while it ran, say an endless loop): the loop cannot look while it waits
+/// for the input, and nothing else would end it. The launched executor, busy in that input,
+/// exits when the server's end of its pipes closes.
+fn watch_abandoned_input(shared: Arc<Shared>, paths: Paths, idle: Duration) {
+    std::thread::spawn(move || {
+        let mut abandoned_since: Option<Instant> = None;
+        loop {
+            std::thread::sleep(TICK);
+            let busy = shared.status.lock().unwrap_or_else(|e| e.into_inner()).busy;
+            if !busy || shared.clients.load(Ordering::SeqCst) > 0 {
+                abandoned_since = None;
+                continue;
+            }
+            let since = *abandoned_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= idle {
+                eprintln!(
+                    "repl: session {}: ending: an input ran for {}s with no client",
+                    paths.name,
+                    idle.as_secs()
+                );
+                let _ = std::fs::remove_file(&paths.socket);
+                let _ = std::fs::remove_file(&paths.pid);
+                std::process::exit(3);
+            }
+        }
+    });
 }
 
 /// Takes the session's lock, waiting up to [`LOCK_LIMIT`] for a server that is exiting to
@@ -228,7 +330,7 @@ async fn run_job(
     shared: &Shared,
     latencies: &mut VecDeque<f64>,
 ) -> Result<(), String> {
-    let _ = job.reply.send(ToClient::Started);
+    let _ = job.reply.tx.send(ToClient::Started);
     shared.update(|s| s.busy = true);
     *route.lock().unwrap_or_else(|e| e.into_inner()) = Some(job.reply.clone());
     let t0 = Instant::now();
@@ -249,7 +351,7 @@ async fn run_job(
         Err(e) => {
             let why = repl.jit().session().end_reason().await.unwrap_or_else(|| e.to_string());
             let why = format!("the executor went away: {why}");
-            let _ = job.reply.send(ToClient::Done(Outcome::Ended(why.clone())));
+            job.reply.done(Outcome::Ended(why.clone()));
             return Err(why);
         }
     };
@@ -263,7 +365,7 @@ async fn run_job(
         s.latency_ms = percentiles(latencies);
         s.busy = false;
     });
-    let _ = job.reply.send(ToClient::Done(outcome));
+    job.reply.done(outcome);
     Ok(())
 }
 
@@ -279,12 +381,12 @@ fn percentiles(samples: &VecDeque<f64>) -> Option<[f64; 3]> {
 }
 
 /// Output of a request, sent to its client as it is written.
-struct ClientWriter<'a>(Stream, &'a UnboundedSender<ToClient>);
+struct ClientWriter<'a>(Stream, &'a Reply);
 
 impl Write for ClientWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // A client that left loses its output; the input still runs to its end.
-        let _ = self.1.send(ToClient::Output(self.0, buf.to_vec()));
+        self.1.output(self.0, buf);
         Ok(buf.len())
     }
 
@@ -347,11 +449,12 @@ async fn serve_client(
                 conn.send(&ToClient::Status(shared.status())).await?;
             }
             Ok(ToServer::Eval { code }) => {
-                let (reply, mut answers) = unbounded_channel();
+                let (reply, mut answers) = Reply::new();
+                let queued = reply.queued.clone();
                 if jobs.send(Job { code, reply }).is_err() {
                     return conn.send(&ToClient::Done(Outcome::Ended("the server is ending".into()))).await;
                 }
-                forward_answers(&mut conn, &mut answers).await?;
+                forward_answers(&mut conn, &mut answers, &queued).await?;
             }
             Ok(ToServer::Hello { .. }) => {
                 return conn.send(&ToClient::Refused("Hello twice".into())).await;
@@ -366,6 +469,7 @@ async fn serve_client(
 async fn forward_answers(
     conn: &mut Conn,
     answers: &mut UnboundedReceiver<ToClient>,
+    queued: &AtomicU64,
 ) -> Result<(), WireError> {
     loop {
         let msg = tokio::select! {
@@ -377,6 +481,9 @@ async fn forward_answers(
         let Some(msg) = msg else { return Err(WireError::Closed) };
         let last = matches!(msg, ToClient::Done(_));
         conn.send(&msg).await?;
+        if let ToClient::Output(_, bytes) = &msg {
+            queued.fetch_sub(bytes.len() as u64, Ordering::SeqCst);
+        }
         if last {
             return Ok(());
         }

@@ -172,8 +172,12 @@ async fn connect(paths: &Paths) -> Result<Result<Conn, Absent>> {
     };
     match tokio::time::timeout(HELLO_LIMIT, hello).await {
         Err(_) => bail!("the server of session {name} did not answer within {}s", HELLO_LIMIT.as_secs()),
-        // It is ending (it removes its socket first, so this is a narrow window).
+        // It is ending (it removes its socket first, so this is a narrow window), or it died
+        // with this connection still in its listening queue (reset).
         Ok(Err(WireError::Closed)) => Ok(Err(Absent::Stale)),
+        Ok(Err(WireError::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            Ok(Err(Absent::Stale))
+        }
         Ok(Err(e @ WireError::Decode(_))) => {
             bail!("the server of session {name} speaks another protocol (version {VERSION} here): {e}")
         }
@@ -254,6 +258,10 @@ fn start_server(cli: &Cli, paths: &Paths) -> Result<std::process::Child> {
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    // Out of the terminal's foreground process group from the start: a Ctrl-C or Ctrl-Z at
+    // this client's terminal while the server loads LLVM does not reach it (it makes a
+    // session of its own once it runs).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.spawn().context("cannot start the session server")
 }
 

@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 /// The folder of the session files: `$XDG_RUNTIME_DIR/orcbridge` (the platform's runtime
-/// directory), else `/tmp/orcbridge-UID`; created with mode 0700.
+/// directory), else `orcbridge-UID` in the temporary directory (`$TMPDIR`, `/tmp`); created
+/// with mode 0700, and refused if it is a symbolic link.
 ///
 /// # Errors
 /// It cannot be created, or it exists but belongs to another user or others may enter it
@@ -38,8 +39,10 @@ pub fn runtime_dir() -> Result<PathBuf> {
         Ok(()) => {}
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
     }
-    let meta = std::fs::metadata(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    if meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+    // Not followed: a symbolic link there (in a shared /tmp, someone else's) could be
+    // pointed elsewhere after this check.
+    let meta = std::fs::symlink_metadata(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
         bail!(
             "{} is not a private folder of this user (owner uid {}, mode {:o}); remove it or set \
              XDG_RUNTIME_DIR",
