@@ -239,7 +239,7 @@ impl Jit {
             cache,
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
-            link_options: LinkOptions { page_size, arch, redefinable: false },
+            link_options: LinkOptions { page_size, arch, redefinable: false, keep_data: false },
             prefix,
             units: Vec::new(),
             library_archives: Vec::new(),

@@ -304,6 +304,35 @@ impl LinkGraph {
             && self.section_of(block).role == Role::Normal
     }
 
+    /// Turns each global variable this link defines whose name `exists` (the session has it
+    /// already) into an undefined reference, so that it resolves to the existing storage
+    /// ([`crate::LinkOptions::keep_data`]); returns their names. A variable is a definition in
+    /// a placed or thread-local block outside the executable segment, or a common symbol. Its
+    /// block stays (other symbols, or the section's own relocations, may use it).
+    pub fn keep_existing_data(&mut self, exists: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut kept = Vec::new();
+        for id in 0..self.symbols.len() {
+            let data = match self.symbols[id].def {
+                Def::Block { block, .. } => {
+                    let section = self.section_of(block);
+                    self.blocks[block].live
+                        && section.segment != SegmentKind::RX
+                        && matches!(section.role, Role::Normal | Role::Tls)
+                }
+                Def::Common { .. } => true,
+                Def::Undefined | Def::Absolute(_) => false,
+            };
+            let s = &mut self.symbols[id];
+            if data && s.global && exists(&s.name) {
+                s.def = Def::Undefined;
+                s.weak = false;
+                kept.push(s.name.clone());
+            }
+        }
+        kept.sort();
+        kept
+    }
+
     /// True if `sym` is defined in a live block or absolutely in this link.
     pub fn is_defined(&self, sym: SymbolId) -> bool {
         match self.symbols[sym].def {

@@ -43,6 +43,8 @@ pub struct LinkPlan {
     /// entries for, with those entries' addresses.
     redefines: Vec<(SymbolId, Vec<u64>)>,
     kept: Vec<String>,
+    /// See [`LinkedUnit::kept_data`].
+    pub(crate) kept_data: Vec<String>,
     eh_frame: Vec<(BlockId, Place)>,
     eh_end: Option<Place>,
     placed: Vec<(BlockId, Place)>,
@@ -103,6 +105,9 @@ pub struct LinkedUnit {
     /// Names whose earlier rebind entries keep their definitions while this unit is loaded
     /// ([`LinkPlan::keep_bindings`]).
     pub kept: Vec<String>,
+    /// Variables the link found defined in the session already and used instead of
+    /// defining them again ([`crate::LinkOptions::keep_data`]), sorted.
+    pub kept_data: Vec<String>,
     /// Counters.
     pub stats: LinkStats,
 }
@@ -228,6 +233,7 @@ impl LinkPlan {
         Ok(LinkPlan {
             redefines,
             kept: Vec::new(),
+            kept_data: Vec::new(),
             g,
             unit,
             page: opts.page_size,
@@ -416,6 +422,7 @@ impl LinkPlan {
             rebind_entries,
             rebinds,
             kept: self.kept.clone(),
+            kept_data: self.kept_data.clone(),
             stats: LinkStats {
                 sections: self.placed.len() + self.eh_frame.len(),
                 relocations,

@@ -253,6 +253,11 @@ impl JitDylib {
         self.symbols.get(name).and_then(|defs| defs.last())
     }
 
+    /// Every definition of `name` that loaded units made, oldest first; the last is in effect.
+    pub fn definitions(&self, name: &str) -> &[DylibSymbol] {
+        self.symbols.get(name).map_or(&[], Vec::as_slice)
+    }
+
     /// The rewritable GOT entries (addresses) of loaded units that hold `name`'s address.
     pub fn entries(&self, name: &str) -> impl Iterator<Item = u64> + '_ {
         self.entries.get(name).into_iter().flatten().map(|&(_, addr)| addr)
@@ -379,6 +384,12 @@ pub struct LinkOptions {
     /// this link or a later one, goes through a GOT entry in writable memory that the session
     /// rewrites when the name gets a new definition ([`LinkedUnit::rebinds`]).
     pub redefinable: bool,
+    /// A global variable (a definition outside the executable segment, thread-locals and
+    /// commons included) that the session defines already is not defined again: the link's
+    /// definition becomes a reference to the existing one, which keeps its storage and value
+    /// ([`LinkedUnit::kept_data`]). Functions are defined again as usual. For reloading an
+    /// edited file into a running program (`repl --watch`).
+    pub keep_data: bool,
 }
 
 /// Reads `inputs` and plans the link against the session's `dylib`.
@@ -397,13 +408,17 @@ pub fn plan(inputs: &[Input], dylib: &mut JitDylib, opts: LinkOptions) -> Result
     if opts.redefinable {
         g.redefinable_inputs = g.inputs.len();
     }
+    let kept_data =
+        if opts.keep_data { g.keep_existing_data(|n| earlier.dylib.lookup(n).is_some()) } else { Vec::new() };
     for input in inputs {
         if let Input::Archive { name, bytes } = input {
             archive::add_archive(&mut g, name, bytes, &earlier)?;
         }
     }
     let unit = dylib.next_unit_id();
-    LinkPlan::new(g, dylib, unit, opts)
+    let mut plan = LinkPlan::new(g, dylib, unit, opts)?;
+    plan.kept_data = kept_data;
+    Ok(plan)
 }
 
 /// What earlier links of the session provide, as the graph builders need it.

@@ -9,7 +9,8 @@ use object::{
 use super::*;
 
 const PAGE: u64 = 4096;
-const X86: LinkOptions = LinkOptions { page_size: PAGE, arch: Arch::X86_64, redefinable: false };
+const X86: LinkOptions =
+    LinkOptions { page_size: PAGE, arch: Arch::X86_64, redefinable: false, keep_data: false };
 
 struct Obj(Object<'static>);
 
@@ -268,4 +269,43 @@ fn far_pc32_references_say_to_use_pic() {
         .unwrap_err();
     assert!(e.to_string().contains("R_X86_64_PC32 against far_data"), "{e}");
     assert!(e.to_string().contains("-fPIC"), "{e}");
+}
+
+#[test]
+fn kept_data_refers_to_the_existing_variable_and_functions_are_defined_again() {
+    use object::elf::*;
+    // `int counter = 7; int *where_ = &counter; int f(void) { ... }`, and a variable only the
+    // second version has.
+    let version = |name: &str, extra: bool| {
+        let mut o = Obj::new();
+        let text = o.section(".text", SectionKind::Text, &[0xc3]);
+        let data = o.section(".data", SectionKind::Data, &[7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        o.define("f", text, 0, SymbolScope::Dynamic, SymbolKind::Text);
+        let counter = o.define("counter", data, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        o.define("where_", data, 8, SymbolScope::Dynamic, SymbolKind::Data);
+        o.reloc(data, 8, counter, 0, R_X86_64_64);
+        if extra {
+            let more = o.section(".data.added", SectionKind::Data, &[0; 4]);
+            o.define("added", more, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        }
+        o.input(name)
+    };
+    let opts = LinkOptions { redefinable: true, ..X86 };
+    let mut dylib = JitDylib::default();
+    let first =
+        plan(&[version("v1.o", false)], &mut dylib, opts).unwrap().finish(0x10000, &|_| None).unwrap();
+    dylib.add_unit(&first);
+    let second = plan(&[version("v2.o", true)], &mut dylib, LinkOptions { keep_data: true, ..opts })
+        .unwrap()
+        .finish(0x20000, &|_| None)
+        .unwrap();
+    assert_eq!(second.kept_data, ["counter", "where_"]);
+    assert_eq!(second.symbol("counter"), None);
+    assert!(second.symbol("added").is_some(), "a new variable is defined");
+    let f = second.symbol("f").unwrap();
+    assert_ne!(Some(f), first.symbol("f"));
+    assert_eq!(second.rebinds.len(), 0, "nothing called f through a GOT entry");
+    // The second version's own reference to counter is the first version's storage.
+    let rw = segment(&second, graph::SegmentKind::RW);
+    assert_eq!(read_u64(&second, rw.addr + 8), first.symbol("counter").unwrap());
 }
