@@ -1,8 +1,9 @@
 //! `repl --watch` (issue 13, item 2): a running C program whose source is edited picks up the
 //! new function at its next call, its state going on (no restart, variables keep their
 //! values); a file that does not compile leaves the old code running; 20 reloads grow the
-//! executor by the reloaded units (and its record of each) only; Ctrl-C ends the watch and the executor. In
-//! orc-executor and in LLVM's llvm-jitlink-executor, both launched by `repl` over pipes.
+//! executor by the reloaded units (and its record of each) only; Ctrl-C ends the watch and
+//! the executor. In orc-executor and in LLVM's llvm-jitlink-executor, both launched by `repl`
+//! over pipes, and in orc-executor listening on TCP.
 
 use std::path::Path;
 use std::process::Command;
@@ -105,19 +106,49 @@ fn assert_continuous(stdout: &str) {
     }
 }
 
-fn watch_in(executor: Option<&Path>, comm: &str) {
+/// The executor a watch runs in.
+#[derive(Debug, Clone, Copy)]
+enum Executor<'a> {
+    /// Launched by `repl` over pipes: this program (default: orc-executor), known by its
+    /// command name.
+    Launched { path: Option<&'a Path>, comm: &'a str },
+    /// orc-executor listening on TCP, the program's output forwarded to `repl`.
+    Listening,
+}
+
+fn watch_in(how: Executor<'_>) {
     let dir = scratch();
     let src = dir.path().join("step.c");
     std::fs::write(&src, program("1")).unwrap();
     let mut cmd = Command::new(our_bin("repl"));
     cmd.current_dir(dir.path()).env("XDG_CACHE_HOME", dir.path().join("cache")).arg("-v");
-    if let Some(path) = executor {
-        cmd.arg(format!("--oop-executor={}", path.display()));
-    }
-    // Dropping `repl` (a failed assertion too) kills its process group, the executor with it.
+    let mut listening = None;
+    let comm = match how {
+        Executor::Launched { path, comm } => {
+            if let Some(path) = path {
+                cmd.arg(format!("--oop-executor={}", path.display()));
+            }
+            comm
+        }
+        Executor::Listening => {
+            let (executor, port) = start_listening_executor(
+                &[],
+                &dir.path().join("executor.out"),
+                &dir.path().join("executor.err"),
+            );
+            cmd.arg(format!("--oop-executor-connect=127.0.0.1:{port}"));
+            listening = Some(executor);
+            "orc-executor over TCP"
+        }
+    };
+    // Dropping `repl` (a failed assertion too) kills its process group, a launched executor
+    // with it; a listening one is killed when `listening` is dropped.
     let repl = spawn(cmd.args(["--watch", "step.c"]));
     repl.wait_for_stdout("got 1 ", Duration::from_secs(60));
-    let executor = executor_of(repl.id(), comm);
+    let executor = match &listening {
+        Some(executor) => executor.id(),
+        None => executor_of(repl.id(), comm),
+    };
 
     // A new body, called by the loop that runs on.
     let took = edit_and_wait(&repl, &src, &program("100"), 100, Duration::from_secs(1));
@@ -183,18 +214,27 @@ fn watch_in(executor: Option<&Path>, comm: &str) {
     let out = repl.wait(Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("repl: interrupted"));
-    assert!(wait_gone(executor, Duration::from_secs(5)), "the executor {executor} outlived repl");
+    // A listening executor serves on; the program, which never returns, runs on in it too,
+    // as after Ctrl-C of `repl FILE`.
+    if listening.is_none() {
+        assert!(wait_gone(executor, Duration::from_secs(5)), "the executor {executor} outlived repl");
+    }
     assert_continuous(&String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
 fn watch_reloads_a_running_program_in_orc_executor() {
-    watch_in(None, "orc-executor");
+    watch_in(Executor::Launched { path: None, comm: "orc-executor" });
 }
 
 #[test]
 fn watch_reloads_a_running_program_in_llvm_jitlink_executor() {
-    watch_in(Some(&llvm_tool("llvm-jitlink-executor")), "llvm-jitlink-ex");
+    watch_in(Executor::Launched { path: Some(&llvm_tool("llvm-jitlink-executor")), comm: "llvm-jitlink-ex" });
+}
+
+#[test]
+fn watch_reloads_a_running_program_in_orc_executor_over_tcp() {
+    watch_in(Executor::Listening);
 }
 
 #[test]
