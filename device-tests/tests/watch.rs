@@ -269,3 +269,46 @@ fn watch_with_no_main_loads_definitions_and_ends_on_sigterm() {
     assert!(out.stdout.is_empty());
     assert!(wait_gone(executor, Duration::from_secs(5)), "the executor {executor} outlived repl");
 }
+
+#[test]
+fn watch_reloads_files_saved_together_each_as_a_unit() {
+    let dir = scratch();
+    let main_c = |scale: &str| {
+        format!(
+            "#include <stdio.h>\n#include <unistd.h>\nint step(void);\n\
+             int scaled(int v) {{ return v * {scale}; }}\n\
+             int main(void) {{\n\
+               for (long tick = 0;; tick++) {{\n\
+                 printf(\"tick %ld got %d\\n\", tick, scaled(step()));\n\
+                 fflush(stdout);\n\
+                 usleep(50000);\n\
+               }}\n\
+             }}\n"
+        )
+    };
+    let step_c = |value: &str| format!("int step(void) {{ return {value}; }}\n");
+    std::fs::write(dir.path().join("main.c"), main_c("1")).unwrap();
+    std::fs::write(dir.path().join("step.c"), step_c("2")).unwrap();
+    let repl = spawn(
+        Command::new(our_bin("repl"))
+            .current_dir(dir.path())
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .args(["--watch", "main.c", "step.c"]),
+    );
+    repl.wait_for_stdout("got 2\n", Duration::from_secs(60));
+    // Both saved at once: compiled together, loaded one after the other.
+    std::fs::write(dir.path().join("main.c"), main_c("10")).unwrap();
+    std::fs::write(dir.path().join("step.c"), step_c("3")).unwrap();
+    repl.wait_for_stdout("got 30\n", Duration::from_secs(2));
+    repl.wait_for_stderr("repl: reloaded main.c in ", Duration::from_secs(1));
+    repl.wait_for_stderr("repl: reloaded step.c in ", Duration::from_secs(1));
+    // main.c's unit redefines main and scaled; step.c's redefines step.
+    let stderr = repl.stderr_so_far();
+    assert!(
+        stderr.contains("(2 functions redefined)") && stderr.contains("(1 function redefined)"),
+        "{stderr}"
+    );
+    repl.signal(libc::SIGINT);
+    let out = repl.wait(Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+}
