@@ -15,17 +15,20 @@ use device_tests::*;
 /// 200 to 1000 in both executors).
 const RECORD_PER_UNIT: u64 = 2048;
 
-/// The program: `step` counts its calls in a global and returns `value`; `main` calls it
-/// every 50 ms, forever, printing the tick, what `step` returned and the count.
+/// The program: `step` counts its calls in a global and in a `static` variable and returns
+/// `value`; `main` calls it every 50 ms, forever, printing the tick, what `step` returned and
+/// the counts.
 fn program(value: &str) -> String {
     format!(
         "#include <stdio.h>\n#include <unistd.h>\n\
          int calls = 0;\n\
-         int step(void) {{ calls++; return {value}; }}\n\
+         static int mine = 0;\n\
+         int step(void) {{ calls++; mine++; return {value}; }}\n\
+         int mine_count(void) {{ return mine; }}\n\
          int main(void) {{\n\
            for (long tick = 0;; tick++) {{\n\
              int got = step();\n\
-             printf(\"tick %ld got %d calls %d\\n\", tick, got, calls);\n\
+             printf(\"tick %ld got %d calls %d mine %d\\n\", tick, got, calls, mine_count());\n\
              fflush(stdout);\n\
              usleep(50000);\n\
            }}\n\
@@ -33,15 +36,15 @@ fn program(value: &str) -> String {
     )
 }
 
-/// The `(tick, got, calls)` of every complete line printed so far.
-fn ticks(stdout: &str) -> Vec<(i64, i64, i64)> {
+/// The `(tick, got, calls, mine)` of every complete line printed so far.
+fn ticks(stdout: &str) -> Vec<(i64, i64, i64, i64)> {
     stdout
         .lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
             match w.as_slice() {
-                ["tick", t, "got", g, "calls", c] => {
-                    Some((t.parse().ok()?, g.parse().ok()?, c.parse().ok()?))
+                ["tick", t, "got", g, "calls", c, "mine", m] => {
+                    Some((t.parse().ok()?, g.parse().ok()?, c.parse().ok()?, m.parse().ok()?))
                 }
                 _ => None,
             }
@@ -85,7 +88,7 @@ fn reloaded_unit_sizes(stderr: &str) -> Vec<u64> {
 fn edit_and_wait(repl: &Proc, path: &Path, text: &str, want: i64, limit: Duration) -> Duration {
     let start = Instant::now();
     std::fs::write(path, text).unwrap();
-    while !ticks(&repl.stdout_so_far()).iter().any(|&(_, got, _)| got == want) {
+    while !ticks(&repl.stdout_so_far()).iter().any(|&(_, got, ..)| got == want) {
         assert!(
             start.elapsed() < limit,
             "step() did not return {want} within {limit:?} of the edit\nstdout:\n{}\nstderr:\n{}",
@@ -98,11 +101,13 @@ fn edit_and_wait(repl: &Proc, path: &Path, text: &str, want: i64, limit: Duratio
 }
 
 /// Every line follows the one before: one tick later, `step` called once more (the program
-/// never restarted and `calls` kept its storage through every reload).
+/// never restarted, and `calls` and the `static` `mine` kept their storage through every
+/// reload).
 fn assert_continuous(stdout: &str) {
     let lines = ticks(stdout);
-    for (i, &(tick, _, calls)) in lines.iter().enumerate() {
-        assert_eq!((tick, calls), (i as i64, i as i64 + 1), "line {i} breaks the run:\n{stdout}");
+    for (i, &(tick, _, calls, mine)) in lines.iter().enumerate() {
+        let n = i as i64;
+        assert_eq!((tick, calls, mine), (n, n + 1, n + 1), "line {i} breaks the run:\n{stdout}");
     }
 }
 
@@ -153,7 +158,8 @@ fn watch_in(how: Executor<'_>) {
     // A new body, called by the loop that runs on.
     let took = edit_and_wait(&repl, &src, &program("100"), 100, Duration::from_secs(1));
     repl.wait_for_stderr("repl: reloaded step.c in ", Duration::from_secs(1));
-    assert!(repl.stderr_so_far().contains("(2 functions redefined)"), "{}", repl.stderr_so_far());
+    assert!(repl.stderr_so_far().contains("(3 functions redefined)"), "{}", repl.stderr_so_far());
+    repl.wait_for_stderr("variables kept: calls", Duration::from_secs(1));
     eprintln!("{comm}: the new step() ran {took:?} after the edit");
 
     // A syntax error: clang's diagnostics, the old code goes on.

@@ -10,8 +10,8 @@
 //! redefines its functions, whose finalize request first points every rebind entry at the new
 //! definitions, so a running loop calls the new code at its next call. Its variables that the
 //! session has already are not defined again ([`Jit::set_keep_data`]): the new code uses the
-//! existing storage and values; variables new to the file are added, with their static
-//! initial values. Static constructors of a reloaded file do not run
+//! existing storage and values (for `static` variables, while their data section keeps its
+//! layout); variables new to the file are added, with their static initial values. Static constructors of a reloaded file do not run
 //! ([`Initializers::Skipped`]): they would initialise kept variables again and register their
 //! destructors twice.
 //!

@@ -304,6 +304,79 @@ impl LinkGraph {
             && self.section_of(block).role == Role::Normal
     }
 
+    /// The writable data sections of redefinable inputs that are one block each (ELF's; a
+    /// Mach-O section is cut into atoms), as [`crate::DataSection`]s without addresses: what a
+    /// later version of the input may keep ([`crate::LinkOptions::keep_data`]).
+    pub(crate) fn data_sections(&self) -> Vec<(BlockId, crate::DataSection)> {
+        let mut blocks_of = vec![0usize; self.sections.len()];
+        for b in &self.blocks {
+            blocks_of[b.section] += 1;
+        }
+        let mut layouts: HashMap<BlockId, Vec<(u64, String)>> = HashMap::new();
+        for s in &self.symbols {
+            if let Def::Block { block, offset } = s.def {
+                layouts.entry(block).or_default().push((offset, s.name.clone()));
+            }
+        }
+        (0..self.blocks.len())
+            .filter(|&b| {
+                let section = self.section_of(b);
+                self.blocks[b].live
+                    && section.input < self.redefinable_inputs
+                    && section.segment == SegmentKind::RW
+                    && section.role == Role::Normal
+                    && blocks_of[self.blocks[b].section] == 1
+            })
+            .map(|b| {
+                let mut layout = layouts.remove(&b).unwrap_or_default();
+                layout.sort();
+                let section = self.section_of(b);
+                let d = crate::DataSection {
+                    input: self.inputs[section.input].clone(),
+                    section: section.name.clone(),
+                    addr: 0,
+                    size: self.blocks[b].size,
+                    layout,
+                };
+                (b, d)
+            })
+            .collect()
+    }
+
+    /// Keeps the writable data sections that an earlier version of their input placed
+    /// (`earlier` finds it) and that have not changed their size or layout (the offsets and
+    /// names of the symbols in them): the block is dropped, and every symbol in it becomes the
+    /// address in the earlier section, so code refers to the storage, and the values, the
+    /// program has. This keeps `static` variables, which have no name outside their file.
+    /// Global ones in it become references, to the session's definitions; returns their names.
+    pub fn keep_data_sections<'a>(
+        &mut self,
+        earlier: impl Fn(&str, &str) -> Option<&'a crate::DataSection>,
+    ) -> Vec<String> {
+        let mut globals = Vec::new();
+        for (b, now) in self.data_sections() {
+            let Some(old) = earlier(&now.input, &now.section) else { continue };
+            if old.size != now.size || old.layout != now.layout {
+                continue;
+            }
+            for s in &mut self.symbols {
+                let Def::Block { block, offset } = s.def else { continue };
+                if block != b {
+                    continue;
+                }
+                if s.global {
+                    s.def = Def::Undefined;
+                    s.weak = false;
+                    globals.push(s.name.clone());
+                } else {
+                    s.def = Def::Absolute(old.addr + offset);
+                }
+            }
+            self.blocks[b].live = false;
+        }
+        globals
+    }
+
     /// Turns each global variable this link defines whose name `exists` (the session has it
     /// already) into an undefined reference, so that it resolves to the existing storage
     /// ([`crate::LinkOptions::keep_data`]); returns their names. A variable is a definition in
@@ -329,7 +402,6 @@ impl LinkGraph {
                 kept.push(s.name.clone());
             }
         }
-        kept.sort();
         kept
     }
 

@@ -108,6 +108,9 @@ pub struct LinkedUnit {
     /// Variables the link found defined in the session already and used instead of
     /// defining them again ([`crate::LinkOptions::keep_data`]), sorted.
     pub kept_data: Vec<String>,
+    /// The writable data sections it placed, for later versions of its inputs to keep
+    /// ([`crate::LinkOptions::keep_data`]).
+    pub data_sections: Vec<crate::DataSection>,
     /// Counters.
     pub stats: LinkStats,
 }
@@ -423,6 +426,12 @@ impl LinkPlan {
             rebinds,
             kept: self.kept.clone(),
             kept_data: self.kept_data.clone(),
+            data_sections: self
+                .g
+                .data_sections()
+                .into_iter()
+                .map(|(b, d)| crate::DataSection { addr: self.g.blocks[b].addr, ..d })
+                .collect(),
             stats: LinkStats {
                 sections: self.placed.len() + self.eh_frame.len(),
                 relocations,
