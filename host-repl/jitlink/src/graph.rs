@@ -76,6 +76,15 @@ pub struct Section {
     pub role: Role,
 }
 
+impl Section {
+    /// True if the section holds a program's state: writable data, but not data that is
+    /// only written by relocations (ELF `.data.rel.ro`, constant tables of addresses).
+    /// Read-only data is not state: a new version's constants replace the old ones.
+    pub fn holds_state(&self) -> bool {
+        self.segment == SegmentKind::RW && !self.name.starts_with(".data.rel.ro")
+    }
+}
+
 /// A contiguous run of bytes (or zero-fill) that is laid out as a whole.
 #[derive(Debug, Clone)]
 pub struct Block {
@@ -323,8 +332,8 @@ impl LinkGraph {
                 let section = self.section_of(b);
                 self.blocks[b].live
                     && section.input < self.redefinable_inputs
-                    && section.segment == SegmentKind::RW
                     && section.role == Role::Normal
+                    && section.holds_state()
                     && blocks_of[self.blocks[b].section] == 1
             })
             .map(|b| {
@@ -380,8 +389,9 @@ impl LinkGraph {
     /// Turns each global variable this link defines whose name `exists` (the session has it
     /// already) into an undefined reference, so that it resolves to the existing storage
     /// ([`crate::LinkOptions::keep_data`]); returns their names. A variable is a definition in
-    /// a placed or thread-local block outside the executable segment, or a common symbol. Its
-    /// block stays (other symbols, or the section's own relocations, may use it).
+    /// a live block of a section that [holds state](Section::holds_state) or is thread-local,
+    /// or a common symbol. Its block stays (other symbols, or the section's own relocations,
+    /// may use it).
     pub fn keep_existing_data(&mut self, exists: impl Fn(&str) -> bool) -> Vec<String> {
         let mut kept = Vec::new();
         for id in 0..self.symbols.len() {
@@ -389,8 +399,8 @@ impl LinkGraph {
                 Def::Block { block, .. } => {
                     let section = self.section_of(block);
                     self.blocks[block].live
-                        && section.segment != SegmentKind::RX
-                        && matches!(section.role, Role::Normal | Role::Tls)
+                        && (section.role == Role::Tls
+                            || section.role == Role::Normal && section.holds_state())
                 }
                 Def::Common { .. } => true,
                 Def::Undefined | Def::Absolute(_) => false,

@@ -415,8 +415,8 @@ pub struct LinkOptions {
     /// this link or a later one, goes through a GOT entry in writable memory that the session
     /// rewrites when the name gets a new definition ([`LinkedUnit::rebinds`]).
     pub redefinable: bool,
-    /// A global variable (a definition outside the executable segment, thread-locals and
-    /// commons included) that the session defines already is not defined again: the link's
+    /// A global variable (writable data, thread-locals and commons included; not constants,
+    /// [`graph::Section::holds_state`]) that the session defines already is not defined again: the link's
     /// definition becomes a reference to the existing one, which keeps its storage and value
     /// ([`LinkedUnit::kept_data`]). A writable data section that an earlier link of the same
     /// input placed with the same size and symbol layout ([`DataSection`]) is not placed

@@ -291,6 +291,12 @@ fn kept_data_refers_to_the_existing_variables_and_functions_are_defined_again() 
         let statics_sym = o.0.section_symbol(statics);
         o.reloc(text, 1, statics_sym, 4, R_X86_64_64);
         o.reloc(text, 9, counter, 0, R_X86_64_64);
+        // Constants, which a new version replaces: read-only, and a table of addresses.
+        let rodata = o.section(".rodata", SectionKind::ReadOnlyData, &[9; 4]);
+        o.define("limit", rodata, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        let relro = o.section(".data.rel.ro", SectionKind::Data, &[0; 8]);
+        o.define("table", relro, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        o.reloc(relro, 0, counter, 0, R_X86_64_64);
         if extra {
             let more = o.section(".data.added", SectionKind::Data, &[0; 4]);
             o.define("added", more, 0, SymbolScope::Dynamic, SymbolKind::Data);
@@ -314,6 +320,7 @@ fn kept_data_refers_to_the_existing_variables_and_functions_are_defined_again() 
     assert_eq!(second.kept_data, ["counter", "where_"]);
     assert_eq!(second.symbol("counter"), None);
     assert!(second.symbol("added").is_some(), "a new variable is defined");
+    assert!(second.symbol("limit").is_some() && second.symbol("table").is_some(), "constants are redefined");
     let f = second.symbol("f").unwrap();
     assert_ne!(Some(f), first.symbol("f"));
     // The new code uses the first version's storage, for the static variable too.
