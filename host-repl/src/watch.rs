@@ -32,6 +32,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use repl_front::interrupt::{self, Interrupts};
 
 use crate::cli::{Cli, exit_code_of_main, main_argv, open_l_libraries, read_input, start_jit};
+use crate::compile::Lang;
 use crate::epc::{SentCall, SessionError};
 use crate::jit::{Initializers, Jit, JitError};
 use crate::link::{Input, LinkedUnit, SegmentKind};
@@ -81,8 +82,9 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
             .watch(folder, RecursiveMode::NonRecursive)
             .with_context(|| format!("cannot watch {}", folder.display()))?;
     }
+    let compiler = Compiler::new(&cli, triple);
     let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
-    let mut inputs = tokio::task::block_in_place(|| compile_all(&paths, &cli, &triple))
+    let mut inputs = tokio::task::block_in_place(|| compiler.compile_all(&paths))
         .into_iter()
         .collect::<Result<Vec<Input>>>()?;
     inputs.extend(open_l_libraries(&cli, &mut jit, &mut forwarding).await?);
@@ -120,7 +122,7 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
             () = tokio::time::sleep_until(quiet_at.unwrap_or_else(tokio::time::Instant::now)), if quiet_at.is_some() => {
                 quiet_at = None;
                 let batch = std::mem::take(&mut changed);
-                if let Err(e) = reload(&mut jit, &mut files, &batch, &cli, &triple).await {
+                if let Err(e) = reload(&mut jit, &mut files, &batch, &compiler).await {
                     let why = jit.session().end_reason().await.unwrap_or_else(|| e.to_string());
                     bail!("the executor is gone: {why}");
                 }
@@ -181,16 +183,40 @@ fn note(files: &[Watched], event: notify::Result<notify::Event>, changed: &mut B
     ours
 }
 
-/// Compiles (or reads) each of `paths`, on a thread each.
-fn compile_all(paths: &[&Path], cli: &Cli, triple: &str) -> Vec<Result<Input>> {
-    std::thread::scope(|s| {
-        let threads: Vec<_> =
-            paths.iter().map(|&p| s.spawn(move || read_input(p, cli.lang, triple, &cli.xcc))).collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("compiling panicked"))))
-            .collect()
-    })
+/// How the watched files are compiled.
+#[derive(Debug)]
+struct Compiler {
+    lang: Option<Lang>,
+    triple: String,
+    /// clang's arguments: `-fsemantic-interposition`, then the user's (`-Xcc`, which can
+    /// turn it off).
+    args: Vec<String>,
+}
+
+impl Compiler {
+    /// Compiles as the command line says, for `triple`. Every function of a watched file may
+    /// be replaced, as a shared library's may be interposed: so clang must not inline one
+    /// into another, or bind a call in the same file to it (which `-O1` and above do with
+    /// `-fPIC` alone), or a reload would not reach those callers.
+    fn new(cli: &Cli, triple: String) -> Compiler {
+        let args =
+            std::iter::once("-fsemantic-interposition".to_owned()).chain(cli.xcc.iter().cloned()).collect();
+        Compiler { lang: cli.lang, triple, args }
+    }
+
+    /// Compiles (or reads) each of `paths`, on a thread each.
+    fn compile_all(&self, paths: &[&Path]) -> Vec<Result<Input>> {
+        std::thread::scope(|s| {
+            let threads: Vec<_> = paths
+                .iter()
+                .map(|&p| s.spawn(move || read_input(p, self.lang, &self.triple, &self.args)))
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("compiling panicked"))))
+                .collect()
+        })
+    }
 }
 
 /// Reloads the files `changed` whose content differs from the version loaded: compiles them
@@ -203,8 +229,7 @@ async fn reload(
     jit: &mut Jit,
     files: &mut [Watched],
     changed: &BTreeSet<usize>,
-    cli: &Cli,
-    triple: &str,
+    compiler: &Compiler,
 ) -> Result<(), JitError> {
     let start = Instant::now();
     // A file being replaced may be missing for a moment: its next event brings it back.
@@ -217,7 +242,7 @@ async fn reload(
         return Ok(());
     }
     let paths: Vec<&Path> = edited.iter().map(|&(i, _)| files[i].path.as_path()).collect();
-    let compiled = tokio::task::block_in_place(|| compile_all(&paths, cli, triple));
+    let compiled = tokio::task::block_in_place(|| compiler.compile_all(&paths));
     for ((i, text), object) in edited.into_iter().zip(compiled) {
         let name = files[i].path.display().to_string();
         let input = match object {
