@@ -275,13 +275,15 @@ async fn reload(
     Ok(())
 }
 
-/// What loading `unit` changed in the session, in words: functions it defined again, and
-/// functions and variables it added.
+/// What loading `unit` changed in the session, in words: functions and constants it defined
+/// again, and functions and variables it added.
 fn what_changed(jit: &Jit, unit: &LinkedUnit) -> String {
     let in_code = |a: u64| {
         unit.segments.iter().any(|s| s.kind == SegmentKind::RX && s.addr <= a && a < s.addr + s.size)
     };
-    let (mut redefined, mut functions, mut variables) = (0, 0, 0);
+    // (redefined, new) functions, (redefined, new) variables: those redefined are constants,
+    // the others are kept.
+    let mut counts = [[0; 2]; 2];
     for (name, sym) in &unit.symbols {
         let defs = jit.dylib().definitions(name);
         // A weak definition the session had a strong one of was not taken.
@@ -289,16 +291,14 @@ fn what_changed(jit: &Jit, unit: &LinkedUnit) -> String {
             continue;
         }
         let code = sym.tls.is_none() && in_code(sym.addr);
-        match (code, defs.len() > 1) {
-            (true, true) => redefined += 1,
-            (true, false) => functions += 1,
-            (false, _) => variables += 1,
-        }
+        counts[usize::from(!code)][usize::from(defs.len() == 1)] += 1;
     }
+    let [[functions, new_functions], [constants, new_variables]] = counts;
     let parts: Vec<String> = [
-        (redefined, "function", " redefined"),
-        (functions, "new function", ""),
-        (variables, "new variable", ""),
+        (functions, "function", " redefined"),
+        (new_functions, "new function", ""),
+        (constants, "constant", " redefined"),
+        (new_variables, "new variable", ""),
     ]
     .into_iter()
     .filter(|&(n, ..)| n > 0)
