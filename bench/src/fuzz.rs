@@ -233,7 +233,7 @@ fn elf(input: &[u8]) -> Outcome {
     let plan = match link::plan(
         &inputs,
         &mut dylib,
-        LinkOptions { page_size: 4096, arch: link::Arch::X86_64, redefinable: false },
+        LinkOptions { page_size: 4096, arch: link::Arch::X86_64, redefinable: false, keep_data: false },
     ) {
         Ok(p) => p,
         Err(e) => return Ok(format!("plan:{}", kind(e))),

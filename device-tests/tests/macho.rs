@@ -113,7 +113,7 @@ fn we_link(obj: &Path, arch: Arch) -> Result<(), String> {
     let plan = orcbridge_jitlink::plan(
         &[input],
         &mut JitDylib::default(),
-        LinkOptions { page_size: 4096, arch, redefinable: false },
+        LinkOptions { page_size: 4096, arch, redefinable: false, keep_data: false },
     )
     .map_err(|e| e.to_string())?;
     plan.finish(0x1000_0000, &|_| Some(0x0f00_0000)).map(|_| ()).map_err(|e| e.to_string())

@@ -44,6 +44,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if cli.files.is_empty() {
         return run_repl(&runtime, cli, interrupts);
     }
+    if cli.watch {
+        return runtime.block_on(crate::watch::run(cli, interrupts));
+    }
     // A program run from files ends on Ctrl-C as a native one would; dropping the run kills
     // an executor we launched.
     runtime.block_on(async {
@@ -82,9 +85,10 @@ async fn connect(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Re
     let forwarding = match output {
         _ if cli.no_forward_stdio => Forwarding::none(),
         Some(sink) => crate::stdio::forward_to(&session, false, false, sink).await?,
-        // A program run from files reads our stdin; REPL inputs keep the executor's.
+        // A program run from files reads our stdin; REPL inputs keep the executor's, and so
+        // does a watched program (the watch loop does not feed it).
         None if cli.oop_executor_connect.is_some() => {
-            crate::stdio::forward(&session, !cli.files.is_empty()).await?
+            crate::stdio::forward(&session, !cli.files.is_empty() && !cli.watch).await?
         }
         None => Forwarding::none(),
     };
@@ -93,7 +97,11 @@ async fn connect(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Re
 
 /// A JIT session with the runtime compiled for the executor's target, and what of the
 /// executor's stdio comes here (answered once a library was opened, else maybe not yet).
-async fn start_jit(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<(Jit, Forwarding)> {
+pub(crate) async fn start_jit(
+    cli: &Cli,
+    interactive: bool,
+    output: Option<OutputSink>,
+) -> Result<(Jit, Forwarding)> {
     let (session, mut forwarding) = connect(cli, interactive, output).await?;
     let triple = session.info().target_triple.clone();
     let runtime = compile::clang::compile_cached(
@@ -130,7 +138,11 @@ async fn keep_for_session(jit: &mut Jit, inputs: Vec<Input>) -> Result<()> {
 
 /// What each `-lNAME` stands for, shared objects loaded into the executor (once `forwarding`
 /// is answered: their constructors run); returns the archives and objects to link.
-async fn open_l_libraries(cli: &Cli, jit: &mut Jit, forwarding: &mut Forwarding) -> Result<Vec<Input>> {
+pub(crate) async fn open_l_libraries(
+    cli: &Cli,
+    jit: &mut Jit,
+    forwarding: &mut Forwarding,
+) -> Result<Vec<Input>> {
     let search = Search::new(&cli.lib_dirs, &jit.session().info().target_triple.clone());
     let mut inputs = Vec::new();
     for lib in &cli.libs {
@@ -177,8 +189,7 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     let pending = jit.link_lazy(inputs, Initializers::AtLoad, &mut |_| Vec::new()).await?;
     let stdin_is_ours = forwarding.wait(jit.session()).await?;
     jit.load_linked(pending).await?;
-    let program = cli.files.first().map_or_else(|| "repl-program".to_owned(), |f| f.display().to_string());
-    let argv: Vec<String> = std::iter::once(program).chain(cli.args.iter().cloned()).collect();
+    let argv = main_argv(&cli);
     let result = if stdin_is_ours {
         tokio::select! {
             r = jit.run_main(&argv) => r,
@@ -187,6 +198,18 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     } else {
         jit.run_main(&argv).await
     };
+    exit_code_of_main(jit, result).await
+}
+
+/// The exit code for what running `main` gave (reporting a crash or a lost executor), after
+/// ending the session.
+///
+/// # Errors
+/// A failure that is neither the program's end nor the executor's.
+pub(crate) async fn exit_code_of_main(
+    jit: Jit,
+    result: Result<crate::jit::MainResult, crate::jit::JitError>,
+) -> Result<ExitCode> {
     let code = match result {
         Ok(r) => {
             tracing::info!(
@@ -214,6 +237,12 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     Ok(code)
 }
 
+/// `main`'s argv: the first file's name (the program's), then the ARGS after `--`.
+pub(crate) fn main_argv(cli: &Cli) -> Vec<String> {
+    let program = cli.files.first().map_or_else(|| "repl-program".to_owned(), |f| f.display().to_string());
+    std::iter::once(program).chain(cli.args.iter().cloned()).collect()
+}
+
 /// Exit code for an executor that died: its own exit code, or 128 + signal as shells report.
 fn exit_code_for(status: Option<std::process::ExitStatus>) -> u8 {
     use std::os::unix::process::ExitStatusExt;
@@ -227,7 +256,12 @@ fn exit_code_for(status: Option<std::process::ExitStatus>) -> u8 {
     }
 }
 
-fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[String]) -> Result<Input> {
+/// The input `file` stands for: a C or C++ source compiled (through the object cache), IR
+/// compiled, an object or archive read.
+///
+/// # Errors
+/// An unknown kind, a missing or unreadable file, clang's diagnostics.
+pub(crate) fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[String]) -> Result<Input> {
     let name = file.display().to_string();
     let kind = FileKind::of(file, lang)
         .with_context(|| format!("{name}: unknown kind of input (by its extension)"))?;

@@ -105,6 +105,10 @@ pub enum Initializers {
     /// Later, by [`Jit::run_input`] or [`Jit::send_input`], which also return the value the
     /// input produced.
     Deferred,
+    /// Never: a file reloaded into a running program (`repl --watch`), whose variables keep
+    /// the values the program gave them ([`Jit::set_keep_data`]), so their initialisation,
+    /// and the registration of their exit-time work, must not happen again.
+    Skipped,
 }
 
 /// A value captured by the runtime while a REPL input ran (see `orcbridge_runtime::RUN_INPUT`).
@@ -239,7 +243,7 @@ impl Jit {
             cache,
             process,
             runtime: Some(Input::Object { name: rt::SOURCE_NAME.to_owned(), bytes: runtime }),
-            link_options: LinkOptions { page_size, arch, redefinable: false },
+            link_options: LinkOptions { page_size, arch, redefinable: false, keep_data: false },
             prefix,
             units: Vec::new(),
             library_archives: Vec::new(),
@@ -253,6 +257,14 @@ impl Jit {
     /// redefinitions). The session runtime's units are linked before this is turned on.
     pub fn set_redefinable(&mut self, on: bool) {
         self.link_options.redefinable = on;
+    }
+
+    /// Makes the units linked from now on use the session's existing definitions of the
+    /// variables they define again, instead of defining them anew
+    /// ([`link::LinkOptions::keep_data`]): reloading an edited file into a running program
+    /// keeps its state, while its functions are redefined.
+    pub fn set_keep_data(&mut self, on: bool) {
+        self.link_options.keep_data = on;
     }
 
     /// The executor session.
@@ -888,13 +900,33 @@ impl Jit {
     /// No `main`; the program crashed and orc-executor caught it ([`JitError::Crashed`]); the
     /// executor went away (a crash in an executor that does not catch them).
     pub async fn run_main(&self, argv: &[String]) -> Result<MainResult, JitError> {
+        let answer = self.start_main(argv).await?.result().await;
+        self.main_result(answer).await
+    }
+
+    /// Sends the call that runs `main` as [`run_main`](Self::run_main) does and returns
+    /// without waiting for it: the session can load units and make other calls while the
+    /// program runs (executors run each call on a thread of its own). Give the call's answer
+    /// to [`main_result`](Self::main_result).
+    ///
+    /// # Errors
+    /// No `main`; the executor went away.
+    pub async fn start_main(&self, argv: &[String]) -> Result<SentCall, JitError> {
         let main =
             self.lookup("main").ok_or_else(|| JitError::Runtime("no function main is defined".into()))?;
         let run =
             self.lookup(rt::RUN_MAIN).ok_or_else(|| JitError::Runtime("the runtime is not loaded".into()))?;
         let args = orc_rpc::sps::to_bytes(&(ExecutorAddr(main), argv.to_vec()));
+        Ok(self.session.send_call(ExecutorAddr(run), &Raw(&args)).await?)
+    }
+
+    /// What the call [`start_main`](Self::start_main) sent answered.
+    ///
+    /// # Errors
+    /// As [`run_main`](Self::run_main).
+    pub async fn main_result(&self, answer: Result<Bytes, SessionError>) -> Result<MainResult, JitError> {
         let (status, called_exit, signal, address): (i64, bool, i32, u64) =
-            self.call_runtime(run, rt::RUN_MAIN, &args).await?;
+            self.runtime_answer(&answer?, rt::RUN_MAIN).await?;
         if signal != 0 {
             // main crashed on its thread and orc-executor's guard caught it.
             let description = orc_rpc::crash::describe(signal, address);

@@ -8,7 +8,7 @@
 //!   libraries found as GNU ld finds them.
 //! * [`compile`]: front ends (C/C++, LLVM IR).
 //! * [`repl`]: the interactive C/C++ REPL (in-process clang, values printed on the host).
-//! * [`session_server`]: the server of `repl --session NAME`.
+//! * [`session_server`]: the server of `repl --session NAME`; [`watch`]: `repl --watch`.
 //! * [`cli`]: the `repl` command line (run by `repl-jit`; the flags, the input loops and
 //!   [`interrupt`], what Ctrl-C does, are in `repl_front`); [`completion`]: what Tab does.
 
@@ -24,3 +24,4 @@ pub mod memmgr;
 pub mod repl;
 pub mod session_server;
 pub mod stdio;
+pub mod watch;

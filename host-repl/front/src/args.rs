@@ -38,7 +38,8 @@ EXAMPLES:
                                         run in LLVM's own executor
   repl --session s -e 'int x = 41;'     evaluate in the warm session s (started on demand)
   repl --session s -e 'x + 1'           ... a later call sees x: (int) 42
-  repl --session s --status             the session server's counters"
+  repl --session s --status             the session server's counters
+  repl --watch loop.c                   run loop.c, reloading its functions on every save"
 )]
 pub struct Cli {
     /// Inputs: C (.c), C++ (.cc .cpp .cxx), LLVM IR (.ll .bc), objects (.o), archives (.a).
@@ -127,6 +128,18 @@ pub struct Cli {
     /// connected.
     #[arg(long = "session-idle", value_name = "SECS", default_value_t = 600)]
     pub session_idle: u64,
+
+    /// Run FILEs and reload each one into the running program when it is saved: its
+    /// functions are replaced (running loops call the new code at their next call), its
+    /// variables keep their values, new ones are added. main runs on a thread of its own;
+    /// Ctrl-C ends the watch and the program.
+    #[arg(long, requires = "files", conflicts_with_all = ["session", "code"])]
+    pub watch: bool,
+
+    /// With --watch: run no main, only load the FILEs' definitions and keep them up to date
+    /// until Ctrl-C.
+    #[arg(long = "no-main", requires = "watch")]
+    pub no_main: bool,
 
     /// Be the session server NAME (what --session starts, detached).
     #[arg(long = "session-serve", value_name = "NAME", hide = true, conflicts_with = "session")]

@@ -76,6 +76,15 @@ pub struct Section {
     pub role: Role,
 }
 
+impl Section {
+    /// True if the section holds a program's state: writable data, but not data that is
+    /// only written by relocations (ELF `.data.rel.ro`, constant tables of addresses).
+    /// Read-only data is not state: a new version's constants replace the old ones.
+    pub fn holds_state(&self) -> bool {
+        self.segment == SegmentKind::RW && !self.name.starts_with(".data.rel.ro")
+    }
+}
+
 /// A contiguous run of bytes (or zero-fill) that is laid out as a whole.
 #[derive(Debug, Clone)]
 pub struct Block {
@@ -302,6 +311,108 @@ impl LinkGraph {
             && s.input < self.redefinable_inputs
             && self.blocks[block].live
             && self.section_of(block).role == Role::Normal
+    }
+
+    /// The writable data sections of redefinable inputs that are one block each (ELF's; a
+    /// Mach-O section is cut into atoms), as [`crate::DataSection`]s without addresses: what a
+    /// later version of the input may keep ([`crate::LinkOptions::keep_data`]).
+    pub(crate) fn data_sections(&self) -> Vec<(BlockId, crate::DataSection)> {
+        let mut blocks_of = vec![0usize; self.sections.len()];
+        for b in &self.blocks {
+            blocks_of[b.section] += 1;
+        }
+        let mut layouts: HashMap<BlockId, Vec<(u64, String)>> = HashMap::new();
+        for s in &self.symbols {
+            if let Def::Block { block, offset } = s.def {
+                layouts.entry(block).or_default().push((offset, s.name.clone()));
+            }
+        }
+        (0..self.blocks.len())
+            .filter(|&b| {
+                let section = self.section_of(b);
+                self.blocks[b].live
+                    && section.input < self.redefinable_inputs
+                    && section.role == Role::Normal
+                    && section.holds_state()
+                    && blocks_of[self.blocks[b].section] == 1
+            })
+            .map(|b| {
+                let mut layout = layouts.remove(&b).unwrap_or_default();
+                layout.sort();
+                let section = self.section_of(b);
+                let d = crate::DataSection {
+                    input: self.inputs[section.input].clone(),
+                    section: section.name.clone(),
+                    addr: 0,
+                    size: self.blocks[b].size,
+                    layout,
+                };
+                (b, d)
+            })
+            .collect()
+    }
+
+    /// Keeps the writable data sections that an earlier version of their input placed
+    /// (`earlier` finds it) and that have not changed their size or layout (the offsets and
+    /// names of the symbols in them): the block is dropped, and every symbol in it becomes the
+    /// address in the earlier section, so code refers to the storage, and the values, the
+    /// program has. This keeps `static` variables, which have no name outside their file.
+    /// Global ones in it become references, to the session's definitions; returns their names.
+    pub fn keep_data_sections<'a>(
+        &mut self,
+        earlier: impl Fn(&str, &str) -> Option<&'a crate::DataSection>,
+    ) -> Vec<String> {
+        let mut globals = Vec::new();
+        for (b, now) in self.data_sections() {
+            let Some(old) = earlier(&now.input, &now.section) else { continue };
+            if old.size != now.size || old.layout != now.layout {
+                continue;
+            }
+            for s in &mut self.symbols {
+                let Def::Block { block, offset } = s.def else { continue };
+                if block != b {
+                    continue;
+                }
+                if s.global {
+                    s.def = Def::Undefined;
+                    s.weak = false;
+                    globals.push(s.name.clone());
+                } else {
+                    s.def = Def::Absolute(old.addr + offset);
+                }
+            }
+            self.blocks[b].live = false;
+        }
+        globals
+    }
+
+    /// Turns each global variable this link defines whose name `exists` (the session has it
+    /// already) into an undefined reference, so that it resolves to the existing storage
+    /// ([`crate::LinkOptions::keep_data`]); returns their names. A variable is a definition in
+    /// a live block of a section that [holds state](Section::holds_state) or is thread-local,
+    /// or a common symbol. Its block stays (other symbols, or the section's own relocations,
+    /// may use it).
+    pub fn keep_existing_data(&mut self, exists: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut kept = Vec::new();
+        for id in 0..self.symbols.len() {
+            let data = match self.symbols[id].def {
+                Def::Block { block, .. } => {
+                    let section = self.section_of(block);
+                    self.blocks[block].live
+                        && (section.role == Role::Tls
+                            || section.role == Role::Normal && section.holds_state())
+                }
+                Def::Common { .. } => true,
+                Def::Undefined | Def::Absolute(_) => false,
+            };
+            let s = &mut self.symbols[id];
+            if data && s.global && exists(&s.name) {
+                s.def = Def::Undefined;
+                s.weak = false;
+                kept.push(s.name.clone());
+            }
+        }
+        kept
     }
 
     /// True if `sym` is defined in a live block or absolutely in this link.

@@ -44,6 +44,8 @@ pub struct LinkPlan {
     redefines: Vec<(SymbolId, Vec<u64>)>,
     kept: Vec<String>,
     older: Vec<String>,
+    /// See [`LinkedUnit::kept_data`].
+    pub(crate) kept_data: Vec<String>,
     eh_frame: Vec<(BlockId, Place)>,
     eh_end: Option<Place>,
     placed: Vec<(BlockId, Place)>,
@@ -107,6 +109,12 @@ pub struct LinkedUnit {
     /// Names this unit defines that are older than the session's definitions in effect
     /// ([`LinkPlan::older_definitions`]): they do not take over.
     pub older: Vec<String>,
+    /// Variables the link found defined in the session already and used instead of
+    /// defining them again ([`crate::LinkOptions::keep_data`]), sorted.
+    pub kept_data: Vec<String>,
+    /// The writable data sections it placed, for later versions of its inputs to keep
+    /// ([`crate::LinkOptions::keep_data`]).
+    pub data_sections: Vec<crate::DataSection>,
     /// Counters.
     pub stats: LinkStats,
 }
@@ -233,6 +241,7 @@ impl LinkPlan {
             redefines,
             kept: Vec::new(),
             older: Vec::new(),
+            kept_data: Vec::new(),
             g,
             unit,
             page: opts.page_size,
@@ -443,6 +452,13 @@ impl LinkPlan {
             rebinds,
             kept: self.kept.clone(),
             older: self.older.clone(),
+            kept_data: self.kept_data.clone(),
+            data_sections: self
+                .g
+                .data_sections()
+                .into_iter()
+                .map(|(b, d)| crate::DataSection { addr: self.g.blocks[b].addr, ..d })
+                .collect(),
             stats: LinkStats {
                 sections: self.placed.len() + self.eh_frame.len(),
                 relocations,

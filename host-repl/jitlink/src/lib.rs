@@ -220,6 +220,25 @@ pub struct DylibSymbol {
     pub redefinable: bool,
 }
 
+/// A writable data section of a unit (ELF `.data`, `.bss`, ...: one block), as a later link
+/// with [`LinkOptions::keep_data`] may keep it: an unchanged section of a new version of the
+/// same input is not placed again, its symbols (`static` variables too, which have no name
+/// outside their file) resolve to this one's storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSection {
+    /// The input that defined it, and its section name: what a new version must match.
+    pub input: String,
+    /// The section's name.
+    pub section: String,
+    /// Executor address.
+    pub addr: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Its layout: every symbol defined in it (`(offset, name)`, sorted), the section's own
+    /// included.
+    pub layout: Vec<(u64, String)>,
+}
+
 /// One 8-byte store into executor memory: `(address, value)`. Redefinitions are carried out
 /// as such stores into GOT entries (the session runtime's `__orcbridge_rebind_wrapper`).
 pub type Rebind = (u64, u64);
@@ -244,6 +263,8 @@ pub struct JitDylib {
     /// by name.
     kept: HashMap<u64, Vec<(String, Vec<UnitEntry>)>>,
     comdats: HashMap<String, u64>,
+    /// (input, section) → the newest unit's writable data section of that name.
+    data_sections: HashMap<(String, String), (u64, DataSection)>,
     next_unit: u64,
 }
 
@@ -251,6 +272,11 @@ impl JitDylib {
     /// The definition of `name` in effect, if an earlier unit has one.
     pub fn lookup(&self, name: &str) -> Option<&DylibSymbol> {
         self.symbols.get(name).and_then(|defs| defs.last())
+    }
+
+    /// Every definition of `name` that loaded units made, oldest first; the last is in effect.
+    pub fn definitions(&self, name: &str) -> &[DylibSymbol] {
+        self.symbols.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The rewritable GOT entries (addresses) of loaded units that hold `name`'s address.
@@ -294,6 +320,15 @@ impl JitDylib {
         for c in &unit.comdats {
             self.comdats.insert(c.clone(), unit.id);
         }
+        for d in &unit.data_sections {
+            self.data_sections.insert((d.input.clone(), d.section.clone()), (unit.id, d.clone()));
+        }
+    }
+
+    /// The writable data section `section` of input `input` that the newest unit with one
+    /// placed ([`LinkOptions::keep_data`]).
+    pub fn data_section(&self, input: &str, section: &str) -> Option<&DataSection> {
+        self.data_sections.get(&(input.to_owned(), section.to_owned())).map(|(_, d)| d)
     }
 
     /// Forgets every definition and GOT entry of unit `id` (being unloaded). Names it had
@@ -321,6 +356,7 @@ impl JitDylib {
             }
         }
         self.comdats.retain(|_, u| *u != id);
+        self.data_sections.retain(|_, (u, _)| *u != id);
         stores
     }
 
@@ -417,6 +453,15 @@ pub struct LinkOptions {
     /// this link or a later one, goes through a GOT entry in writable memory that the session
     /// rewrites when the name gets a new definition ([`LinkedUnit::rebinds`]).
     pub redefinable: bool,
+    /// A global variable (writable data, thread-locals and commons included; not constants,
+    /// [`graph::Section::holds_state`]) that the session defines already is not defined again: the link's
+    /// definition becomes a reference to the existing one, which keeps its storage and value
+    /// ([`LinkedUnit::kept_data`]). A writable data section that an earlier link of the same
+    /// input placed with the same size and symbol layout ([`DataSection`]) is not placed
+    /// again either: its symbols, `static` variables included, are the earlier ones.
+    /// Functions are defined again as usual. For reloading an edited file into a running
+    /// program (`repl --watch`).
+    pub keep_data: bool,
 }
 
 /// Reads `inputs` and plans the link against the session's `dylib`.
@@ -435,13 +480,23 @@ pub fn plan(inputs: &[Input], dylib: &mut JitDylib, opts: LinkOptions) -> Result
     if opts.redefinable {
         g.redefinable_inputs = g.inputs.len();
     }
+    let kept_data = if opts.keep_data {
+        let mut kept = g.keep_data_sections(|input, section| earlier.dylib.data_section(input, section));
+        kept.extend(g.keep_existing_data(|n| earlier.dylib.lookup(n).is_some()));
+        kept.sort();
+        kept
+    } else {
+        Vec::new()
+    };
     for input in inputs {
         if let Input::Archive { name, bytes } = input {
             archive::add_archive(&mut g, name, bytes, &earlier)?;
         }
     }
     let unit = dylib.next_unit_id();
-    LinkPlan::new(g, dylib, unit, opts)
+    let mut plan = LinkPlan::new(g, dylib, unit, opts)?;
+    plan.kept_data = kept_data;
+    Ok(plan)
 }
 
 /// What earlier links of the session provide, as the graph builders need it.

@@ -9,7 +9,8 @@ use object::{
 use super::*;
 
 const PAGE: u64 = 4096;
-const X86: LinkOptions = LinkOptions { page_size: PAGE, arch: Arch::X86_64, redefinable: false };
+const X86: LinkOptions =
+    LinkOptions { page_size: PAGE, arch: Arch::X86_64, redefinable: false, keep_data: false };
 
 struct Obj(Object<'static>);
 
@@ -353,4 +354,70 @@ fn only_strong_global_definitions_of_objects_are_redefinable() {
     assert_eq!((g + 5).wrapping_add(read_u32(&fixed, g + 1) as i64 as u64), f);
     assert!(fixed.rebind_entries.is_empty());
     assert!(fixed.symbols.iter().all(|(_, s)| !s.redefinable));
+}
+
+#[test]
+fn kept_data_refers_to_the_existing_variables_and_functions_are_defined_again() {
+    use object::elf::*;
+    // `int counter = 7; int *where_ = &counter; static int frame = 2; int f(void)`, whose code
+    // holds the addresses of frame (through its section's symbol, as clang refers to statics)
+    // and counter; `extra`: a variable the first version does not have, `moved`: frame's
+    // section laid out otherwise.
+    let version = |name: &str, extra: bool, moved: bool| {
+        let mut o = Obj::new();
+        let text = o.section(".text", SectionKind::Text, &[0xc3; 17]);
+        let data = o.section(".data", SectionKind::Data, &[7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        o.define("f", text, 0, SymbolScope::Dynamic, SymbolKind::Text);
+        let counter = o.define("counter", data, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        o.define("where_", data, 8, SymbolScope::Dynamic, SymbolKind::Data);
+        o.reloc(data, 8, counter, 0, R_X86_64_64);
+        let statics = o.section(".data.st", SectionKind::Data, &[1, 0, 0, 0, 2, 0, 0, 0]);
+        o.define("frame", statics, if moved { 0 } else { 4 }, SymbolScope::Compilation, SymbolKind::Data);
+        let statics_sym = o.0.section_symbol(statics);
+        o.reloc(text, 1, statics_sym, 4, R_X86_64_64);
+        o.reloc(text, 9, counter, 0, R_X86_64_64);
+        // Constants, which a new version replaces: read-only, and a table of addresses.
+        let rodata = o.section(".rodata", SectionKind::ReadOnlyData, &[9; 4]);
+        o.define("limit", rodata, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        let relro = o.section(".data.rel.ro", SectionKind::Data, &[0; 8]);
+        o.define("table", relro, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        o.reloc(relro, 0, counter, 0, R_X86_64_64);
+        if extra {
+            let more = o.section(".data.added", SectionKind::Data, &[0; 4]);
+            o.define("added", more, 0, SymbolScope::Dynamic, SymbolKind::Data);
+        }
+        o.input(name)
+    };
+    let opts = LinkOptions { redefinable: true, ..X86 };
+    let keep = LinkOptions { keep_data: true, ..opts };
+    let mut dylib = JitDylib::default();
+    let first =
+        plan(&[version("v.o", false, false)], &mut dylib, opts).unwrap().finish(0x10000, &|_| None).unwrap();
+    dylib.add_unit(&first);
+    let statics = first.data_sections.iter().find(|d| d.section == ".data.st").unwrap();
+    assert_eq!(
+        statics.layout,
+        [(0, String::new()), (4, "frame".to_owned())],
+        "the section's own symbol, frame"
+    );
+    let second =
+        plan(&[version("v.o", true, false)], &mut dylib, keep).unwrap().finish(0x20000, &|_| None).unwrap();
+    assert_eq!(second.kept_data, ["counter", "where_"]);
+    assert_eq!(second.symbol("counter"), None);
+    assert!(second.symbol("added").is_some(), "a new variable is defined");
+    assert!(second.symbol("limit").is_some() && second.symbol("table").is_some(), "constants are redefined");
+    let f = second.symbol("f").unwrap();
+    assert_ne!(Some(f), first.symbol("f"));
+    // The new code uses the first version's storage, for the static variable too.
+    assert_eq!(read_u64(&second, f + 1), statics.addr + 4);
+    assert_eq!(read_u64(&second, f + 9), first.symbol("counter").unwrap());
+    assert!(second.data_sections.iter().all(|d| d.section == ".data.added"), "kept sections are not placed");
+    dylib.add_unit(&second);
+    // A section laid out otherwise is placed anew: its statics start again.
+    let third =
+        plan(&[version("v.o", true, true)], &mut dylib, keep).unwrap().finish(0x30000, &|_| None).unwrap();
+    let f = third.symbol("f").unwrap();
+    let moved = third.data_sections.iter().find(|d| d.section == ".data.st").unwrap();
+    assert_eq!(read_u64(&third, f + 1), moved.addr + 4);
+    assert_ne!(moved.addr, statics.addr);
 }
