@@ -26,9 +26,6 @@ use crate::stdio::{Forwarding, OutputSink};
 /// # Errors
 /// Anything that stops the program from running, with context.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    if cli.session.is_some() {
-        return repl_front::session::client::run(cli);
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

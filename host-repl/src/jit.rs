@@ -267,6 +267,12 @@ impl Jit {
         self.link_options.keep_data = on;
     }
 
+    /// The units loaded into the executor and not unloaded (the session runtime's
+    /// included), and the executor memory their segments take, in bytes (whole pages).
+    pub fn footprint(&self) -> (usize, u64) {
+        (self.units.len(), self.units.iter().flat_map(|u| &u.segments).map(|s| s.size).sum())
+    }
+
     /// The executor session.
     pub fn session(&self) -> &Session {
         &self.session
@@ -988,13 +994,13 @@ fn runs_code(unit: &LinkedUnit) -> bool {
     !unit.initializers.is_empty() || !unit.finalizers.is_empty()
 }
 
-/// The arguments of the runtime's `RUN_INPUT` for `unit`: its initializers and finalizers.
 /// The SPS arguments of [`rt::REBIND`]: `Sequence<(Addr entry, u64 value)>`.
 fn rebind_args(stores: &[link::Rebind]) -> Vec<u8> {
     let stores: Vec<(ExecutorAddr, u64)> = stores.iter().map(|&(e, v)| (ExecutorAddr(e), v)).collect();
     orc_rpc::sps::to_bytes(&(stores,))
 }
 
+/// The arguments of the runtime's `RUN_INPUT` for `unit`: its initializers and finalizers.
 fn input_args(unit: &LinkedUnit) -> Vec<u8> {
     let to_addrs = |v: &[u64]| v.iter().map(|&a| ExecutorAddr(a)).collect::<Vec<_>>();
     orc_rpc::sps::to_bytes(&(to_addrs(&unit.initializers), to_addrs(&unit.finalizers)))

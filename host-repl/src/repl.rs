@@ -95,8 +95,6 @@ pub struct Repl {
     /// undone; until then an undone input's names are forgotten but its code stays, so the
     /// state of the others (a variable's value) survives.
     members: HashMap<u64, Vec<(u64, Vec<String>)>>,
-    /// Unit → executor memory its segments take (bytes, whole pages), for [`Repl::footprint`].
-    footprint: HashMap<u64, u64>,
     lang: Lang,
     /// Some input mentioned `printValue`: class values are offered to it.
     printer_mentioned: bool,
@@ -156,10 +154,9 @@ impl Repl {
             .filter(|p| !p.object.is_empty())
             .map(|p| Input::Object { name: format!("<startup {}>", p.id), bytes: p.object })
             .collect();
-        let (unit, _) = jit.load(startup).await?;
+        jit.load(startup).await?;
         jit.set_redefinable(true);
         Ok(Repl {
-            footprint: HashMap::from([(unit.id, unit_bytes(&unit))]),
             jit,
             interp,
             units: HashMap::new(),
@@ -178,13 +175,6 @@ impl Repl {
     /// input is compiled or loaded ends the wait as soon as it starts.
     pub fn set_interrupts(&mut self, interrupts: Interrupts) {
         self.interrupts = Some(interrupts);
-    }
-
-    /// The units of code this REPL loaded into the executor and still holds (the start-up
-    /// unit, which carries the session runtime, included), and the executor memory their
-    /// segments take, in bytes (whole pages).
-    pub fn footprint(&self) -> (usize, u64) {
-        (self.footprint.len(), self.footprint.values().sum())
     }
 
     /// The JIT session.
@@ -303,13 +293,7 @@ impl Repl {
         if !ptu.retyped.is_empty()
             && let Err(e) = self.load_deferred().await
         {
-            let _ = self.interp.undo(1);
-            return match e {
-                JitError::Link(_) | JitError::Executor { .. } | JitError::Runtime(_) => {
-                    Ok((None, format!("{}error: {e}", with_newline_if_any(&ptu.warnings))))
-                }
-                e => Err(e),
-            };
+            return self.load_failed(e, Vec::new(), &ptu.warnings);
         }
         if ptu.deferred {
             // A definition made again of a name in use is loaded now: code linked before
@@ -642,7 +626,6 @@ impl Repl {
         }
         self.units.insert(input, unit.id);
         self.members.insert(unit.id, members);
-        self.footprint.insert(unit.id, unit_bytes(unit));
     }
 
     /// Drops the printValue probe `id` (just undone in the interpreter) as any undone input;
@@ -772,7 +755,6 @@ impl Repl {
         if let Some(unit) = self.units.remove(&id)
             && self.forget_member(unit, id).await?
         {
-            self.footprint.remove(&unit);
             self.jit.unload(unit).await?;
         }
         Ok(())
@@ -819,10 +801,7 @@ impl Repl {
             },
         };
         match self.jit.load(vec![input]).await {
-            Ok((unit, _)) => {
-                self.footprint.insert(unit.id, unit_bytes(&unit));
-                Ok(Outcome::Done)
-            }
+            Ok(_) => Ok(Outcome::Done),
             Err(JitError::Link(e)) => fail(err, e.to_string()),
             Err(e) => Err(e),
         }
@@ -892,11 +871,6 @@ fn without_unused_warnings(diagnostics: &str) -> String {
     const UNUSED: [&str; 3] = ["[-Wunused-result]", "[-Wunused-value]", "[-Wunused-comparison]"];
     blocks.retain(|b| !UNUSED.iter().any(|flag| b.contains(flag)));
     blocks.concat()
-}
-
-/// Executor memory `unit`'s segments take (bytes, whole pages).
-fn unit_bytes(unit: &crate::link::LinkedUnit) -> u64 {
-    unit.segments.iter().map(|s| s.size).sum()
 }
 
 /// `s` followed by a newline, or nothing when `s` is empty.

@@ -178,7 +178,7 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
         })
     };
     let mut repl = rt.block_on(crate::cli::start_repl(&cli, false, Some(sink)))?;
-    let (units, memory) = repl.footprint();
+    let (units, memory) = repl.jit().footprint();
     let shared = Arc::new(Shared {
         started,
         clients: AtomicU64::new(0),
@@ -345,9 +345,7 @@ async fn run_job(
     }
     latencies.push_back(t0.elapsed().as_secs_f64() * 1e3);
     let outcome = match result {
-        Ok(crate::repl::Outcome::Done) => Outcome::Done,
-        Ok(crate::repl::Outcome::Failed) => Outcome::Failed,
-        Ok(crate::repl::Outcome::Quit) => Outcome::Quit,
+        Ok(outcome) => outcome.into(),
         Err(e) => {
             let why = repl.jit().session().end_reason().await.unwrap_or_else(|| e.to_string());
             let why = format!("the executor went away: {why}");
@@ -355,7 +353,7 @@ async fn run_job(
             return Err(why);
         }
     };
-    let (units, memory) = repl.footprint();
+    let (units, memory) = repl.jit().footprint();
     shared.update(|s| {
         s.inputs += 1;
         s.failed += u64::from(outcome == Outcome::Failed);

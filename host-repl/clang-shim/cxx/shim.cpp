@@ -1169,8 +1169,7 @@ struct ojit_interp {
           Sh.InExternC = ExternC && Listed(ExternC, D);
           // Unqualified lookup at file scope also walks the identifier's chain of Sema's
           // scopes. RemoveDecl of a declaration not on the chain is undefined: look first.
-          for (auto It = S.IdResolver.begin(D->getDeclName()); It != S.IdResolver.end(); ++It)
-            Sh.Chained |= *It == D;
+          Sh.Chained = chained(D);
           if (Sh.Chained)
             S.IdResolver.RemoveDecl(D);
           if (S.TUScope && S.TUScope->isDeclScope(D)) {
@@ -1186,6 +1185,12 @@ struct ojit_interp {
       }
     }
     return Out;
+  }
+
+  // True if D is on its identifier's chain of Sema's scopes.
+  bool chained(clang::NamedDecl *D) {
+    clang::IdentifierResolver &Ids = Interp->getCompilerInstance()->getSema().IdResolver;
+    return std::find(Ids.begin(D->getDeclName()), Ids.end(), D) != Ids.end();
   }
 
   // The earlier declarations a refused redefinition R refers to: the live ones whose
@@ -1270,10 +1275,7 @@ struct ojit_interp {
         if (std::find(Visible.begin(), Visible.end(), D) != Visible.end())
           continue;
         TU->makeDeclVisibleInContext(D);
-        bool Chained = false;
-        for (auto It = S.IdResolver.begin(D->getDeclName()); It != S.IdResolver.end(); ++It)
-          Chained |= *It == D;
-        if (!Chained)
+        if (!chained(D))
           S.IdResolver.AddDecl(D);
         if (S.TUScope && !S.TUScope->isDeclScope(D))
           S.TUScope->AddDecl(D);

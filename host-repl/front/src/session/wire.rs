@@ -63,6 +63,16 @@ pub enum Outcome {
     Ended(String),
 }
 
+impl From<crate::input::Outcome> for Outcome {
+    fn from(o: crate::input::Outcome) -> Outcome {
+        match o {
+            crate::input::Outcome::Done => Outcome::Done,
+            crate::input::Outcome::Failed => Outcome::Failed,
+            crate::input::Outcome::Quit => Outcome::Quit,
+        }
+    }
+}
+
 /// The server's counters ([`ToServer::Status`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
