@@ -80,7 +80,7 @@ impl Section {
     /// True if the section holds a program's state: writable data, but not data that is
     /// only written by relocations (ELF `.data.rel.ro`, constant tables of addresses).
     /// Read-only data is not state: a new version's constants replace the old ones.
-    pub fn holds_state(&self) -> bool {
+    pub(crate) fn holds_state(&self) -> bool {
         self.segment == SegmentKind::RW && !self.name.starts_with(".data.rel.ro")
     }
 }
@@ -302,15 +302,17 @@ impl LinkGraph {
 
     /// True if `sym` is a definition a later link may replace: strong, global, not
     /// thread-local, in a placed block of a redefinable input.
-    pub fn is_redefinable(&self, sym: SymbolId) -> bool {
+    pub(crate) fn is_redefinable(&self, sym: SymbolId) -> bool {
         let s = &self.symbols[sym];
         let Def::Block { block, .. } = s.def else { return false };
-        s.global
-            && !s.weak
-            && !s.tls
-            && s.input < self.redefinable_inputs
-            && self.blocks[block].live
-            && self.section_of(block).role == Role::Normal
+        s.global && !s.weak && !s.tls && self.in_redefinable_block(block)
+    }
+
+    /// True if block `b` is live, of a redefinable input, and laid out as it is (role
+    /// [`Role::Normal`]).
+    fn in_redefinable_block(&self, b: BlockId) -> bool {
+        let section = self.section_of(b);
+        self.blocks[b].live && section.input < self.redefinable_inputs && section.role == Role::Normal
     }
 
     /// The writable data sections of redefinable inputs that are one block each (ELF's; a
@@ -329,11 +331,8 @@ impl LinkGraph {
         }
         (0..self.blocks.len())
             .filter(|&b| {
-                let section = self.section_of(b);
-                self.blocks[b].live
-                    && section.input < self.redefinable_inputs
-                    && section.role == Role::Normal
-                    && section.holds_state()
+                self.in_redefinable_block(b)
+                    && self.section_of(b).holds_state()
                     && blocks_of[self.blocks[b].section] == 1
             })
             .map(|b| {
@@ -358,7 +357,7 @@ impl LinkGraph {
     /// address in the earlier section, so code refers to the storage, and the values, the
     /// program has. This keeps `static` variables, which have no name outside their file.
     /// Global ones in it become references, to the session's definitions; returns their names.
-    pub fn keep_data_sections<'a>(
+    pub(crate) fn keep_data_sections<'a>(
         &mut self,
         earlier: impl Fn(&str, &str) -> Option<&'a crate::DataSection>,
     ) -> Vec<String> {
@@ -392,7 +391,7 @@ impl LinkGraph {
     /// a live block of a section that [holds state](Section::holds_state) or is thread-local,
     /// or a common symbol. Its block stays (other symbols, or the section's own relocations,
     /// may use it).
-    pub fn keep_existing_data(&mut self, exists: impl Fn(&str) -> bool) -> Vec<String> {
+    pub(crate) fn keep_existing_data(&mut self, exists: impl Fn(&str) -> bool) -> Vec<String> {
         let mut kept = Vec::new();
         for id in 0..self.symbols.len() {
             let data = match self.symbols[id].def {

@@ -454,7 +454,7 @@ pub struct LinkOptions {
     /// rewrites when the name gets a new definition ([`LinkedUnit::rebinds`]).
     pub redefinable: bool,
     /// A global variable (writable data, thread-locals and commons included; not constants,
-    /// [`graph::Section::holds_state`]) that the session defines already is not defined again: the link's
+    /// which are replaced like functions) that the session defines already is not defined again: the link's
     /// definition becomes a reference to the existing one, which keeps its storage and value
     /// ([`LinkedUnit::kept_data`]). A writable data section that an earlier link of the same
     /// input placed with the same size and symbol layout ([`DataSection`]) is not placed

@@ -346,7 +346,7 @@ fn redefinitions_rewrite_the_rebind_entries_of_earlier_units_and_undo_points_the
 }
 
 #[test]
-fn only_strong_global_definitions_of_objects_are_redefinable() {
+fn without_the_option_calls_in_a_unit_go_direct_and_nothing_is_redefinable() {
     // Without the option, calls within a unit go direct and nothing is recorded.
     let mut dylib = JitDylib::default();
     let fixed = link(&[f_and_g("a.o", true)], &mut dylib, 0x10000, &[]).unwrap();
