@@ -479,6 +479,26 @@ impl Drop for Proc {
     }
 }
 
+/// The child of `pid` whose command name (`/proc/PID/comm`, 15 characters at most) is
+/// `comm`, if there is one.
+pub fn child_named(pid: u32, comm: &str) -> Option<u32> {
+    children_of(pid)
+        .into_iter()
+        .find(|&c| std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == comm))
+}
+
+/// The child of `pid` named `comm` ([`child_named`]), once it exists; panics after 30 s.
+pub fn wait_for_child_named(pid: u32, comm: &str) -> u32 {
+    let start = Instant::now();
+    loop {
+        if let Some(child) = child_named(pid, comm) {
+            return child;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{pid} started no {comm}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Process ids whose parent is `pid`.
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();

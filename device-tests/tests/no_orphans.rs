@@ -9,21 +9,6 @@ use std::time::{Duration, Instant};
 
 use device_tests::*;
 
-/// The executor process `controller` launched, once it exists.
-fn launched_executor(controller: u32, name: &str) -> u32 {
-    let start = Instant::now();
-    loop {
-        let found = children_of(controller).into_iter().find(|&c| {
-            std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|comm| comm.trim() == name)
-        });
-        if let Some(pid) = found {
-            return pid;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "{controller} launched no {name}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn kill_9_of_repl_leaves_no_executor_running() {
     let mut repl = spawn(Command::new(our_bin("repl")).args(["-x", "c"]).stdin(Stdio::piped()));
@@ -31,7 +16,7 @@ fn kill_9_of_repl_leaves_no_executor_running() {
     stdin.write_all(b"#include <stdio.h>\nputs(\"spinning\"); fflush(stdout); for (;;) {}\n").unwrap();
     stdin.flush().unwrap();
     repl.wait_for_stdout("spinning", Duration::from_secs(60));
-    let executor = launched_executor(repl.id(), "orc-executor");
+    let executor = wait_for_child_named(repl.id(), "orc-executor");
     repl.signal(libc::SIGKILL);
     assert!(wait_gone(executor, Duration::from_secs(2)), "orc-executor {executor} outlived repl by 2 s");
     drop(stdin);
@@ -57,7 +42,7 @@ fn an_executor_whose_controller_died_mid_call_exits() {
         .unwrap();
     stdin.flush().unwrap();
     clang_repl.wait_for_stdout("spinning", Duration::from_secs(60));
-    let executor = launched_executor(clang_repl.id(), "orc-executor");
+    let executor = wait_for_child_named(clang_repl.id(), "orc-executor");
     let start = Instant::now();
     clang_repl.signal(libc::SIGKILL);
     assert!(wait_gone(executor, Duration::from_secs(10)), "orc-executor {executor} outlived clang-repl");

@@ -78,9 +78,7 @@ impl Session {
 
     /// The executor the server `pid` launched.
     fn executor_of(pid: u32) -> Option<u32> {
-        children_of(pid).into_iter().find(|&c| {
-            std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|comm| comm.trim() == "orc-executor")
-        })
+        child_named(pid, "orc-executor")
     }
 }
 
@@ -246,9 +244,8 @@ fn status_reports_real_counts() {
     assert_eq!(field(&status, "busy"), "no", "{status}");
 
     // One more input that loads code: one more input, one more unit, more memory.
-    let before = |key| num(key);
     let (inputs, units, memory) =
-        (before("inputs evaluated"), before("units loaded"), before("target memory of loaded units"));
+        (num("inputs evaluated"), num("units loaded"), num("target memory of loaded units"));
     let o = s.repl(&["-e", "int twice(int v) { return 2 * v; }", "-e", "twice(a)"]);
     assert_eq!(text(&o.stdout), "(int) 2\n", "{}", text(&o.stderr));
     let status = text(&s.repl(&["--status"]).stdout);

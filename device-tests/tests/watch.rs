@@ -65,21 +65,6 @@ fn resident(pid: u32) -> u64 {
     kb * 1024
 }
 
-/// The executor `repl` (process `repl`) launched, by its command name (15 characters at most).
-fn executor_of(repl: u32, comm: &str) -> u32 {
-    let start = Instant::now();
-    loop {
-        let found = children_of(repl)
-            .into_iter()
-            .find(|&c| std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == comm));
-        if let Some(pid) = found {
-            return pid;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "repl {repl} launched no {comm}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The executor memory of each reloaded unit, from `-v`'s `unit N takes M bytes` lines.
 fn reloaded_unit_sizes(stderr: &str) -> Vec<u64> {
     stderr.lines().filter_map(|l| l.split(" takes ").nth(1)?.split(' ').next()?.parse().ok()).collect()
@@ -154,7 +139,7 @@ fn watch_in(how: Executor<'_>) {
     repl.wait_for_stdout("got 1 ", Duration::from_secs(60));
     let executor = match &listening {
         Some(executor) => executor.id(),
-        None => executor_of(repl.id(), comm),
+        None => wait_for_child_named(repl.id(), comm),
     };
 
     // A new body, called by the loop that runs on.
@@ -178,7 +163,6 @@ fn watch_in(how: Executor<'_>) {
         repl.stdout_so_far()
     );
 
-    // 20 reloads: the executor grows by the reloaded units' memory, and by nothing else.
     // 20 reloads, after 5 that warm up what the executor allocates once (threads of its
     // pool, the allocator's arenas): its resident memory grows by the 20 units, plus the
     // record it keeps of each (the region and its dealloc actions, the unwinder's
@@ -269,7 +253,7 @@ fn watch_with_no_main_loads_definitions_and_ends_on_sigterm() {
     }
     repl.wait_for_stderr("(1 function redefined, 1 new function, 1 new variable)", Duration::from_secs(1));
     repl.wait_for_stderr("variables kept: counter", Duration::from_secs(1));
-    let executor = executor_of(repl.id(), "orc-executor");
+    let executor = wait_for_child_named(repl.id(), "orc-executor");
     repl.signal(libc::SIGTERM);
     let out = repl.wait(Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "{}", String::from_utf8_lossy(&out.stderr));
