@@ -385,3 +385,66 @@ fn a_file_compiles_once_until_it_or_a_header_it_includes_changes() {
     );
     assert_eq!(o.status.code(), Some(9), "{}", text(&o.stderr));
 }
+
+#[test]
+fn objects_run_without_loading_clang_or_llvm() {
+    // Whether the repl process has clang or LLVM mapped while the program waits for a line.
+    let dir = scratch();
+    let cache = dir.path().join("cache");
+    std::fs::write(
+        dir.path().join("wait.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"ready\"); fflush(stdout); return getchar() == 'q' ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let o = run(
+        Command::new(llvm_tool("clang"))
+            .current_dir(dir.path())
+            .args(["-c", "-fPIC", "wait.c", "-o", "wait.o"]),
+        60,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let llvm_mapped = |input: &str| {
+        let mut p = spawn(
+            Command::new(our_bin("repl"))
+                .current_dir(dir.path())
+                .env("XDG_CACHE_HOME", &cache)
+                .arg(input)
+                .stdin(std::process::Stdio::piped()),
+        );
+        p.wait_for_stdout("ready", Duration::from_secs(60));
+        // `repl` replaced itself with repl-jit: the same process.
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.id())).unwrap();
+        std::io::Write::write_all(&mut p.take_stdin(), b"q\n").unwrap();
+        let o = p.wait(Duration::from_secs(60));
+        assert_eq!(o.status.code(), Some(0), "{input}: {}", text(&o.stderr));
+        maps.contains("libLLVM") || maps.contains("libclang-cpp")
+    };
+    // A source loads them to compile (itself, and the session runtime into the cache) ...
+    assert!(llvm_mapped("wait.c"));
+    // ... an object never does.
+    assert!(!llvm_mapped("wait.o"));
+}
+
+#[test]
+fn ir_files_compile_as_clang_compiles_them() {
+    let dir = scratch();
+    let ll = workspace_root().join("examples/scripts/hello.ll");
+    let bc = dir.path().join("hello.bc");
+    let o = run(Command::new(llvm_tool("llvm-as")).arg(&ll).arg("-o").arg(&bc), 60);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Bitcode, and text at -O2; the module has no triple and takes the target's silently.
+    for args in [vec![bc.to_str().unwrap()], vec!["-Xcc", "-O2", ll.to_str().unwrap()]] {
+        let o = repl(&args);
+        assert_eq!(
+            (text(&o.stdout).as_str(), text(&o.stderr).as_str(), o.status.code()),
+            ("hello from JIT'd LLVM IR!\n", "", Some(0))
+        );
+    }
+    // A mistake is clang's diagnostic, with the line.
+    let bad = dir.path().join("bad.ll");
+    std::fs::write(&bad, "define i32 @main() {\n  ret i32 %x\n}\n").unwrap();
+    let o = repl(&[bad.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert!(err.contains("bad.ll:2:11: error: use of undefined value '%x'"), "{err}");
+    assert_eq!(o.status.code(), Some(2), "{err}");
+}

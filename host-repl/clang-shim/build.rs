@@ -1,6 +1,9 @@
-//! Builds the C++ shim (`cxx/shim.cpp`, `cxx/complete.cpp`) against LLVM/Clang 22 and links `libclang-cpp` and
-//! `libLLVM` dynamically, the way `rustc_llvm`'s build script does: every flag comes from
-//! `llvm-config`, every environment variable read is tracked.
+//! Builds the C++ shim (`cxx/shim.cpp`, `cxx/complete.cpp`) against LLVM/Clang 22 into a
+//! shared library, `$OUT_DIR/liborcbridge_clang.so`, that needs `libclang-cpp` and `libLLVM`
+//! (with an rpath to LLVM's libdir) and exports only the `ojit_*` functions of `cxx/shim.h`.
+//! The crate embeds that file and loads it on first use (`src/ffi.rs`), so a program using
+//! this crate maps LLVM only when it compiles. Every flag comes from `llvm-config`, the way
+//! `rustc_llvm`'s build script does; every environment variable read is tracked.
 //!
 //! Environment:
 //! * `LLVM_CONFIG`: path of `llvm-config` (default `/usr/lib/llvm-22/bin/llvm-config`).
@@ -8,7 +11,7 @@
 //!
 //! Emitted for the crate: `ORCBRIDGE_CLANG_RESOURCE_DIR` (clang's resource directory, with
 //! `stddef.h` and friends) and `ORCBRIDGE_CLANG_EXE` (the `clang` binary path the driver uses
-//! as argv[0]), and the links metadata `DEP_ORCBRIDGE_CLANG_LIBDIR` for dependents.
+//! as argv[0]).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -40,7 +43,7 @@ fn llvm_config(tool: &Path, arg: &str) -> String {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LLVM_CONFIG");
-    for file in ["shim.cpp", "shim.h", "complete.cpp", "complete.h"] {
+    for file in ["shim.cpp", "shim.h", "complete.cpp", "complete.h", "value_printer.hpp", "exports.map"] {
         println!("cargo:rerun-if-changed=cxx/{file}");
     }
     println!("cargo:rerun-if-changed=build.rs");
@@ -85,15 +88,29 @@ fn main() {
     }
     // LLVM's headers are not -Wextra clean; keep -Wall for the shim itself.
     build.warnings(false).flag_if_supported("-Wall").flag_if_supported("-Wno-unused-parameter");
-    build.compile("orcbridge_clang_shim");
+    let objects = build.compile_intermediates();
 
-    // After cc's own link lines so the static shim comes before the libraries it needs.
-    println!("cargo:rustc-link-search=native={libdir}");
-    println!("cargo:rustc-link-lib=dylib=clang-cpp");
-    println!("cargo:rustc-link-lib=dylib=LLVM");
-    // For this package's tests and examples; dependents add their own (see `links`).
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{libdir}");
-    println!("cargo:libdir={libdir}");
+    // Linked by the C++ compiler cc chose, with cc's flags (-fPIC, -m64, ...). Only the entry
+    // points are exported (fewer dynamic symbols to bind at load); debug information is
+    // dropped (the library is embedded in every program using the crate), symbols are kept.
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let library = out_dir.join("liborcbridge_clang.so");
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let mut link = build.get_compiler().to_command();
+    link.arg("-shared")
+        .arg("-o")
+        .arg(&library)
+        .args(&objects)
+        .arg(format!("-Wl,--version-script={}", manifest.join("cxx/exports.map").display()))
+        .args(["-Wl,--strip-debug", "-Wl,--gc-sections", "-Wl,--no-undefined", "-Wl,-O1"])
+        .arg(format!("-L{libdir}"))
+        .args(["-lclang-cpp", "-lLLVM"])
+        .arg(format!("-Wl,-rpath,{libdir}"));
+    match link.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("linking {} failed ({status}): {link:?}", library.display()),
+        Err(e) => panic!("cannot run the linker {link:?}: {e}"),
+    }
 
     let resource_dir = Path::new(&libdir).join("clang").join(LLVM_MAJOR.to_string());
     if !resource_dir.join("include").join("stddef.h").exists() {

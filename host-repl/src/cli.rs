@@ -263,23 +263,23 @@ pub(crate) fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[S
     let kind = FileKind::of(file, lang)
         .with_context(|| format!("{name}: unknown kind of input (by its extension)"))?;
     Ok(match kind {
-        FileKind::Source(lang) => {
+        FileKind::Source(_) | FileKind::Ir => {
             if !file.exists() {
                 bail!("{name}: no such file");
             }
+            let language = match kind {
+                FileKind::Source(lang) => lang.into(),
+                _ => compile::clang::Language::Ir,
+            };
             let obj = compile::clang::compile_cached_with_deps(
                 compile::clang::Source::File(file),
-                lang,
+                language,
                 triple,
                 xcc,
             )
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
             Input::Object { name, bytes: obj }
         }
-        FileKind::Ir => Input::Object {
-            bytes: compile::ir::compile(file, triple, opt_level(xcc)).map_err(anyhow::Error::msg)?,
-            name,
-        },
         FileKind::Object => {
             Input::Object { bytes: std::fs::read(file).with_context(|| format!("reading {name}"))?, name }
         }
@@ -287,20 +287,6 @@ pub(crate) fn read_input(file: &Path, lang: Option<Lang>, triple: &str, xcc: &[S
             Input::Archive { bytes: std::fs::read(file).with_context(|| format!("reading {name}"))?, name }
         }
     })
-}
-
-/// The `-O` level among the clang arguments (the last one wins, as in clang).
-fn opt_level(xcc: &[String]) -> u8 {
-    xcc.iter()
-        .filter_map(|a| a.strip_prefix("-O"))
-        .map(|l| match l {
-            "0" => 0,
-            "1" | "g" => 1,
-            "" | "2" | "s" | "z" => 2,
-            _ => 3,
-        })
-        .next_back()
-        .unwrap_or(0)
 }
 
 /// The REPL: `-e` inputs, a script on stdin, or an interactive terminal.
@@ -340,6 +326,9 @@ fn run_repl(rt: &tokio::runtime::Runtime, cli: Cli, interrupts: Interrupts) -> R
 /// The REPL on the executor the options name, with their libraries and language; `output`
 /// as for [`connect`].
 pub(crate) async fn start_repl(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Result<Repl> {
+    // The interpreter needs clang and LLVM: they load while the executor starts. (A failure
+    // is reported when the interpreter is created.)
+    std::thread::spawn(orcbridge_clang::preload);
     let (mut jit, mut forwarding) = start_jit(cli, interactive, output).await?;
     // Before anything runs: the output of every unit and input comes here.
     forwarding.wait(jit.session()).await?;

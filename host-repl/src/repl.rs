@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use orcbridge_clang::{Interpreter, Options, Ptu, RemoteValue, ValueKind};
+use orcbridge_clang::{Interpreter, Ptu, RemoteValue, ValueKind};
 
 use crate::compile::{self, FileKind, Lang};
 use crate::interrupt::{self, Interrupts};
@@ -96,6 +96,8 @@ pub struct Repl {
     /// state of the others (a variable's value) survives.
     members: HashMap<u64, Vec<(u64, Vec<String>)>>,
     lang: Lang,
+    /// The interpreter's extra clang arguments, for IR files it loads.
+    clang_args: Vec<String>,
     /// Some input mentioned `printValue`: class values are offered to it.
     printer_mentioned: bool,
     /// What ends the wait for a running input (Ctrl-C), if the caller gave one.
@@ -138,14 +140,7 @@ impl Repl {
     /// The interpreter cannot be created (bad arguments) or the start-up code does not load.
     pub async fn start(mut jit: Jit, lang: Lang, args: &[String]) -> Result<Repl, anyhow::Error> {
         let triple = jit.session().info().target_triple.clone();
-        let opts = Options {
-            triple,
-            lang: match lang {
-                Lang::C => orcbridge_clang::Lang::C,
-                Lang::Cxx => orcbridge_clang::Lang::Cxx,
-            },
-            args: args.to_vec(),
-        };
+        let opts = compile::clang::options(lang.into(), &triple, args);
         let mut interp = Interpreter::new(&opts)
             .map_err(|e| anyhow::anyhow!("cannot start the C/C++ interpreter: {e}"))?;
         let startup: Vec<Input> = interp
@@ -163,6 +158,7 @@ impl Repl {
             deferred: Deferred::default(),
             members: HashMap::new(),
             lang,
+            clang_args: args.to_vec(),
             printer_mentioned: false,
             interrupts: None,
             interrupt_mark: 0,
@@ -790,9 +786,18 @@ impl Repl {
                 }
                 Err(e) => return fail(err, format!("{name}: {e}")),
             },
-            FileKind::Ir => match compile::ir::compile(path, &triple, 0) {
+            // With the interpreter's clang arguments (its -O level, for one), through the cache.
+            FileKind::Ir => match compile::clang::compile_cached_with_deps(
+                compile::clang::Source::File(path),
+                compile::clang::Language::Ir,
+                &triple,
+                &self.clang_args,
+            ) {
                 Ok(bytes) => Input::Object { name, bytes },
-                Err(e) => return fail(err, e),
+                Err(e) => {
+                    let _ = writeln!(err, "{}", e.diagnostics.trim_end());
+                    return Ok(Outcome::Failed);
+                }
             },
             FileKind::Object | FileKind::Archive => match std::fs::read(path) {
                 Ok(bytes) if kind == FileKind::Object => Input::Object { name, bytes },

@@ -37,6 +37,7 @@
 #include "clang/Lex/PreprocessorOptions.h"
 #include "clang/Sema/Sema.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h" // completes IncrementalExecutorBuilder's members
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Demangle/Demangle.h"
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
@@ -1034,7 +1035,7 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
     std::unique_ptr<CountingPrinter> CC1Printer;
     auto Finish = [&](ojit_status St) {
       size_t Errors = DriverPrinter.Errors + (CC1Printer ? CC1Printer->Errors : 0);
-      if (St != OJIT_OK && Errors == 0)
+      if (St == OJIT_COMPILE_ERROR && Errors == 0)
         D.OS << "error: the arguments must make the driver run one compile job (clang -c "
                 "with one input)\n";
       put(diagnostics, D.Text);
@@ -1057,6 +1058,24 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
           buffer_name,
           MemoryBuffer::getMemBufferCopy(StringRef(buffer, buffer_len), buffer_name).release());
 
+    // clang's code generation writes the object of an IR input to the output file, not to
+    // the stream set below: give it a temporary file and read that back.
+    SmallString<128> IROutput;
+    auto &Inputs = Inv->getFrontendOpts().Inputs;
+    bool IsIR = !Inputs.empty() && Inputs.front().getKind().getLanguage() == clang::Language::LLVM_IR;
+    if (IsIR) {
+      if (std::error_code EC = sys::fs::createTemporaryFile("orcbridge-ir", "o", IROutput)) {
+        D.OS << "error: cannot create a temporary file for the object: " << EC.message() << "\n";
+        return Finish(OJIT_FAILURE);
+      }
+      Inv->getFrontendOpts().OutputFile = std::string(IROutput);
+      Inv->getFrontendOpts().UseTemporary = false;
+    }
+    auto RemoveIROutput = llvm::make_scope_exit([&] {
+      if (IsIR)
+        sys::fs::remove(IROutput);
+    });
+
     SmallVector<char, 0> Obj; // outlives CI, which may still own a stream writing into it
     clang::CompilerInstance CI(std::move(Inv));
     CC1Printer = std::make_unique<CountingPrinter>(D.OS, CI.getDiagnosticOpts());
@@ -1067,6 +1086,15 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
     clang::EmitObjAction Act;
     if (!CI.ExecuteAction(Act) || CC1Printer->Errors != 0)
       return Finish(OJIT_COMPILE_ERROR);
+    if (IsIR) {
+      auto File = MemoryBuffer::getFile(IROutput, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+      if (!File) {
+        D.OS << "error: cannot read the object clang wrote: " << File.getError().message() << "\n";
+        return Finish(OJIT_FAILURE);
+      }
+      put(object, (*File)->getBuffer());
+      return Finish(OJIT_OK);
+    }
     put(object, StringRef(Obj.data(), Obj.size()));
     return Finish(OJIT_OK);
   });

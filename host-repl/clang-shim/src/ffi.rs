@@ -1,8 +1,76 @@
-//! Declarations of the C ABI in `cxx/shim.h` (keep the two in sync), and [`Sink`], the
-//! Rust-owned byte buffer the shim writes its output into.
+//! The C ABI of `cxx/shim.h` (keep the two in sync): [`shim`] loads the shim library on first
+//! use and resolves its entry points; [`Sink`] is the Rust-owned byte buffer the shim writes
+//! its output into.
+//!
+//! # Why the shim is loaded, not linked
+//! `libclang-cpp` and `libLLVM` take most of a program's start-up (about 15 ms of relocation
+//! and initialisers here, measured as `repl-jit --version` before this change), and a program
+//! that only links objects never needs them. So the build script links the shim into a shared
+//! library that needs them, and this crate embeds its bytes: the first compile writes them to
+//! an anonymous file (`memfd_create`; a deleted temporary file where that is refused) and
+//! `dlopen`s it, which maps clang and LLVM then. Embedding keeps a built or installed program
+//! self-contained, and the library can never come from another build than its declarations
+//! here.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::io::Write as _;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+use libloading::os::unix::{Library, RTLD_LAZY, RTLD_LOCAL};
+
+/// `liborcbridge_clang.so`, as the build script linked it.
+static LIBRARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/liborcbridge_clang.so"));
+
+/// The shim, loaded on the first call (and only then, mapping libclang-cpp and libLLVM).
+///
+/// # Errors
+/// The library could not be written or loaded (e.g. LLVM 22's libraries are missing), with
+/// the loader's message; every later call returns the same error.
+pub(crate) fn shim() -> Result<&'static Shim, String> {
+    static SHIM: OnceLock<Result<Shim, String>> = OnceLock::new();
+    SHIM.get_or_init(|| load().map_err(|e| format!("cannot load the compiler (clang and LLVM 22): {e}")))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn load() -> Result<Shim, String> {
+    let library = match rustix::fs::memfd_create("liborcbridge_clang.so", rustix::fs::MemfdFlags::CLOEXEC) {
+        Ok(fd) => {
+            let mut file = std::fs::File::from(fd);
+            file.write_all(LIBRARY).map_err(|e| format!("writing the shim library: {e}"))?;
+            // SAFETY: the library is the shim this crate was built with; its initialisers
+            // (LLVM's and clang's static constructors) have no preconditions.
+            unsafe { open(&format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file))) }
+            // `file` closes here; the mapping keeps the memory.
+        }
+        Err(_) => {
+            let mut file = tempfile::Builder::new()
+                .prefix("liborcbridge_clang")
+                .suffix(".so")
+                .tempfile()
+                .map_err(|e| format!("creating a file for the shim library: {e}"))?;
+            file.write_all(LIBRARY).map_err(|e| format!("writing the shim library: {e}"))?;
+            // SAFETY: as above. The file is removed when `file` drops, after the mapping.
+            unsafe { open(&file.path().display().to_string()) }
+        }
+    }?;
+    // SAFETY: the library is the one built from `cxx/shim.h`, whose prototypes
+    // `entry_points!` below repeats.
+    unsafe { Shim::resolve(library) }.map_err(|e| e.to_string())
+}
+
+/// `dlopen(path, RTLD_LAZY | RTLD_LOCAL)`: none of its symbols visible to other libraries;
+/// functions bound on first call, as the dynamic loader binds a program's libraries
+/// (`RTLD_NOW` would bind all of `libclang-cpp`'s now, about 2 ms more; the build links the
+/// shim with `--no-undefined`, so nothing it calls can be missing from LLVM 22's libraries).
+///
+/// # Safety
+/// As [`Library::open`]: the library's initialisers run.
+unsafe fn open(path: &str) -> Result<Library, String> {
+    // SAFETY: the caller's.
+    unsafe { Library::open(Some(path), RTLD_LAZY | RTLD_LOCAL) }.map_err(|e| e.to_string())
+}
 
 /// `ojit_status`.
 pub(crate) type Status = u32;
@@ -50,91 +118,45 @@ unsafe extern "C" fn sink_write(ctx: *mut c_void, data: *const c_char, len: usiz
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| buf.extend_from_slice(bytes)));
 }
 
-unsafe extern "C" {
-    pub(crate) fn ojit_compile(
-        argv: *const *const c_char,
-        argc: usize,
-        buffer_name: *const c_char,
-        buffer: *const c_char,
-        buffer_len: usize,
-        object: *mut Sink<'_>,
-        diagnostics: *mut Sink<'_>,
-        num_errors: *mut usize,
-    ) -> Status;
+/// Declares [`Shim`], one field per entry point of `cxx/shim.h` (the same name and C signature),
+/// and its loader, so each signature is written once.
+macro_rules! entry_points {
+    ($($name:ident: fn($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;)*) => {
+        /// The shim's entry points, resolved in the loaded library (which stays loaded: a
+        /// `Shim` lives in a `static`).
+        pub(crate) struct Shim {
+            $(pub(crate) $name: unsafe extern "C" fn($($arg: $ty),*) -> $ret,)*
+            _library: Library,
+        }
 
-    pub(crate) fn ojit_interp_create(
-        triple: *const c_char,
-        argv: *const *const c_char,
-        argc: usize,
-        out: *mut *mut OjitInterp,
-        error: *mut Sink<'_>,
-    ) -> Status;
+        impl Shim {
+            /// Resolves every entry point in `library`.
+            ///
+            /// # Safety
+            /// `library` must be the shim built with this crate's `cxx/shim.h`.
+            unsafe fn resolve(library: Library) -> Result<Shim, libloading::Error> {
+                // SAFETY: the caller vouches that each symbol has the declared signature.
+                unsafe {
+                    Ok(Shim {
+                        $($name: *library.get::<unsafe extern "C" fn($($ty),*) -> $ret>(stringify!($name))?,)*
+                        _library: library,
+                    })
+                }
+            }
+        }
+    };
+}
 
-    pub(crate) fn ojit_interp_dispose(interp: *mut OjitInterp);
-
-    pub(crate) fn ojit_interp_next_startup(
-        interp: *mut OjitInterp,
-        id: *mut u64,
-        object: *mut Sink<'_>,
-    ) -> c_int;
-
-    pub(crate) fn ojit_interp_parse(
-        interp: *mut OjitInterp,
-        code: *const c_char,
-        len: usize,
-        allow_defer: c_int,
-        attach: c_int,
-        id: *mut u64,
-        deferred: *mut c_int,
-        object: *mut Sink<'_>,
-        defines: *mut Sink<'_>,
-        retyped: *mut Sink<'_>,
-        captures: *mut Sink<'_>,
-        value_range: *mut u64,
-        diagnostics: *mut Sink<'_>,
-        num_errors: *mut usize,
-    ) -> Status;
-
-    pub(crate) fn ojit_interp_emit(
-        interp: *mut OjitInterp,
-        id: u64,
-        object: *mut Sink<'_>,
-        error: *mut Sink<'_>,
-    ) -> Status;
-
-    pub(crate) fn ojit_interp_undo(
-        interp: *mut OjitInterp,
-        n: u32,
-        ids: *mut Sink<'_>,
-        error: *mut Sink<'_>,
-    ) -> Status;
-
-    pub(crate) fn ojit_interp_complete(
-        interp: *mut OjitInterp,
-        code: *const c_char,
-        len: usize,
-        pos: usize,
-        prefix: *mut Sink<'_>,
-        results: *mut Sink<'_>,
-        error: *mut Sink<'_>,
-    ) -> Status;
-
-    pub(crate) fn ojit_structor_instantiation(symbol: *const c_char, code: *mut Sink<'_>) -> Status;
-
-    pub(crate) fn ojit_interp_value_class(
-        interp: *mut OjitInterp,
-        ty: u64,
-        header: *mut Sink<'_>,
-        std_template: *mut Sink<'_>,
-        canonical: *mut Sink<'_>,
-    ) -> Status;
-
-    pub(crate) fn ojit_interp_render(
-        interp: *mut OjitInterp,
-        ty: u64,
-        kind: u32,
-        data: *const u8,
-        len: usize,
-        out: *mut Sink<'_>,
-    ) -> Status;
+entry_points! {
+    ojit_compile: fn(argv: *const *const c_char, argc: usize, buffer_name: *const c_char, buffer: *const c_char, buffer_len: usize, object: *mut Sink<'_>, diagnostics: *mut Sink<'_>, num_errors: *mut usize) -> Status;
+    ojit_interp_create: fn(triple: *const c_char, argv: *const *const c_char, argc: usize, out: *mut *mut OjitInterp, error: *mut Sink<'_>) -> Status;
+    ojit_interp_dispose: fn(interp: *mut OjitInterp) -> ();
+    ojit_interp_next_startup: fn(interp: *mut OjitInterp, id: *mut u64, object: *mut Sink<'_>) -> c_int;
+    ojit_interp_parse: fn(interp: *mut OjitInterp, code: *const c_char, len: usize, allow_defer: c_int, attach: c_int, id: *mut u64, deferred: *mut c_int, object: *mut Sink<'_>, defines: *mut Sink<'_>, retyped: *mut Sink<'_>, captures: *mut Sink<'_>, value_range: *mut u64, diagnostics: *mut Sink<'_>, num_errors: *mut usize) -> Status;
+    ojit_interp_emit: fn(interp: *mut OjitInterp, id: u64, object: *mut Sink<'_>, error: *mut Sink<'_>) -> Status;
+    ojit_interp_undo: fn(interp: *mut OjitInterp, n: u32, ids: *mut Sink<'_>, error: *mut Sink<'_>) -> Status;
+    ojit_interp_complete: fn(interp: *mut OjitInterp, code: *const c_char, len: usize, pos: usize, prefix: *mut Sink<'_>, results: *mut Sink<'_>, error: *mut Sink<'_>) -> Status;
+    ojit_structor_instantiation: fn(symbol: *const c_char, code: *mut Sink<'_>) -> Status;
+    ojit_interp_value_class: fn(interp: *mut OjitInterp, ty: u64, header: *mut Sink<'_>, std_template: *mut Sink<'_>, canonical: *mut Sink<'_>) -> Status;
+    ojit_interp_render: fn(interp: *mut OjitInterp, ty: u64, kind: u32, data: *const u8, len: usize, out: *mut Sink<'_>) -> Status;
 }

@@ -13,6 +13,12 @@
 //!   are expressions without a trailing `;` ([`Interpreter::render_value`] prints what the
 //!   target reported, as clang-repl would).
 //!
+//! # clang and LLVM are loaded on first use
+//! The C++ shim is a shared library embedded in this crate and loaded by the first call that
+//! needs it (`src/ffi.rs` says how), so a program that links this crate maps `libclang-cpp`
+//! and `libLLVM` only once it compiles: [`CLANG_VERSION`] and [`compile_args`] do not load
+//! them. A failure to load them is an error of that call.
+//!
 //! # Nothing runs in the host
 //! [`Interpreter::new`] creates `clang::Interpreter` with the shim's own
 //! `clang::IncrementalExecutor` (`Interpreter::create(CI, IEB)` with `IEB->IE` set), so clang
@@ -84,6 +90,17 @@ use ffi::Sink;
 /// The LLVM/Clang version the shim was built against (`llvm-config --version`), e.g. `22.1.8`.
 pub const CLANG_VERSION: &str = env!("ORCBRIDGE_CLANG_VERSION");
 
+/// Loads clang and LLVM now, if no call has yet: a program that will compile calls this on a
+/// thread of its own early (while it starts its executor, say), so its first compile does not
+/// wait the ~20 ms that mapping and initialising `libclang-cpp` and `libLLVM` take. Calls made
+/// meanwhile wait for the load to finish; it happens once per process.
+///
+/// # Errors
+/// The libraries cannot be loaded (the message every compiling call then returns).
+pub fn preload() -> Result<(), String> {
+    ffi::shim().map(|_| ())
+}
+
 /// Source language of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
@@ -92,6 +109,11 @@ pub enum Lang {
     /// C++ (`-x c++`). [`compile_file`]/[`compile_source`] add `-std=c++17` unless
     /// `Options::args` has a `-std=`; the [`Interpreter`] uses clang-repl's default.
     Cxx,
+    /// LLVM IR, text or bitcode (`-x ir`), for [`compile_file`]/[`compile_source`] only: as
+    /// `clang -c x.ll`, the module's triple is replaced by the target's (silently:
+    /// `-Wno-override-module` unless `Options::args` says otherwise) and `-O` levels above 0
+    /// run LLVM's optimisation pipeline on it before code generation.
+    Ir,
 }
 
 /// How to compile.
@@ -183,9 +205,14 @@ pub fn compile_args(opts: &Options, input: &str) -> Vec<String> {
     a.push(match opts.lang {
         Lang::C => "c".into(),
         Lang::Cxx => "c++".into(),
+        Lang::Ir => "ir".into(),
     });
-    if opts.lang == Lang::Cxx && !has_arg(&opts.args, &["-std", "--std"]) {
-        a.push("-std=c++17".into());
+    match opts.lang {
+        Lang::Cxx if !has_arg(&opts.args, &["-std", "--std"]) => a.push("-std=c++17".into()),
+        // IR written by hand or by another front end often has no triple or another one;
+        // taking the target's is the point, not news.
+        Lang::Ir => a.push("-Wno-override-module".into()),
+        _ => {}
     }
     a.extend(opts.args.iter().cloned());
     a.push("--".into());
@@ -235,6 +262,7 @@ fn compile(input: &str, buffer: Option<&str>, opts: &Options) -> Result<Object, 
     let name =
         CString::new(input).map_err(|_| internal(format!("file name {input:?} contains a NUL byte")))?;
     let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    let shim = ffi::shim().map_err(internal)?;
     let (mut object, mut diags, mut errors) = (Vec::new(), Vec::new(), 0usize);
     let status = {
         let (mut o, mut d) = (Sink::new(&mut object), Sink::new(&mut diags));
@@ -243,7 +271,7 @@ fn compile(input: &str, buffer: Option<&str>, opts: &Options) -> Result<Object, 
         // `name` is NUL-terminated; the buffer is `buf_len` readable bytes or null; the sinks
         // borrow live vectors for the duration of the call; `errors` is a valid out pointer.
         unsafe {
-            ffi::ojit_compile(
+            (shim.ojit_compile)(
                 argv.as_ptr(),
                 argv.len(),
                 name.as_ptr(),
@@ -261,8 +289,8 @@ fn compile(input: &str, buffer: Option<&str>, opts: &Options) -> Result<Object, 
     Ok(Object { bytes: object, warnings: text(&diags) })
 }
 
-/// Compiles the C or C++ file at `path` (and what it includes) into one relocatable object
-/// for `opts.triple`, with the semantics of `clang -c -fPIC --target=<triple> <args> path`.
+/// Compiles the C, C++ or LLVM IR file at `path` (and what it includes) into one relocatable
+/// object for `opts.triple`, with the semantics of `clang -c -fPIC --target=<triple> <args> path`.
 ///
 /// # Errors
 /// [`Diagnostics`] if clang reports an error (including a missing file or an unknown
@@ -283,6 +311,7 @@ pub fn compile_source(name: &str, source: &str, opts: &Options) -> Result<Object
     let default = match opts.lang {
         Lang::C => "input.c",
         Lang::Cxx => "input.cpp",
+        Lang::Ir => "input.ll",
     };
     compile(if name.is_empty() { default } else { name }, Some(source), opts)
 }
@@ -413,6 +442,8 @@ pub struct RemoteValue {
 /// object ([`Ptu`]). `Send` (it may move to another thread) but not `Sync`.
 pub struct Interpreter {
     raw: NonNull<ffi::OjitInterp>,
+    /// The loaded shim `raw` belongs to.
+    shim: &'static ffi::Shim,
     triple: String,
     startup: Vec<Ptu>,
     /// Every capture the shim emitted, by type handle: `render_value` only hands the shim
@@ -448,25 +479,30 @@ impl Interpreter {
     ///
     /// # Errors
     /// The reason, if the arguments are invalid (rendered driver diagnostics), the triple is
-    /// unknown to LLVM, or clang fails to start.
+    /// unknown to LLVM, the language is [`Lang::Ir`], clang fails to start, or the shim cannot
+    /// be loaded.
     pub fn new(opts: &Options) -> Result<Interpreter, String> {
+        if opts.lang == Lang::Ir {
+            return Err("an interpreter takes C or C++, not LLVM IR".into());
+        }
         let args = c_strings(&interpreter_args(opts))?;
         let triple =
             CString::new(opts.triple.as_str()).map_err(|_| "triple contains a NUL byte".to_owned())?;
         let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        let shim = ffi::shim()?;
         let (mut raw, mut error) = (ptr::null_mut(), Vec::new());
         let status = {
             let mut e = Sink::new(&mut error);
             // SAFETY: NUL-terminated strings kept alive by `triple`/`args`; `raw` and the sink
             // are valid for the call.
-            unsafe { ffi::ojit_interp_create(triple.as_ptr(), argv.as_ptr(), argv.len(), &mut raw, &mut e) }
+            unsafe { (shim.ojit_interp_create)(triple.as_ptr(), argv.as_ptr(), argv.len(), &mut raw, &mut e) }
         };
         let raw = match NonNull::new(raw) {
             Some(raw) if status == ffi::OJIT_OK => raw,
             other => {
                 if let Some(raw) = other {
                     // SAFETY: a handle from ojit_interp_create, disposed once.
-                    unsafe { ffi::ojit_interp_dispose(raw.as_ptr()) };
+                    unsafe { (shim.ojit_interp_dispose)(raw.as_ptr()) };
                 }
                 let msg = text(&error);
                 return Err(if msg.trim().is_empty() {
@@ -478,6 +514,7 @@ impl Interpreter {
         };
         let mut interp = Interpreter {
             raw,
+            shim,
             triple: opts.triple.clone(),
             startup: Vec::new(),
             captures: HashMap::new(),
@@ -488,7 +525,7 @@ impl Interpreter {
             let more = {
                 let mut o = Sink::new(&mut object);
                 // SAFETY: live handle; valid out pointer and sink.
-                unsafe { ffi::ojit_interp_next_startup(interp.raw.as_ptr(), &mut id, &mut o) }
+                unsafe { (interp.shim.ojit_interp_next_startup)(interp.raw.as_ptr(), &mut id, &mut o) }
             };
             if more == 0 {
                 break;
@@ -556,7 +593,7 @@ impl Interpreter {
         let status = {
             let (mut o, mut e) = (Sink::new(&mut object), Sink::new(&mut error));
             // SAFETY: live handle; sinks are valid for the call.
-            unsafe { ffi::ojit_interp_emit(self.raw.as_ptr(), id, &mut o, &mut e) }
+            unsafe { (self.shim.ojit_interp_emit)(self.raw.as_ptr(), id, &mut o, &mut e) }
         };
         if status == ffi::OJIT_OK { Ok(object) } else { Err(text(&error)) }
     }
@@ -577,7 +614,7 @@ impl Interpreter {
             // SAFETY: live handle; `input` is `input.len()` readable bytes; out pointers and
             // sinks are valid for the call.
             unsafe {
-                ffi::ojit_interp_parse(
+                (self.shim.ojit_interp_parse)(
                     self.raw.as_ptr(),
                     input.as_ptr().cast(),
                     input.len(),
@@ -670,7 +707,7 @@ impl Interpreter {
         let status = {
             let (mut i, mut e) = (Sink::new(&mut ids), Sink::new(&mut error));
             // SAFETY: live handle; sinks valid for the call.
-            unsafe { ffi::ojit_interp_undo(self.raw.as_ptr(), n, &mut i, &mut e) }
+            unsafe { (self.shim.ojit_interp_undo)(self.raw.as_ptr(), n, &mut i, &mut e) }
         };
         if status != ffi::OJIT_OK {
             let msg = text(&error);
@@ -703,7 +740,7 @@ impl Interpreter {
             // SAFETY: live handle; `line` is `line.len()` readable bytes; sinks are valid for the
             // call.
             unsafe {
-                ffi::ojit_interp_complete(
+                (self.shim.ojit_interp_complete)(
                     self.raw.as_ptr(),
                     line.as_ptr().cast(),
                     line.len(),
@@ -737,11 +774,12 @@ impl Interpreter {
     /// ([`parse_attached`](Self::parse_attached)) and link it with the input.
     pub fn structor_instantiation(symbol: &str) -> Option<String> {
         let symbol = CString::new(symbol).ok()?;
+        let shim = ffi::shim().ok()?;
         let mut code = Vec::new();
         let status = {
             let mut c = Sink::new(&mut code);
             // SAFETY: a NUL-terminated string and a sink valid for the call.
-            unsafe { ffi::ojit_structor_instantiation(symbol.as_ptr(), &mut c) }
+            unsafe { (shim.ojit_structor_instantiation)(symbol.as_ptr(), &mut c) }
         };
         (status == ffi::OJIT_OK).then(|| text(&code))
     }
@@ -757,7 +795,7 @@ impl Interpreter {
                 (Sink::new(&mut header), Sink::new(&mut template), Sink::new(&mut canonical));
             // SAFETY: live handle; `ty` is a handle this interpreter reported (checked above);
             // sinks are valid for the call.
-            unsafe { ffi::ojit_interp_value_class(self.raw.as_ptr(), ty, &mut h, &mut t, &mut c) }
+            unsafe { (self.shim.ojit_interp_value_class)(self.raw.as_ptr(), ty, &mut h, &mut t, &mut c) }
         };
         (status == ffi::OJIT_OK).then(|| ClassValue {
             header: text(&header),
@@ -806,7 +844,14 @@ impl Interpreter {
             // above) and the AST it points into lives as long as the interpreter; `data` is
             // `len` readable bytes; the sink is valid for the call.
             unsafe {
-                ffi::ojit_interp_render(self.raw.as_ptr(), v.ty, v.kind as u32, v.data.as_ptr(), len, &mut o)
+                (self.shim.ojit_interp_render)(
+                    self.raw.as_ptr(),
+                    v.ty,
+                    v.kind as u32,
+                    v.data.as_ptr(),
+                    len,
+                    &mut o,
+                )
             }
         };
         let s = text(&out);
@@ -820,7 +865,7 @@ impl Interpreter {
 impl Drop for Interpreter {
     fn drop(&mut self) {
         // SAFETY: the handle came from ojit_interp_create and is disposed exactly once.
-        unsafe { ffi::ojit_interp_dispose(self.raw.as_ptr()) }
+        unsafe { (self.shim.ojit_interp_dispose)(self.raw.as_ptr()) }
     }
 }
 

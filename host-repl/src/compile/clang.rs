@@ -1,5 +1,5 @@
-//! C and C++ through clang 22 in process (the `orcbridge-clang` shim), for the executor's
-//! target triple.
+//! C, C++ and LLVM IR through clang 22 in process (the `orcbridge-clang` shim), for the
+//! executor's target triple.
 //!
 //! Objects are position-independent (`-fPIC`): external data and functions are reached
 //! through the GOT, and thread-locals use the general-dynamic model, which is what JIT'd code
@@ -20,10 +20,33 @@ pub struct CompileError {
     pub diagnostics: String,
 }
 
-fn options(lang: Lang, triple: &str, args: &[String]) -> Options {
-    let lang = match lang {
-        Lang::C => orcbridge_clang::Lang::C,
-        Lang::Cxx => orcbridge_clang::Lang::Cxx,
+/// What clang takes a source as: a source language of the REPL, or LLVM IR (text or bitcode;
+/// as `clang -c x.ll`, `-O` above 0 optimises the module before code generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// C.
+    C,
+    /// C++.
+    Cxx,
+    /// LLVM IR.
+    Ir,
+}
+
+impl From<Lang> for Language {
+    fn from(lang: Lang) -> Language {
+        match lang {
+            Lang::C => Language::C,
+            Lang::Cxx => Language::Cxx,
+        }
+    }
+}
+
+/// The shim's options for compiling `language` for `triple` with extra clang arguments `args`.
+pub(crate) fn options(language: Language, triple: &str, args: &[String]) -> Options {
+    let lang = match language {
+        Language::C => orcbridge_clang::Lang::C,
+        Language::Cxx => orcbridge_clang::Lang::Cxx,
+        Language::Ir => orcbridge_clang::Lang::Ir,
     };
     Options { triple: triple.to_owned(), lang, args: args.to_vec() }
 }
@@ -44,7 +67,13 @@ fn finish(r: Result<orcbridge_clang::Object, orcbridge_clang::Diagnostics>) -> R
 ///
 /// # Errors
 /// [`CompileError`] with clang's diagnostics.
-pub fn compile(path: &Path, lang: Lang, triple: &str, args: &[String]) -> Result<Vec<u8>, CompileError> {
+pub fn compile(
+    path: &Path,
+    lang: impl Into<Language>,
+    triple: &str,
+    args: &[String],
+) -> Result<Vec<u8>, CompileError> {
+    let lang = lang.into();
     finish(compile_file(path, &options(lang, triple, args)))
 }
 
@@ -55,10 +84,11 @@ pub fn compile(path: &Path, lang: Lang, triple: &str, args: &[String]) -> Result
 pub fn compile_text(
     name: &str,
     code: &str,
-    lang: Lang,
+    lang: impl Into<Language>,
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
+    let lang = lang.into();
     finish(compile_source(name, code, &options(lang, triple, args)))
 }
 
@@ -70,10 +100,11 @@ pub fn compile_text(
 pub fn compile_cached(
     name: &str,
     code: &str,
-    lang: Lang,
+    lang: impl Into<Language>,
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
+    let lang = lang.into();
     let key = cache_key(name, lang, triple, args, &[code.as_bytes()]);
     super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
 }
@@ -81,7 +112,7 @@ pub fn compile_cached(
 /// The object cache's key for compiling `name` with these options: this program's and clang's
 /// versions, the whole command line (so a changed default of the compiler changes the key),
 /// then `rest`, what else decides the object (the source).
-fn cache_key(name: &str, lang: Lang, triple: &str, args: &[String], rest: &[&[u8]]) -> String {
+fn cache_key(name: &str, lang: Language, triple: &str, args: &[String], rest: &[&[u8]]) -> String {
     let command = orcbridge_clang::compile_args(&options(lang, triple, args), name).join("\0");
     let mut parts: Vec<&[u8]> = vec![
         env!("CARGO_PKG_VERSION").as_bytes(),
@@ -117,10 +148,11 @@ pub enum Source<'a> {
 /// As [`compile`].
 pub fn compile_cached_with_deps(
     source: Source<'_>,
-    lang: Lang,
+    lang: impl Into<Language>,
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
+    let lang = lang.into();
     let (name, text) = match source {
         Source::File(path) => match (path.to_str(), std::fs::read(path)) {
             (Some(name), Ok(text)) => (name.to_owned(), text),
@@ -133,12 +165,15 @@ pub fn compile_cached_with_deps(
     let key = cache_key(&name, lang, triple, args, &[cwd.as_os_str().as_encoded_bytes(), &text]);
     super::cache::get_or_insert_with_deps(&key, || {
         let started = std::time::Instant::now();
-        // clang writes the files it read as a Makefile rule (-MD: system headers too).
+        // clang writes the files it read as a Makefile rule (-MD: system headers too). IR
+        // includes nothing (and clang warns that -MD goes unused).
         let depdir =
             tempfile::tempdir().map_err(|e| CompileError { diagnostics: format!("error: {e}\n") })?;
         let depfile = depdir.path().join("deps.d");
         let mut with_deps = args.to_vec();
-        with_deps.extend(["-MD".to_owned(), "-MF".to_owned(), depfile.display().to_string()]);
+        if lang != Language::Ir {
+            with_deps.extend(["-MD".to_owned(), "-MF".to_owned(), depfile.display().to_string()]);
+        }
         let object = match source {
             Source::File(path) => compile(path, lang, triple, &with_deps)?,
             Source::Text { name, code } => compile_text(name, code, lang, triple, &with_deps)?,

@@ -1,11 +1,11 @@
 //! Front ends: turning sources into relocatable objects for the executor's target.
 //!
-//! C and C++ files go through clang; LLVM IR through LLVM's code generator. Objects and
-//! archives are taken as they are. The input kind is decided by the file extension.
+//! C, C++ and LLVM IR files go through clang (in process, loaded on the first compile).
+//! Objects and archives are taken as they are, without loading clang or LLVM. The input kind
+//! is decided by the file extension.
 
 pub mod cache;
 pub mod clang;
-pub mod ir;
 
 use std::path::Path;
 
