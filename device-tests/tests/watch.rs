@@ -306,3 +306,47 @@ fn watch_reloads_optimized_files_saved_together_each_as_a_unit() {
     let out = repl.wait(Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_watched_program_reads_stdin_and_its_main_ends_the_watch() {
+    // The program echoes lines until "quit", then returns 3: the watch ends with that status
+    // and no executor left. Launched over pipes the executor reads our stdin itself; over TCP
+    // its stdio is forwarded and repl feeds it.
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("echo.c"),
+        "#include <stdio.h>\n#include <string.h>\n\
+         int main(void) {\n  char line[64];\n  puts(\"ready\");\n  fflush(stdout);\n\
+           while (fgets(line, sizeof line, stdin)) {\n\
+             if (strcmp(line, \"quit\\n\") == 0) return 3;\n\
+             printf(\"echo %s\", line);\n    fflush(stdout);\n  }\n  return 4;\n}\n",
+    )
+    .unwrap();
+    for tcp in [false, true] {
+        let mut cmd = Command::new(our_bin("repl"));
+        cmd.current_dir(dir.path()).env("XDG_CACHE_HOME", dir.path().join("cache"));
+        let _listening = tcp.then(|| {
+            let (executor, port) = start_listening_executor(
+                &[],
+                &dir.path().join("executor.out"),
+                &dir.path().join("executor.err"),
+            );
+            cmd.arg(format!("--oop-executor-connect=127.0.0.1:{port}"));
+            executor
+        });
+        let mut repl = spawn(cmd.args(["--watch", "echo.c"]).stdin(std::process::Stdio::piped()));
+        let mut stdin = repl.take_stdin();
+        repl.wait_for_stdout("ready\n", Duration::from_secs(60));
+        let executor = (!tcp).then(|| wait_for_child_named(repl.id(), "orc-executor"));
+        std::io::Write::write_all(&mut stdin, b"hi\n").unwrap();
+        repl.wait_for_stdout("echo hi\n", Duration::from_secs(10));
+        std::io::Write::write_all(&mut stdin, b"quit\n").unwrap();
+        let out = repl.wait(Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "tcp: {tcp}\n{err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\necho hi\n", "tcp: {tcp}\n{err}");
+        if let Some(executor) = executor {
+            assert!(wait_gone(executor, Duration::from_secs(5)), "the executor {executor} outlived repl");
+        }
+    }
+}

@@ -82,10 +82,11 @@ async fn connect(cli: &Cli, interactive: bool, output: Option<OutputSink>) -> Re
     let forwarding = match output {
         _ if cli.no_forward_stdio => Forwarding::none(),
         Some(sink) => crate::stdio::forward_to(&session, false, false, sink).await?,
-        // A program run from files reads our stdin; REPL inputs keep the executor's, and so
-        // does a watched program (the watch loop does not feed it).
+        // A program run from files reads our stdin (watched too, unless --no-main); REPL
+        // inputs keep the executor's.
         None if cli.oop_executor_connect.is_some() => {
-            crate::stdio::forward(&session, !cli.files.is_empty() && !cli.watch).await?
+            let runs_main = !cli.files.is_empty() && !cli.no_main;
+            crate::stdio::forward(&session, runs_main).await?
         }
         None => Forwarding::none(),
     };

@@ -5,8 +5,8 @@
 //! app on a device). When it offers the extension, [`forward`] asks for what the
 //! executor process writes to its descriptors 1 and 2 and prints it on ours, in order with the
 //! REPL's own output: the executor sends the output of a call before the call's result, and
-//! the session's reader prints it before it looks at the result. [`feed_stdin`] gives a
-//! program our stdin.
+//! the session's reader prints it before it looks at the result. [`feed_stdin`] (or a
+//! [`StdinFeed`] driven by the caller) gives a program our stdin.
 //!
 //! The request goes out when the session starts and its answer is awaited only before code
 //! runs ([`Forwarding::wait`]): on a slow link its round trip overlaps the compiles and the
@@ -162,23 +162,37 @@ pub async fn forward_to(
 /// Feeds our stdin to the executor's descriptor 0, which [`forward`] obtained, until our stdin
 /// ends, then ends the executor's (a program reading it sees end of file). Never returns once
 /// the input has ended: run it beside the program (`select!`), which decides when the run is
-/// over. A failure is reported and stops the feeding only; the program goes on.
+/// over. A failure is reported and stops the feeding only; the program goes on. (A caller
+/// that must use the session meanwhile drives a [`StdinFeed`] itself.)
 pub async fn feed_stdin(session: &Session) -> std::convert::Infallible {
-    if let Some(write) = session.info().symbol(names::ORCBRIDGE_STDIN_WRITE)
-        && let Err(e) = feed(session, write).await
-    {
-        eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
+    let mut feed = StdinFeed::start(session);
+    loop {
+        let chunk = feed.next().await;
+        feed.send(session, chunk).await;
     }
-    std::future::pending().await
 }
 
-async fn feed(session: &Session, write: ExecutorAddr) -> Result<(), String> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
-    // A thread of its own: a read of a terminal cannot be cancelled, and must not keep the
-    // async runtime from shutting down.
-    std::thread::Builder::new()
-        .name("repl-stdin".into())
-        .spawn(move || {
+/// Our stdin on its way to the executor's descriptor 0: read on a thread of its own (a read
+/// of a terminal cannot be cancelled, and must not keep the async runtime from shutting
+/// down), in chunks of up to 64 KiB, each sent with one call of the runtime's
+/// `__orcbridge_stdin_write`; an empty chunk, our end of file, closes the executor's end.
+#[derive(Debug)]
+pub struct StdinFeed {
+    /// The write function and the chunks read; `None` once feeding has stopped (the input
+    /// ended, or a failure was reported) or when the runtime has no write function.
+    live: Option<(ExecutorAddr, tokio::sync::mpsc::Receiver<Vec<u8>>)>,
+}
+
+impl StdinFeed {
+    /// Starts reading our stdin for `session`'s executor (whose forwarding was granted).
+    /// Feeds nothing if the session runtime has no stdin function, and says why if no thread
+    /// can read stdin.
+    pub fn start(session: &Session) -> StdinFeed {
+        let Some(write) = session.info().symbol(names::ORCBRIDGE_STDIN_WRITE) else {
+            return StdinFeed::off();
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+        let reader = std::thread::Builder::new().name("repl-stdin".into()).spawn(move || {
             let mut stdin = std::io::stdin().lock();
             loop {
                 let mut buf = vec![0u8; STDIN_CHUNK];
@@ -192,19 +206,49 @@ async fn feed(session: &Session, write: ExecutorAddr) -> Result<(), String> {
                     return;
                 }
             }
-        })
-        .map_err(|e| format!("cannot start reading stdin: {e}"))?;
-    while let Some(chunk) = rx.recv().await {
-        let end = chunk.is_empty();
-        session
-            .call::<StdinWrite, _>(write, &(Cow::Owned(chunk),), |SpsError(r)| r)
-            .await
-            .map_err(|e| e.to_string())??;
-        if end {
-            break;
+        });
+        match reader {
+            Ok(_) => StdinFeed { live: Some((write, rx)) },
+            Err(e) => {
+                eprintln!(
+                    "repl: warning: stdin is not forwarded to the program: cannot start reading it: {e}"
+                );
+                StdinFeed::off()
+            }
         }
     }
-    Ok(())
+
+    /// A feed that feeds nothing.
+    pub fn off() -> StdinFeed {
+        StdinFeed { live: None }
+    }
+
+    /// The next chunk read (empty: the end of our stdin); never, once feeding has stopped.
+    /// Cancel-safe: a chunk is taken only when this returns it.
+    pub async fn next(&mut self) -> Vec<u8> {
+        match &mut self.live {
+            Some((_, rx)) => rx.recv().await.unwrap_or_default(),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Writes `chunk` (from [`next`](Self::next)) to the executor's descriptor 0. After the
+    /// empty chunk, or a failure (reported on stderr; the program goes on), feeding stops.
+    pub async fn send(&mut self, session: &Session, chunk: Vec<u8>) {
+        let Some((write, _)) = &self.live else { return };
+        let end = chunk.is_empty();
+        let sent = session
+            .call::<StdinWrite, _>(*write, &(Cow::Owned(chunk),), |SpsError(r)| r)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        if let Err(e) = &sent {
+            eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
+        }
+        if end || sent.is_err() {
+            self.live = None;
+        }
+    }
 }
 
 #[cfg(test)]

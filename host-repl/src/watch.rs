@@ -36,6 +36,7 @@ use crate::compile::Lang;
 use crate::epc::{SentCall, SessionError};
 use crate::jit::{Initializers, Jit, JitError};
 use crate::link::{Input, LinkedUnit, SegmentKind};
+use crate::stdio::StdinFeed;
 
 /// How long the files must stay quiet after a change before they are reloaded: a save is a
 /// burst of events (truncate, writes, close; or a new file renamed over the old one).
@@ -92,7 +93,7 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
     jit.load(Vec::new()).await?;
     jit.set_redefinable(true);
     let pending = jit.link_lazy(inputs, Initializers::AtLoad, &mut |_| Vec::new()).await?;
-    forwarding.wait(jit.session()).await?;
+    let stdin_is_ours = forwarding.wait(jit.session()).await?;
     jit.load_linked(pending).await?;
     jit.set_keep_data(true);
     let mut main = if cli.no_main {
@@ -103,6 +104,9 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
         }
         Some(jit.start_main(&main_argv(&cli)).await?)
     };
+    // As with `repl FILE`: a program whose executor's stdio is forwarded reads our stdin.
+    let mut stdin =
+        if stdin_is_ours && main.is_some() { StdinFeed::start(jit.session()) } else { StdinFeed::off() };
 
     // Changed files wait until their events have stopped for DEBOUNCE; events of other
     // files in the same folders (a log being written there) do not hold them back.
@@ -114,6 +118,7 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
                 let result = jit.main_result(answer).await;
                 return exit_code_of_main(jit, result).await;
             }
+            chunk = stdin.next() => stdin.send(jit.session(), chunk).await,
             Some(event) = events.recv() => {
                 if note(&files, event, &mut changed) {
                     quiet_at = Some(tokio::time::Instant::now() + DEBOUNCE);
