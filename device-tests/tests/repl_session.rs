@@ -32,16 +32,19 @@ impl Session {
         Session { dir: scratch(), name, servers: RefCell::default(), _one_at_a_time: turn }
     }
 
+    /// The command `repl --session NAME ARGS…` in this test's session directory.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(our_bin("repl"));
+        cmd.arg(format!("--session={}", self.name))
+            .args(args)
+            .env("XDG_RUNTIME_DIR", self.dir.path())
+            .current_dir(workspace_root());
+        cmd
+    }
+
     /// `repl --session NAME ARGS…` to completion (120 s at most).
     fn repl(&self, args: &[&str]) -> Output {
-        let o = run(
-            Command::new(our_bin("repl"))
-                .arg(format!("--session={}", self.name))
-                .args(args)
-                .env("XDG_RUNTIME_DIR", self.dir.path())
-                .current_dir(workspace_root()),
-            120,
-        );
+        let o = run(&mut self.command(args), 120);
         self.note_server();
         o
     }
@@ -129,13 +132,7 @@ fn a_later_call_sees_an_earlier_calls_definitions() {
     // A script on stdin, as in the REPL.
     let script = s.dir.path().join("script.txt");
     std::fs::write(&script, "int y = 3;\ny * x\n").unwrap();
-    let o = spawn(
-        Command::new(our_bin("repl"))
-            .arg("--session=defs")
-            .env("XDG_RUNTIME_DIR", s.dir.path())
-            .stdin(std::fs::File::open(&script).unwrap()),
-    )
-    .wait(Duration::from_secs(120));
+    let o = spawn(s.command(&[]).stdin(std::fs::File::open(&script).unwrap())).wait(Duration::from_secs(120));
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 123\n", Some(0)), "{}", text(&o.stderr));
 }
 
@@ -182,11 +179,7 @@ fn a_warm_call_is_at_least_5x_faster_than_a_cold_run() {
         let (t, o) = timed(Command::new(our_bin("repl")).args(["-e", "int x = 41;", "-e", "x + 1"]));
         assert_eq!(text(&o.stdout), "(int) 42\n", "{}", text(&o.stderr));
         cold = cold.min(t);
-        let (t, o) = timed(
-            Command::new(our_bin("repl"))
-                .args(["--session=speed", "-e", "x + 1"])
-                .env("XDG_RUNTIME_DIR", s.dir.path()),
-        );
+        let (t, o) = timed(&mut s.command(&["-e", "x + 1"]));
         assert_eq!(text(&o.stdout), "(int) 42\n", "{}", text(&o.stderr));
         warm = warm.min(t);
     }
@@ -255,12 +248,8 @@ fn status_reports_real_counts() {
     assert!(num("target memory of loaded units") > memory, "{status}");
 
     // The status answers while an input runs, and says so.
-    let sleeper = spawn(
-        Command::new(our_bin("repl"))
-            .args(["--session=status", "-e", "#include <unistd.h>", "-e", "usleep(3000000);"])
-            .env("XDG_RUNTIME_DIR", s.dir.path())
-            .stdin(Stdio::null()),
-    );
+    let sleeper =
+        spawn(s.command(&["-e", "#include <unistd.h>", "-e", "usleep(3000000);"]).stdin(Stdio::null()));
     assert!(s.wait_busy(Duration::from_secs(30)), "the status never said busy while an input ran");
     let o = sleeper.wait(Duration::from_secs(60));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -297,14 +286,7 @@ fn clients_take_turns_and_one_that_leaves_mid_input_does_not_end_the_server() {
     let s = Session::new("turns");
     let o = s.repl(&["-e", "#include <unistd.h>", "-e", "int x = 1;"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let client = |code: &str| {
-        spawn(
-            Command::new(our_bin("repl"))
-                .args(["--session=turns", "-e", code])
-                .env("XDG_RUNTIME_DIR", s.dir.path())
-                .stdin(Stdio::null()),
-        )
-    };
+    let client = |code: &str| spawn(s.command(&["-e", code]).stdin(Stdio::null()));
     // The second client's input waits for the first's, which takes 1 s.
     let first = client("usleep(1000000); x = 2;");
     assert!(s.wait_busy(Duration::from_secs(30)), "the first input never ran");
@@ -324,9 +306,7 @@ fn clients_take_turns_and_one_that_leaves_mid_input_does_not_end_the_server() {
 #[test]
 fn an_interactive_client_edits_lines_here_and_evaluates_there() {
     let s = Session::new("tty");
-    let p = spawn_interactive(
-        Command::new(our_bin("repl")).arg("--session=tty").env("XDG_RUNTIME_DIR", s.dir.path()),
-    );
+    let p = spawn_interactive(&mut s.command(&[]));
     p.type_keys("int twice(int a) {\r");
     p.type_keys("  return 2 * a;\r}\r");
     p.type_keys("twice(21)\r");
@@ -386,12 +366,7 @@ fn an_input_left_running_by_its_client_ends_the_server_after_the_idle_time() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let server = s.server().expect("the server wrote its pid");
     let executor = Session::executor_of(server).expect("the server launched an executor");
-    let client = spawn(
-        Command::new(our_bin("repl"))
-            .args(["--session=abandoned", "-e", "spin()"])
-            .env("XDG_RUNTIME_DIR", s.dir.path())
-            .stdin(Stdio::null()),
-    );
+    let client = spawn(s.command(&["-e", "spin()"]).stdin(Stdio::null()));
     assert!(s.wait_busy(Duration::from_secs(30)), "the endless input never ran");
     client.kill_group();
     drop(client);
@@ -402,4 +377,59 @@ fn an_input_left_running_by_its_client_ends_the_server_after_the_idle_time() {
     // The next call starts a fresh server.
     let o = s.repl(&["-e", "1 + 1"]);
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 2\n", Some(0)), "{}", text(&o.stderr));
+}
+
+/// Process ids of the running servers of session `name` (by their command lines).
+fn servers_named(name: &str) -> Vec<u32> {
+    let want = format!("--session-serve={name}");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            cmdline.split(|&b| b == 0).any(|arg| arg == want.as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn clients_that_start_the_server_at_once_share_one() {
+    // Three first calls at the same moment: each may start a server, one server takes the
+    // session and the others leave; every call is evaluated in that one.
+    let s = Session::new("race");
+    let clients: Vec<Proc> = (1..=3)
+        .map(|k| spawn(s.command(&["-e", &format!("int a{k} = {k};")]).stdin(Stdio::null())))
+        .collect();
+    for c in clients {
+        let o = c.wait(Duration::from_secs(120));
+        assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("", Some(0)), "{}", text(&o.stderr));
+    }
+    s.note_server();
+    let o = s.repl(&["-e", "a1 + a2 + a3"]);
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 6\n", Some(0)), "{}", text(&o.stderr));
+    // The servers that lost have gone (they leave at once; allow a slow machine 10 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while servers_named("race").len() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(servers_named("race"), vec![s.server().expect("the server wrote its pid")]);
+}
+
+#[test]
+fn ctrl_c_in_a_client_stops_its_wait_and_the_input_runs_on() {
+    let s = Session::new("ctrlc");
+    let o = s.repl(&["-e", "#include <unistd.h>"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let client = spawn(s.command(&["-e", "int done = (usleep(1500000), 7);"]).stdin(Stdio::null()));
+    assert!(s.wait_busy(Duration::from_secs(30)), "the input never ran");
+    client.signal(libc::SIGINT);
+    let o = client.wait(Duration::from_secs(10));
+    let err = text(&o.stderr);
+    assert!(err.contains("^C: stopped waiting; the input goes on running in session ctrlc"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    // The input finished in the server: the next call (queued behind it) sees its definition.
+    let o = s.repl(&["-e", "done"]);
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 7\n", Some(0)), "{}", text(&o.stderr));
 }
