@@ -388,41 +388,41 @@ fn a_file_compiles_once_until_it_or_a_header_it_includes_changes() {
 
 #[test]
 fn objects_run_without_loading_clang_or_llvm() {
-    // Whether the repl process has clang or LLVM mapped while the program waits for a line.
+    // The dynamic loader's log (LD_DEBUG=files, on stderr) names every library a process of
+    // the run loads, whenever it does.
     let dir = scratch();
-    let cache = dir.path().join("cache");
     std::fs::write(
-        dir.path().join("wait.c"),
-        "#include <stdio.h>\nint main(void) { puts(\"ready\"); fflush(stdout); return getchar() == 'q' ? 0 : 1; }\n",
+        dir.path().join("hello.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
     )
     .unwrap();
     let o = run(
         Command::new(llvm_tool("clang"))
             .current_dir(dir.path())
-            .args(["-c", "-fPIC", "wait.c", "-o", "wait.o"]),
+            .args(["-c", "-fPIC", "hello.c", "-o", "hello.o"]),
         60,
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let llvm_mapped = |input: &str| {
-        let mut p = spawn(
-            Command::new(our_bin("repl"))
-                .current_dir(dir.path())
-                .env("XDG_CACHE_HOME", &cache)
-                .arg(input)
-                .stdin(std::process::Stdio::piped()),
-        );
-        p.wait_for_stdout("ready", Duration::from_secs(60));
-        // `repl` replaced itself with repl-jit: the same process.
-        let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.id())).unwrap();
-        std::io::Write::write_all(&mut p.take_stdin(), b"q\n").unwrap();
-        let o = p.wait(Duration::from_secs(60));
-        assert_eq!(o.status.code(), Some(0), "{input}: {}", text(&o.stderr));
-        maps.contains("libLLVM") || maps.contains("libclang-cpp")
+    let loads_llvm = |input: &str, cache: bool| {
+        let mut cmd = Command::new(our_bin("repl"));
+        cmd.current_dir(dir.path()).env("XDG_CACHE_HOME", dir.path().join("cache")).env("LD_DEBUG", "files");
+        if cache {
+            cmd.env_remove("ORCBRIDGE_CACHE");
+        } else {
+            cmd.env("ORCBRIDGE_CACHE", "off");
+        }
+        let o = run(cmd.arg(input), 60);
+        let err = text(&o.stderr);
+        assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("hi\n", Some(0)), "{input}: {err}");
+        err.contains("libclang-cpp") || err.contains("libLLVM")
     };
-    // A source loads them to compile (itself, and the session runtime into the cache) ...
-    assert!(llvm_mapped("wait.c"));
-    // ... an object never does.
-    assert!(!llvm_mapped("wait.o"));
+    // A source loads them, to compile itself and the session runtime, which are cached ...
+    assert!(loads_llvm("hello.c", true));
+    // ... so an object runs without them, and so does the unchanged source.
+    assert!(!loads_llvm("hello.o", true));
+    assert!(!loads_llvm("hello.c", true));
+    // With no cache, the session runtime is compiled for every run.
+    assert!(loads_llvm("hello.o", false));
 }
 
 #[test]
@@ -434,7 +434,10 @@ fn ir_files_compile_as_clang_compiles_them() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     // Bitcode, and text at -O2; the module has no triple and takes the target's silently.
     for args in [vec![bc.to_str().unwrap()], vec!["-Xcc", "-O2", ll.to_str().unwrap()]] {
-        let o = repl(&args);
+        let o = run(
+            Command::new(our_bin("repl")).env("XDG_CACHE_HOME", dir.path().join("cache")).args(&args),
+            60,
+        );
         assert_eq!(
             (text(&o.stdout).as_str(), text(&o.stderr).as_str(), o.status.code()),
             ("hello from JIT'd LLVM IR!\n", "", Some(0))

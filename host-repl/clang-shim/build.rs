@@ -10,8 +10,8 @@
 //!   It must report LLVM 22.x; anything else is a build error.
 //!
 //! Emitted for the crate: `ORCBRIDGE_CLANG_RESOURCE_DIR` (clang's resource directory, with
-//! `stddef.h` and friends) and `ORCBRIDGE_CLANG_EXE` (the `clang` binary path the driver uses
-//! as argv[0]).
+//! `stddef.h` and friends), `ORCBRIDGE_CLANG_EXE` (the `clang` binary path the driver uses
+//! as argv[0]) and `ORCBRIDGE_CLANG_SHIM_HASH` (a hash of the linked library).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,11 @@ fn llvm_config(tool: &Path, arg: &str) -> String {
     }
 }
 
+/// 64-bit FNV-1a: enough to tell builds of the shim apart (not a defence against anyone).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=LLVM_CONFIG");
     for file in ["shim.cpp", "shim.h", "complete.cpp", "complete.h", "value_printer.hpp", "exports.map"] {
@@ -68,6 +73,8 @@ fn main() {
     let mut build = cc::Build::new();
     build
         .cpp(true)
+        // For a shared library, whatever CRATE_CC_NO_DEFAULTS says.
+        .pic(true)
         .std("c++17")
         .file("cxx/shim.cpp")
         .file("cxx/complete.cpp")
@@ -110,6 +117,13 @@ fn main() {
         Ok(status) if status.success() => {}
         Ok(status) => panic!("linking {} failed ({status}): {link:?}", library.display()),
         Err(e) => panic!("cannot run the linker {link:?}: {e}"),
+    }
+    // What identifies this shim in object caches: a change to it may change the objects.
+    let bytes = std::fs::read(&library).expect("reading the linked shim");
+    println!("cargo:rustc-env=ORCBRIDGE_CLANG_SHIM_HASH={:016x}", fnv1a(&bytes));
+    // A new LLVM 22.1.x under the same names: link (and key) again.
+    for lib in ["libclang-cpp.so", "libLLVM.so"] {
+        println!("cargo:rerun-if-changed={}", Path::new(&libdir).join(lib).display());
     }
 
     let resource_dir = Path::new(&libdir).join("clang").join(LLVM_MAJOR.to_string());

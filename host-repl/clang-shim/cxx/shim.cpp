@@ -1026,12 +1026,15 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
       return OJIT_FAILURE;
     }
     DiagText D;
-    clang::DiagnosticOptions DriverOpts;
-    DriverOpts.ShowColors = false;
-    CountingPrinter DriverPrinter(D.OS, DriverOpts);
+    // The driver's own warnings follow -w and -Wno-... as with `clang` (e.g.
+    // -Wno-unused-command-line-argument for an -I that an IR input does not use).
+    std::unique_ptr<clang::DiagnosticOptions> DriverOpts = clang::CreateAndPopulateDiagOpts(ArrayRef(argv, argc));
+    DriverOpts->ShowColors = false;
+    CountingPrinter DriverPrinter(D.OS, *DriverOpts);
     DriverPrinter.setPrefix("clang");
-    clang::DiagnosticsEngine Diags(clang::DiagnosticIDs::create(), DriverOpts, &DriverPrinter,
+    clang::DiagnosticsEngine Diags(clang::DiagnosticIDs::create(), *DriverOpts, &DriverPrinter,
                                    /*ShouldOwnClient=*/false);
+    clang::ProcessWarningOptions(Diags, *DriverOpts, *vfs::getRealFileSystem(), /*ReportDiags=*/false);
     std::unique_ptr<CountingPrinter> CC1Printer;
     auto Finish = [&](ojit_status St) {
       size_t Errors = DriverPrinter.Errors + (CC1Printer ? CC1Printer->Errors : 0);
@@ -1061,6 +1064,7 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
     // clang's code generation writes the object of an IR input to the output file, not to
     // the stream set below: give it a temporary file and read that back.
     SmallString<128> IROutput;
+    std::unique_ptr<MemoryBuffer> IRBuffer; // outlives CI, which reads it
     auto &Inputs = Inv->getFrontendOpts().Inputs;
     bool IsIR = !Inputs.empty() && Inputs.front().getKind().getLanguage() == clang::Language::LLVM_IR;
     if (IsIR) {
@@ -1070,6 +1074,12 @@ extern "C" ojit_status ojit_compile(const char *const *argv, size_t argc, const 
       }
       Inv->getFrontendOpts().OutputFile = std::string(IROutput);
       Inv->getFrontendOpts().UseTemporary = false;
+      // A remapped file reaches clang through the preprocessor, which IR never meets: a copy
+      // of the buffer is the input (NUL-terminated, as LLVM's IR parser needs).
+      if (buffer) {
+        IRBuffer = MemoryBuffer::getMemBufferCopy(StringRef(buffer, buffer_len), buffer_name);
+        Inputs.front() = clang::FrontendInputFile(IRBuffer->getMemBufferRef(), Inputs.front().getKind());
+      }
     }
     auto RemoveIROutput = llvm::make_scope_exit([&] {
       if (IsIR)

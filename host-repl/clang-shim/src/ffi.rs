@@ -3,11 +3,11 @@
 //! its output into.
 //!
 //! # Why the shim is loaded, not linked
-//! `libclang-cpp` and `libLLVM` take most of a program's start-up (about 15 ms of relocation
-//! and initialisers here, measured as `repl-jit --version` before this change), and a program
-//! that only links objects never needs them. So the build script links the shim into a shared
+//! `libclang-cpp` and `libLLVM` take most of a program's start-up (their relocation and
+//! initialisers: `repl-jit --version` took 16.6 ms here while it linked them, 2.6 ms since),
+//! and a program that only links objects never needs them. So the build script links the shim into a shared
 //! library that needs them, and this crate embeds its bytes: the first compile writes them to
-//! an anonymous file (`memfd_create`; a deleted temporary file where that is refused) and
+//! an anonymous file (`memfd_create`; a deleted temporary file where that fails) and
 //! `dlopen`s it, which maps clang and LLVM then. Embedding keeps a built or installed program
 //! self-contained, and the library can never come from another build than its declarations
 //! here.
@@ -35,29 +35,52 @@ pub(crate) fn shim() -> Result<&'static Shim, String> {
 }
 
 fn load() -> Result<Shim, String> {
-    let library = match rustix::fs::memfd_create("liborcbridge_clang.so", rustix::fs::MemfdFlags::CLOEXEC) {
-        Ok(fd) => {
-            let mut file = std::fs::File::from(fd);
-            file.write_all(LIBRARY).map_err(|e| format!("writing the shim library: {e}"))?;
-            // SAFETY: the library is the shim this crate was built with; its initialisers
-            // (LLVM's and clang's static constructors) have no preconditions.
-            unsafe { open(&format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file))) }
-            // `file` closes here; the mapping keeps the memory.
-        }
-        Err(_) => {
-            let mut file = tempfile::Builder::new()
-                .prefix("liborcbridge_clang")
-                .suffix(".so")
-                .tempfile()
-                .map_err(|e| format!("creating a file for the shim library: {e}"))?;
-            file.write_all(LIBRARY).map_err(|e| format!("writing the shim library: {e}"))?;
-            // SAFETY: as above. The file is removed when `file` drops, after the mapping.
-            unsafe { open(&file.path().display().to_string()) }
-        }
-    }?;
+    let library = match from_memfd() {
+        Ok(library) => library,
+        // No memfd, no /proc, or memfds that may not be executed: a file then. When both
+        // fail alike (a missing libclang-cpp), the reason is said once.
+        Err(memfd) => match from_temp_file() {
+            Ok(library) => library,
+            Err(file) if file == memfd => return Err(memfd),
+            Err(file) => return Err(format!("{memfd}; from a temporary file: {file}")),
+        },
+    };
     // SAFETY: the library is the one built from `cxx/shim.h`, whose prototypes
     // `entry_points!` below repeats.
-    unsafe { Shim::resolve(library) }.map_err(|e| e.to_string())
+    unsafe { Shim::resolve(library) }.map_err(|e| describe(&e))
+}
+
+/// The library from an anonymous file (`memfd_create`, `/proc/self/fd/N`).
+fn from_memfd() -> Result<Library, String> {
+    let fd = rustix::fs::memfd_create("liborcbridge_clang.so", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| format!("memfd_create: {e}"))?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(LIBRARY).map_err(|e| format!("writing the shim library: {e}"))?;
+    // SAFETY: the library is the shim this crate was built with; its initialisers (LLVM's
+    // and clang's static constructors) have no preconditions. `file` closes after the
+    // call; the mapping keeps the memory.
+    unsafe { open(&format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file))) }
+}
+
+/// The library from a temporary file, removed once it is mapped.
+fn from_temp_file() -> Result<Library, String> {
+    let mut file = tempfile::Builder::new()
+        .prefix("liborcbridge_clang")
+        .suffix(".so")
+        .tempfile()
+        .map_err(|e| format!("creating a file for the shim library: {e}"))?;
+    file.write_all(LIBRARY).map_err(|e| format!("writing the shim library: {e}"))?;
+    // SAFETY: as in `from_memfd`. The file is removed when `file` drops, after the mapping.
+    unsafe { open(&file.path().display().to_string()) }
+}
+
+/// A loader error with its cause: libloading says only "dlopen failed"; `dlerror`'s text
+/// (which library is missing, say) is the error's source.
+fn describe(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 /// `dlopen(path, RTLD_LAZY | RTLD_LOCAL)`: none of its symbols visible to other libraries;
@@ -69,7 +92,7 @@ fn load() -> Result<Shim, String> {
 /// As [`Library::open`]: the library's initialisers run.
 unsafe fn open(path: &str) -> Result<Library, String> {
     // SAFETY: the caller's.
-    unsafe { Library::open(Some(path), RTLD_LAZY | RTLD_LOCAL) }.map_err(|e| e.to_string())
+    unsafe { Library::open(Some(path), RTLD_LAZY | RTLD_LOCAL) }.map_err(|e| describe(&e))
 }
 
 /// `ojit_status`.

@@ -90,6 +90,10 @@ use ffi::Sink;
 /// The LLVM/Clang version the shim was built against (`llvm-config --version`), e.g. `22.1.8`.
 pub const CLANG_VERSION: &str = env!("ORCBRIDGE_CLANG_VERSION");
 
+/// Identifies the shim library this crate embeds (a hash of its bytes, 16 hex digits): a
+/// rebuilt shim may emit other objects, so object caches put it in their keys.
+pub const SHIM_BUILD: &str = env!("ORCBRIDGE_CLANG_SHIM_HASH");
+
 /// Loads clang and LLVM now, if no call has yet: a program that will compile calls this on a
 /// thread of its own early (while it starts its executor, say), so its first compile does not
 /// wait the ~20 ms that mapping and initialising `libclang-cpp` and `libLLVM` take. Calls made
@@ -110,9 +114,10 @@ pub enum Lang {
     /// `Options::args` has a `-std=`; the [`Interpreter`] uses clang-repl's default.
     Cxx,
     /// LLVM IR, text or bitcode (`-x ir`), for [`compile_file`]/[`compile_source`] only: as
-    /// `clang -c x.ll`, the module's triple is replaced by the target's (silently:
-    /// `-Wno-override-module` unless `Options::args` says otherwise) and `-O` levels above 0
-    /// run LLVM's optimisation pipeline on it before code generation.
+    /// `clang -c x.ll`, the module's triple is replaced by the target's and `-O` levels above 0
+    /// run LLVM's optimisation pipeline on it before code generation. Silently: the defaults
+    /// add `-Wno-override-module -Wno-unused-command-line-argument` (for `-I` and `-D`, which
+    /// mean nothing to IR), unless `Options::args` says otherwise.
     Ir,
 }
 
@@ -211,7 +216,9 @@ pub fn compile_args(opts: &Options, input: &str) -> Vec<String> {
         Lang::Cxx if !has_arg(&opts.args, &["-std", "--std"]) => a.push("-std=c++17".into()),
         // IR written by hand or by another front end often has no triple or another one;
         // taking the target's is the point, not news.
-        Lang::Ir => a.push("-Wno-override-module".into()),
+        // Include paths and macros (`-I`, `-D`, which the same options bring to C files)
+        // mean nothing to IR.
+        Lang::Ir => a.extend(["-Wno-override-module".into(), "-Wno-unused-command-line-argument".into()]),
         _ => {}
     }
     a.extend(opts.args.iter().cloned());

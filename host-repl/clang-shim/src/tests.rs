@@ -69,6 +69,28 @@ fn compile_source_c_elf_x86_64() {
 }
 
 #[test]
+fn ir_compiles_from_memory_and_from_a_file_for_the_target() {
+    // No triple in the module (the target's is taken without a warning), an -I that means
+    // nothing to IR (no warning either), and the text in memory, not on disk.
+    let ir = "define i32 @f(i32 %a) {\n  %r = add i32 %a, 1\n  ret i32 %r\n}\n";
+    let mut opts = Options::new("aarch64-unknown-linux-gnu", Lang::Ir);
+    opts.args = vec!["-I/nonexistent".into(), "-O2".into()];
+    let obj = compile_source("memory.ll", ir, &opts).unwrap();
+    assert_eq!(parsed(&obj.bytes).architecture(), Architecture::Aarch64);
+    assert!(defined(&obj.bytes).contains(&"f".to_owned()));
+    assert!(obj.warnings.is_empty(), "{}", obj.warnings);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.ll");
+    std::fs::write(&path, ir).unwrap();
+    let obj = compile_file(&path, &Options::new(HOST, Lang::Ir)).unwrap();
+    assert_eq!(parsed(&obj.bytes).architecture(), Architecture::X86_64);
+    // A mistake is a diagnostic with its line, and no interpreter takes IR.
+    let err = compile_source("bad.ll", "define i32 @g() {\n  ret i32 %x\n}\n", &opts).unwrap_err();
+    assert!(err.text.contains("bad.ll:2:11: error: use of undefined value '%x'"), "{}", err.text);
+    assert!(Interpreter::new(&opts).is_err());
+}
+
+#[test]
 fn compile_source_cxx_defaults_to_cxx17() {
     let src =
         "static_assert(__cplusplus == 201703L, \"c++17\");\nint f(int a){ if constexpr (true) return a+1; }";

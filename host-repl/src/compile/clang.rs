@@ -109,14 +109,15 @@ pub fn compile_cached(
     super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
 }
 
-/// The object cache's key for compiling `name` with these options: this program's and clang's
-/// versions, the whole command line (so a changed default of the compiler changes the key),
+/// The object cache's key for compiling `name` with these options: this program's, clang's
+/// and the shim's versions, the whole command line (so a changed default of the compiler changes the key),
 /// then `rest`, what else decides the object (the source).
 fn cache_key(name: &str, lang: Language, triple: &str, args: &[String], rest: &[&[u8]]) -> String {
     let command = orcbridge_clang::compile_args(&options(lang, triple, args), name).join("\0");
     let mut parts: Vec<&[u8]> = vec![
         env!("CARGO_PKG_VERSION").as_bytes(),
         orcbridge_clang::CLANG_VERSION.as_bytes(),
+        orcbridge_clang::SHIM_BUILD.as_bytes(),
         command.as_bytes(),
     ];
     parts.extend_from_slice(rest);
