@@ -433,3 +433,26 @@ fn ctrl_c_in_a_client_stops_its_wait_and_the_input_runs_on() {
     let o = s.repl(&["-e", "done"]);
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 7\n", Some(0)), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_call_with_other_options_is_told_they_are_not_used() {
+    let s = Session::new("opts");
+    let o = s.repl(&["-x", "c", "-e", "int x = 1;"]);
+    assert_eq!((text(&o.stderr).as_str(), o.status.code()), ("", Some(0)));
+    // The same options, or none: nothing to say.
+    for args in [&["-x", "c", "-e", "x"][..], &["-e", "x"]] {
+        let o = s.repl(args);
+        assert_eq!((text(&o.stdout).as_str(), text(&o.stderr).as_str()), ("(int) 1\n", ""), "{args:?}");
+    }
+    // Others: said, and the session goes on as it was.
+    let o = s.repl(&["-x", "c++", "-e", "x + 1"]);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(
+            "repl: note: session opts was started with other options (--session-idle=600 -x=c); \
+             this call's (--session-idle=600 -x=c++) are not used"
+        ),
+        "{err}"
+    );
+    assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 2\n", Some(0)), "{err}");
+}

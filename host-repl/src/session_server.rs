@@ -121,6 +121,8 @@ struct Job {
 struct Shared {
     /// When the server process began (its uptime counts from there).
     started: Instant,
+    /// The options this server was started with, for [`ToClient::Hello`].
+    options: Vec<String>,
     clients: AtomicU64,
     /// The counters as of the last request.
     status: Mutex<Status>,
@@ -181,6 +183,12 @@ pub fn serve(rt: &tokio::runtime::Runtime, cli: Cli, name: &str) -> Result<ExitC
     let (units, memory) = repl.jit().footprint();
     let shared = Arc::new(Shared {
         started,
+        // Our command line as the starting client wrote it, less what is not the session's.
+        options: std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .filter(|a| !a.starts_with("--session-serve=") && a != "-v")
+            .collect(),
         clients: AtomicU64::new(0),
         status: Mutex::new(Status {
             pid: std::process::id(),
@@ -427,7 +435,8 @@ async fn serve_client(
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no Hello"))??;
     match hello {
         ToServer::Hello { version } if version == VERSION => {
-            conn.send(&ToClient::Hello { version: VERSION, pid: std::process::id() }).await?;
+            let options = shared.options.clone();
+            conn.send(&ToClient::Hello { version: VERSION, pid: std::process::id(), options }).await?;
         }
         ToServer::Hello { version } => {
             let why = format!(

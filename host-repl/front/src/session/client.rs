@@ -153,8 +153,9 @@ enum Absent {
     Stale,
 }
 
-/// Connects to session `paths.name`'s server and exchanges Hello.
-async fn connect(paths: &Paths) -> Result<Result<Conn, Absent>> {
+/// Connects to session `paths.name`'s server and exchanges Hello; the connection and the
+/// options the server was started with.
+async fn connect(paths: &Paths) -> Result<Result<(Conn, Vec<String>), Absent>> {
     let name = &paths.name;
     let stream = match tokio::time::timeout(HELLO_LIMIT, UnixStream::connect(&paths.socket)).await {
         Err(_) => {
@@ -182,7 +183,7 @@ async fn connect(paths: &Paths) -> Result<Result<Conn, Absent>> {
             bail!("the server of session {name} speaks another protocol (version {VERSION} here): {e}")
         }
         Ok(Err(e)) => Err(e).with_context(|| format!("talking to the server of session {name}")),
-        Ok(Ok(ToClient::Hello { version, .. })) if version == VERSION => Ok(Ok(conn)),
+        Ok(Ok(ToClient::Hello { version, options, .. })) if version == VERSION => Ok(Ok((conn, options))),
         Ok(Ok(ToClient::Refused(why))) => bail!("the server of session {name} refused this client: {why}"),
         Ok(Ok(other)) => bail!("the server of session {name} answered Hello with {other:?}"),
     }
@@ -193,7 +194,10 @@ async fn connect(paths: &Paths) -> Result<Result<Conn, Absent>> {
 async fn connect_or_start(cli: &Cli, paths: &Paths) -> Result<Conn> {
     let name = &paths.name;
     match connect(paths).await? {
-        Ok(conn) => return Ok(conn),
+        Ok((conn, options)) => {
+            note_other_options(cli, name, &options);
+            return Ok(conn);
+        }
         Err(Absent::NoSocket) => {}
         Err(Absent::Stale) => eprintln!(
             "repl: note: the server of session {name} is gone (it crashed or was killed); starting a new one, \
@@ -206,7 +210,9 @@ async fn connect_or_start(cli: &Cli, paths: &Paths) -> Result<Conn> {
     loop {
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
-        if let Ok(conn) = connect(paths).await? {
+        // Another call's server may have won the race to start, with its options.
+        if let Ok((conn, options)) = connect(paths).await? {
+            note_other_options(cli, name, &options);
             return Ok(conn);
         }
         // Status 0 without a socket: another server holds the session, and its socket comes.
@@ -226,34 +232,45 @@ async fn connect_or_start(cli: &Cli, paths: &Paths) -> Result<Conn> {
     }
 }
 
-/// Starts `repl-jit --session-serve=NAME` with this call's executor, language and library
-/// options, detached (it makes a session of its own and logs to the session's log).
-fn start_server(cli: &Cli, paths: &Paths) -> Result<std::process::Child> {
-    let mut cmd = std::process::Command::new(crate::jit_program()?);
-    cmd.arg(format!("--session-serve={}", paths.name)).arg(format!("--session-idle={}", cli.session_idle));
+/// What of this call's options a server started for it takes (as `repl-jit` arguments): the
+/// executor, language, clang and library options and the idle time. Not `-v`, which only
+/// decides what goes to the server's log.
+pub(crate) fn server_options(cli: &Cli) -> Vec<std::ffi::OsString> {
+    let mut o: Vec<std::ffi::OsString> = vec![format!("--session-idle={}", cli.session_idle).into()];
     if let Some(lang) = cli.lang {
-        cmd.arg(match lang {
-            Lang::C => "-x=c",
-            Lang::Cxx => "-x=c++",
-        });
+        o.push(
+            match lang {
+                Lang::C => "-x=c",
+                Lang::Cxx => "-x=c++",
+            }
+            .into(),
+        );
     }
-    cmd.args(cli.xcc.iter().map(|a| format!("--Xcc={a}")));
+    o.extend(cli.xcc.iter().map(|a| format!("--Xcc={a}").into()));
     match (&cli.oop_executor_connect, &cli.oop_executor) {
-        (Some(addr), _) => _ = cmd.arg(format!("--oop-executor-connect={addr}")),
-        (None, Some(path)) => _ = cmd.arg(format!("--oop-executor={path}")),
+        (Some(addr), _) => o.push(format!("--oop-executor-connect={addr}").into()),
+        (None, Some(path)) => o.push(format!("--oop-executor={path}").into()),
         (None, None) => {}
     }
     if let Some(key) = &cli.key {
-        cmd.arg("--key").arg(key);
+        o.extend(["--key".into(), key.into()]);
     }
     if cli.no_forward_stdio {
-        cmd.arg("--no-forward-stdio");
+        o.push("--no-forward-stdio".into());
     }
     for dir in &cli.lib_dirs {
-        cmd.arg("-L").arg(dir);
+        o.extend(["-L".into(), dir.into()]);
     }
-    cmd.args(cli.libs.iter().map(|l| format!("-l{l}")));
-    cmd.args(cli.dlopen.iter().map(|l| format!("--dlopen={l}")));
+    o.extend(cli.libs.iter().map(|l| format!("-l{l}").into()));
+    o.extend(cli.dlopen.iter().map(|l| format!("--dlopen={l}").into()));
+    o
+}
+
+/// Starts `repl-jit --session-serve=NAME` with this call's [`server_options`], detached (it
+/// makes a session of its own and logs to the session's log).
+fn start_server(cli: &Cli, paths: &Paths) -> Result<std::process::Child> {
+    let mut cmd = std::process::Command::new(crate::jit_program()?);
+    cmd.arg(format!("--session-serve={}", paths.name)).args(server_options(cli));
     cmd.args(std::iter::repeat_n("-v", cli.verbose.into()));
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -265,11 +282,34 @@ fn start_server(cli: &Cli, paths: &Paths) -> Result<std::process::Child> {
     cmd.spawn().context("cannot start the session server")
 }
 
+/// Tells the user when the session runs with other options than this call gives (a server
+/// another call started): those of this call are not used. Silent when this call gives none
+/// but the defaults.
+fn note_other_options(cli: &Cli, name: &str, theirs: &[String]) {
+    let words = |cli: &Cli| -> Vec<String> {
+        server_options(cli).iter().map(|o| o.to_string_lossy().into_owned()).collect()
+    };
+    let ours = words(cli);
+    let defaults = <Cli as clap::Parser>::try_parse_from(["repl"]).map(|d| words(&d)).unwrap_or_default();
+    if ours != theirs && ours != defaults {
+        eprintln!(
+            "repl: note: session {name} was started with other options ({}); this call's ({}) are not used: \
+             a session keeps its options until its server ends",
+            shown(theirs),
+            shown(&ours)
+        );
+    }
+}
+
+fn shown(options: &[String]) -> String {
+    if options.is_empty() { "none".to_owned() } else { options.join(" ") }
+}
+
 /// Prints the server's counters; exit code 1 if no server runs (none is started for this).
 async fn status(paths: &Paths) -> Result<ExitCode> {
     let name = &paths.name;
     let mut conn = match connect(paths).await? {
-        Ok(conn) => conn,
+        Ok((conn, _)) => conn,
         Err(_) => {
             eprintln!("repl: session {name}: no server is running");
             return Ok(ExitCode::FAILURE);

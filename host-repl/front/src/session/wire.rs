@@ -18,7 +18,7 @@ use tokio::net::UnixStream;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 /// The protocol version; a client and a server of different versions do not talk.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The largest frame either side sends or accepts, in bytes (a source file's worth of input
 /// or output per frame; longer output travels in several).
@@ -106,13 +106,17 @@ pub struct Status {
 /// A server's message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToClient {
-    /// The answer to [`ToServer::Hello`]: the server's version (equal to the client's) and
-    /// process id.
+    /// The answer to [`ToServer::Hello`]: the server's version (equal to the client's),
+    /// process id, and the options it was started with.
     Hello {
         /// [`VERSION`] of the server.
         version: u32,
         /// The server's process id.
         pid: u32,
+        /// The session's options, as the client that started the server passed them
+        /// (`client::server_options`: executor, language, clang and library options, idle
+        /// time; not `-v`): a client whose own differ is told that they are not used.
+        options: Vec<String>,
     },
     /// The server will not talk to this client; why.
     Refused(String),
@@ -182,7 +186,10 @@ mod tests {
     fn hello_and_refused_keep_their_encoding_across_versions() {
         // Variant index 0, then the version as a varint: what every version's client sends.
         assert_eq!(postcard::to_stdvec(&ToServer::Hello { version: 1 }).unwrap(), [0, 1]);
-        assert_eq!(postcard::to_stdvec(&ToClient::Hello { version: 1, pid: 2 }).unwrap(), [0, 1, 2]);
+        assert_eq!(
+            postcard::to_stdvec(&ToClient::Hello { version: 1, pid: 2, options: vec![] }).unwrap(),
+            [0, 1, 2, 0]
+        );
         assert_eq!(postcard::to_stdvec(&ToClient::Refused("x".into())).unwrap(), [1, 1, b'x']);
     }
 
