@@ -136,11 +136,7 @@ async fn keep_for_session(jit: &mut Jit, inputs: Vec<Input>) -> Result<()> {
 
 /// What each `-lNAME` stands for, shared objects loaded into the executor (once `forwarding`
 /// is answered: their constructors run); returns the archives and objects to link.
-pub(crate) async fn open_l_libraries(
-    cli: &Cli,
-    jit: &mut Jit,
-    forwarding: &mut Forwarding,
-) -> Result<Vec<Input>> {
+async fn open_l_libraries(cli: &Cli, jit: &mut Jit, forwarding: &mut Forwarding) -> Result<Vec<Input>> {
     let search = Search::new(&cli.lib_dirs, &jit.session().info().target_triple.clone());
     let mut inputs = Vec::new();
     for lib in &cli.libs {
@@ -149,6 +145,27 @@ pub(crate) async fn open_l_libraries(
         inputs.extend(jit.open_libraries(found).await.with_context(|| format!("-l{lib}"))?);
     }
     Ok(inputs)
+}
+
+/// Links the program, `inputs` and what `cli`'s `-l` options name, as one unit and loads it
+/// (its initializers run). Returns whether the program reads our stdin (the executor's stdio
+/// is forwarded with stdin).
+///
+/// # Errors
+/// A library is not found, the link fails, the executor refuses the code or went away.
+pub(crate) async fn load_program(
+    cli: &Cli,
+    jit: &mut Jit,
+    forwarding: &mut Forwarding,
+    mut inputs: Vec<Input>,
+) -> Result<bool> {
+    inputs.extend(open_l_libraries(cli, jit, forwarding).await?);
+    // The forward request's answer has come by now, its round trip spent while the sources
+    // compiled and the link looked up names: wait for it before anything runs.
+    let pending = jit.link_lazy(inputs, Initializers::AtLoad, &mut |_| Vec::new()).await?;
+    let stdin_is_ours = forwarding.wait(jit.session()).await?;
+    jit.load_linked(pending).await?;
+    Ok(stdin_is_ours)
 }
 
 /// The orc-executor installed next to this program.
@@ -180,13 +197,7 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
     for file in &cli.files {
         inputs.push(read_input(file, cli.lang, &triple, &cli.xcc)?);
     }
-    inputs.extend(open_l_libraries(&cli, &mut jit, &mut forwarding).await?);
-
-    // The forward request's answer has come by now, its round trip spent while the sources
-    // compiled and the link looked up names: wait for it before anything runs.
-    let pending = jit.link_lazy(inputs, Initializers::AtLoad, &mut |_| Vec::new()).await?;
-    let stdin_is_ours = forwarding.wait(jit.session()).await?;
-    jit.load_linked(pending).await?;
+    let stdin_is_ours = load_program(&cli, &mut jit, &mut forwarding, inputs).await?;
     let argv = main_argv(&cli);
     let result = if stdin_is_ours {
         tokio::select! {

@@ -31,7 +31,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use repl_front::interrupt::{self, Interrupts};
 
-use crate::cli::{Cli, exit_code_of_main, main_argv, open_l_libraries, read_input, start_jit};
+use crate::cli::{Cli, exit_code_of_main, load_program, main_argv, read_input, start_jit};
 use crate::compile::Lang;
 use crate::epc::{SentCall, SessionError};
 use crate::jit::{Initializers, Jit, JitError};
@@ -85,16 +85,13 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
     }
     let compiler = Compiler::new(&cli, triple);
     let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
-    let mut inputs = tokio::task::block_in_place(|| compiler.compile_all(&paths))
+    let inputs = tokio::task::block_in_place(|| compiler.compile_all(&paths))
         .into_iter()
         .collect::<Result<Vec<Input>>>()?;
-    inputs.extend(open_l_libraries(&cli, &mut jit, &mut forwarding).await?);
     // The session runtime in a unit of its own, which the files cannot redefine.
     jit.load(Vec::new()).await?;
     jit.set_redefinable(true);
-    let pending = jit.link_lazy(inputs, Initializers::AtLoad, &mut |_| Vec::new()).await?;
-    let stdin_is_ours = forwarding.wait(jit.session()).await?;
-    jit.load_linked(pending).await?;
+    let stdin_is_ours = load_program(&cli, &mut jit, &mut forwarding, inputs).await?;
     jit.set_keep_data(true);
     let mut main = if cli.no_main {
         None
