@@ -379,9 +379,11 @@ fn an_input_left_running_by_its_client_ends_the_server_after_the_idle_time() {
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 2\n", Some(0)), "{}", text(&o.stderr));
 }
 
-/// Process ids of the running servers of session `name` (by their command lines).
-fn servers_named(name: &str) -> Vec<u32> {
-    let want = format!("--session-serve={name}");
+/// Process ids of the running servers of `s` (by their command lines and their runtime
+/// directory: another run of these tests has its own).
+fn servers_of(s: &Session) -> Vec<u32> {
+    let want = format!("--session-serve={}", s.name);
+    let dir = format!("XDG_RUNTIME_DIR={}", s.dir.path().display());
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -389,7 +391,9 @@ fn servers_named(name: &str) -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
             cmdline.split(|&b| b == 0).any(|arg| arg == want.as_bytes())
+                && environ.split(|&b| b == 0).any(|var| var == dir.as_bytes())
         })
         .collect()
 }
@@ -411,24 +415,33 @@ fn clients_that_start_the_server_at_once_share_one() {
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 6\n", Some(0)), "{}", text(&o.stderr));
     // The servers that lost have gone (they leave at once; allow a slow machine 10 s).
     let deadline = Instant::now() + Duration::from_secs(10);
-    while servers_named("race").len() > 1 && Instant::now() < deadline {
+    while servers_of(&s).len() > 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(servers_named("race"), vec![s.server().expect("the server wrote its pid")]);
+    assert_eq!(servers_of(&s), vec![s.server().expect("the server wrote its pid")]);
 }
 
 #[test]
 fn ctrl_c_in_a_client_stops_its_wait_and_the_input_runs_on() {
     let s = Session::new("ctrlc");
-    let o = s.repl(&["-e", "#include <unistd.h>"]);
+    // The input runs until the test creates a file, after the Ctrl-C.
+    let go = s.dir.path().join("go");
+    let o = s.repl(&[
+        "-e",
+        "#include <unistd.h>",
+        "-e",
+        "int when_there(const char *p) { while (access(p, F_OK) != 0) usleep(10000); return 7; }",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let client = spawn(s.command(&["-e", "int done = (usleep(1500000), 7);"]).stdin(Stdio::null()));
+    let input = format!("int done = when_there(\"{}\");", go.display());
+    let client = spawn(s.command(&["-e", &input]).stdin(Stdio::null()));
     assert!(s.wait_busy(Duration::from_secs(30)), "the input never ran");
     client.signal(libc::SIGINT);
     let o = client.wait(Duration::from_secs(10));
     let err = text(&o.stderr);
     assert!(err.contains("^C: stopped waiting; the input goes on running in session ctrlc"), "{err}");
     assert_eq!(o.status.code(), Some(1), "{err}");
+    std::fs::write(&go, "").unwrap();
     // The input finished in the server: the next call (queued behind it) sees its definition.
     let o = s.repl(&["-e", "done"]);
     assert_eq!((text(&o.stdout).as_str(), o.status.code()), ("(int) 7\n", Some(0)), "{}", text(&o.stderr));
@@ -438,7 +451,7 @@ fn ctrl_c_in_a_client_stops_its_wait_and_the_input_runs_on() {
 fn a_call_with_other_options_is_told_they_are_not_used() {
     let s = Session::new("opts");
     let o = s.repl(&["-x", "c", "-e", "int x = 1;"]);
-    assert_eq!((text(&o.stderr).as_str(), o.status.code()), ("", Some(0)));
+    assert_eq!((text(&o.stderr).as_str(), o.status.code()), ("", Some(0)), "the first call");
     // The same options, or none: nothing to say.
     for args in [&["-x", "c", "-e", "x"][..], &["-e", "x"]] {
         let o = s.repl(args);

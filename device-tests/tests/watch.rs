@@ -350,3 +350,44 @@ fn a_watched_program_reads_stdin_and_its_main_ends_the_watch() {
         }
     }
 }
+
+#[test]
+fn a_watched_program_that_does_not_read_its_stdin_holds_nothing_up() {
+    // Over TCP repl feeds the program's stdin; a program that never reads it leaves a write
+    // unanswered once the executor's buffers are full. The watch still ends with main's
+    // status, and on Ctrl-C.
+    let dir = scratch();
+    let program = |end: &str| {
+        format!(
+            "#include <stdio.h>\n#include <unistd.h>\n\
+             int main(void) {{\n  puts(\"ready\");\n  fflush(stdout);\n  usleep(1000000);\n  {end}\n}}\n"
+        )
+    };
+    std::fs::write(dir.path().join("returns.c"), program("return 5;")).unwrap();
+    std::fs::write(dir.path().join("spins.c"), program("for (;;) usleep(10000);")).unwrap();
+    for (file, want) in [("returns.c", 5), ("spins.c", 128 + libc::SIGINT)] {
+        let (_executor, port) =
+            start_listening_executor(&[], &dir.path().join("executor.out"), &dir.path().join("executor.err"));
+        let mut repl = spawn(
+            Command::new(our_bin("repl"))
+                .current_dir(dir.path())
+                .env("XDG_CACHE_HOME", dir.path().join("cache"))
+                .arg(format!("--oop-executor-connect=127.0.0.1:{port}"))
+                .args(["--watch", file])
+                .stdin(std::process::Stdio::piped()),
+        );
+        let mut stdin = repl.take_stdin();
+        // 4 MiB: more than the pipes and sockets on the way hold. The writer ends when repl
+        // does (a broken pipe).
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &vec![b'x'; 4 << 20]));
+        repl.wait_for_stdout("ready\n", Duration::from_secs(60));
+        if file == "spins.c" {
+            // Past the program's first second: the feed is stuck by then.
+            std::thread::sleep(Duration::from_millis(1500));
+            repl.signal(libc::SIGINT);
+        }
+        let out = repl.wait(Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(want), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let _ = writer.join();
+    }
+}

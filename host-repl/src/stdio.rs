@@ -175,12 +175,17 @@ pub async fn feed_stdin(session: &Session) -> std::convert::Infallible {
 /// Our stdin on its way to the executor's descriptor 0: read on a thread of its own (a read
 /// of a terminal cannot be cancelled, and must not keep the async runtime from shutting
 /// down), in chunks of up to 64 KiB, each sent with one call of the runtime's
-/// `__orcbridge_stdin_write`; an empty chunk, our end of file, closes the executor's end.
+/// `__orcbridge_stdin_write`, one call at a time; an empty chunk, our end of file, closes the
+/// executor's end. A program that stops reading its stdin leaves a write unanswered: that
+/// holds back the next chunk, never the caller (the answer is awaited in [`next`](Self::next),
+/// which a `select!` may give up).
 #[derive(Debug)]
 pub struct StdinFeed {
     /// The write function and the chunks read; `None` once feeding has stopped (the input
     /// ended, or a failure was reported) or when the runtime has no write function.
     live: Option<(ExecutorAddr, tokio::sync::mpsc::Receiver<Vec<u8>>)>,
+    /// The write sent last and not yet answered, and whether it was the end.
+    in_flight: Option<(SentCall, bool)>,
 }
 
 impl StdinFeed {
@@ -208,7 +213,7 @@ impl StdinFeed {
             }
         });
         match reader {
-            Ok(_) => StdinFeed { live: Some((write, rx)) },
+            Ok(_) => StdinFeed { live: Some((write, rx)), in_flight: None },
             Err(e) => {
                 eprintln!(
                     "repl: warning: stdin is not forwarded to the program: cannot start reading it: {e}"
@@ -220,33 +225,50 @@ impl StdinFeed {
 
     /// A feed that feeds nothing.
     pub fn off() -> StdinFeed {
-        StdinFeed { live: None }
+        StdinFeed { live: None, in_flight: None }
     }
 
-    /// The next chunk read (empty: the end of our stdin); never, once feeding has stopped.
-    /// Cancel-safe: a chunk is taken only when this returns it.
+    /// The next chunk to [`send`](Self::send) (empty: the end of our stdin), once the write
+    /// sent before it is answered; never, once feeding has stopped. Cancel-safe: a chunk is
+    /// taken, and an answer handled, only when this returns or moves past it.
     pub async fn next(&mut self) -> Vec<u8> {
+        if let Some((call, end)) = &mut self.in_flight {
+            let end = *end;
+            let answer = call.result().await;
+            self.in_flight = None;
+            let failure = match answer {
+                Err(e) => Some(e.to_string()),
+                Ok(bytes) => match decode_ret::<StdinWrite>(&bytes) {
+                    Err(e) => Some(format!("a bad answer from the executor: {e}")),
+                    Ok(SpsError(Err(e))) => Some(e),
+                    Ok(SpsError(Ok(()))) => None,
+                },
+            };
+            if let Some(e) = &failure {
+                eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
+            }
+            if end || failure.is_some() {
+                self.live = None;
+            }
+        }
         match &mut self.live {
             Some((_, rx)) => rx.recv().await.unwrap_or_default(),
             None => std::future::pending().await,
         }
     }
 
-    /// Writes `chunk` (from [`next`](Self::next)) to the executor's descriptor 0. After the
-    /// empty chunk, or a failure (reported on stderr; the program goes on), feeding stops.
+    /// Sends `chunk` (from [`next`](Self::next)) to the executor's descriptor 0, without
+    /// waiting for the answer. A failure to send is reported on stderr (the program goes on)
+    /// and stops the feeding.
     pub async fn send(&mut self, session: &Session, chunk: Vec<u8>) {
         let Some((write, _)) = &self.live else { return };
         let end = chunk.is_empty();
-        let sent = session
-            .call::<StdinWrite, _>(*write, &(Cow::Owned(chunk),), |SpsError(r)| r)
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
-        if let Err(e) = &sent {
-            eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
-        }
-        if end || sent.is_err() {
-            self.live = None;
+        match session.send_call(*write, &(Cow::Owned(chunk),)).await {
+            Ok(call) => self.in_flight = Some((call, end)),
+            Err(e) => {
+                eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
+                self.live = None;
+            }
         }
     }
 }

@@ -14,7 +14,9 @@
 //! mid-request is an error for that request, and the next call starts a new one.
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -232,11 +234,21 @@ async fn connect_or_start(cli: &Cli, paths: &Paths) -> Result<Conn> {
     }
 }
 
-/// What of this call's options a server started for it takes (as `repl-jit` arguments): the
-/// executor, language, clang and library options and the idle time. Not `-v`, which only
-/// decides what goes to the server's log.
-pub(crate) fn server_options(cli: &Cli) -> Vec<std::ffi::OsString> {
-    let mut o: Vec<std::ffi::OsString> = vec![format!("--session-idle={}", cli.session_idle).into()];
+/// What of this call's options a server started for it takes (as `repl-jit` arguments, one
+/// word each): the executor, language, clang and library options and the idle time, paths
+/// made absolute (calls from other folders compare alike). Not `-v`, which only decides what
+/// goes to the server's log.
+pub(crate) fn server_options(cli: &Cli) -> Vec<OsString> {
+    let flag_path = |flag: &str, path: &Path| {
+        let mut word = OsString::from(flag);
+        word.push(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+        word
+    };
+    // A name (`libz.so.1`, an executor on PATH) stays a name.
+    let flag_name_or_path = |flag: &str, value: &str| {
+        if value.contains('/') { flag_path(flag, Path::new(value)) } else { format!("{flag}{value}").into() }
+    };
+    let mut o: Vec<OsString> = vec![format!("--session-idle={}", cli.session_idle).into()];
     if let Some(lang) = cli.lang {
         o.push(
             match lang {
@@ -249,20 +261,18 @@ pub(crate) fn server_options(cli: &Cli) -> Vec<std::ffi::OsString> {
     o.extend(cli.xcc.iter().map(|a| format!("--Xcc={a}").into()));
     match (&cli.oop_executor_connect, &cli.oop_executor) {
         (Some(addr), _) => o.push(format!("--oop-executor-connect={addr}").into()),
-        (None, Some(path)) => o.push(format!("--oop-executor={path}").into()),
+        (None, Some(path)) => o.push(flag_name_or_path("--oop-executor=", path)),
         (None, None) => {}
     }
     if let Some(key) = &cli.key {
-        o.extend(["--key".into(), key.into()]);
+        o.push(flag_path("--key=", key));
     }
     if cli.no_forward_stdio {
         o.push("--no-forward-stdio".into());
     }
-    for dir in &cli.lib_dirs {
-        o.extend(["-L".into(), dir.into()]);
-    }
+    o.extend(cli.lib_dirs.iter().map(|dir| flag_path("-L", dir)));
     o.extend(cli.libs.iter().map(|l| format!("-l{l}").into()));
-    o.extend(cli.dlopen.iter().map(|l| format!("--dlopen={l}").into()));
+    o.extend(cli.dlopen.iter().map(|l| flag_name_or_path("--dlopen=", l)));
     o
 }
 
