@@ -105,7 +105,7 @@ pub(crate) async fn start_jit(
     let runtime = compile::clang::compile_cached(
         orcbridge_runtime::SOURCE_NAME,
         orcbridge_runtime::SOURCE,
-        Lang::C,
+        compile::clang::Language::C,
         &triple,
         &["-O2".into(), "-ffreestanding".into()],
     )
@@ -190,7 +190,7 @@ async fn run_files(cli: Cli) -> Result<ExitCode> {
         let lang = cli.lang.unwrap_or(Lang::Cxx);
         let name = format!("-e{}", i + 1);
         let source = compile::clang::Source::Text { name: &name, code };
-        let obj = compile::clang::compile_cached_with_deps(source, lang, &triple, &cli.xcc)
+        let obj = compile::clang::compile_cached_with_deps(source, lang.into(), &triple, &cli.xcc)
             .map_err(|e| anyhow::anyhow!("{}", e.diagnostics.trim_end()))?;
         inputs.push(Input::Object { name, bytes: obj });
     }

@@ -64,47 +64,33 @@ fn finish(r: Result<orcbridge_clang::Object, orcbridge_clang::Diagnostics>) -> R
 }
 
 /// Compiles the file `path` for `triple` with extra clang arguments `args`.
-///
-/// # Errors
-/// [`CompileError`] with clang's diagnostics.
-pub fn compile(
-    path: &Path,
-    lang: impl Into<Language>,
-    triple: &str,
-    args: &[String],
-) -> Result<Vec<u8>, CompileError> {
-    let lang = lang.into();
+fn compile(path: &Path, lang: Language, triple: &str, args: &[String]) -> Result<Vec<u8>, CompileError> {
     finish(compile_file(path, &options(lang, triple, args)))
 }
 
 /// Compiles source text `code`, named `name` in diagnostics.
-///
-/// # Errors
-/// As [`compile`].
-pub fn compile_text(
+fn compile_text(
     name: &str,
     code: &str,
-    lang: impl Into<Language>,
+    lang: Language,
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
-    let lang = lang.into();
     finish(compile_source(name, code, &options(lang, triple, args)))
 }
 
-/// As [`compile_text`], through the object cache, so an
+/// Compiles source text `code`, named `name` in diagnostics, through the object cache, so an
 /// unchanged input compiles once (the session runtime above all).
 ///
 /// # Errors
-/// As [`compile`].
+/// [`CompileError`] with clang's diagnostics.
 pub fn compile_cached(
     name: &str,
     code: &str,
-    lang: impl Into<Language>,
+    lang: Language,
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
-    let lang = lang.into();
     let key = cache_key(name, lang, triple, args, &[code.as_bytes()]);
     super::cache::get_or_insert(&key, || compile_text(name, code, lang, triple, args))
 }
@@ -138,7 +124,7 @@ pub enum Source<'a> {
     },
 }
 
-/// As [`compile`] or [`compile_text`], through the object cache, keyed by the command, the
+/// Compiles a file or source text, through the object cache, keyed by the command, the
 /// current directory, the source, and the content of every file clang read for it (headers,
 /// including system ones): an unchanged source whose headers did not change is not compiled
 /// again, and an edited header makes every source that includes it compile again
@@ -146,14 +132,13 @@ pub enum Source<'a> {
 /// not when its object comes from the cache.
 ///
 /// # Errors
-/// As [`compile`].
+/// [`CompileError`] with clang's diagnostics.
 pub fn compile_cached_with_deps(
     source: Source<'_>,
-    lang: impl Into<Language>,
+    lang: Language,
     triple: &str,
     args: &[String],
 ) -> Result<Vec<u8>, CompileError> {
-    let lang = lang.into();
     let (name, text) = match source {
         Source::File(path) => match (path.to_str(), std::fs::read(path)) {
             (Some(name), Ok(text)) => (name.to_owned(), text),
