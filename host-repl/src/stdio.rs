@@ -244,11 +244,10 @@ impl StdinFeed {
                     Ok(SpsError(Ok(()))) => None,
                 },
             };
-            if let Some(e) = &failure {
-                eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
-            }
-            if end || failure.is_some() {
-                self.live = None;
+            match failure {
+                Some(e) => self.stop(&e),
+                None if end => self.live = None,
+                None => {}
             }
         }
         match &mut self.live {
@@ -265,11 +264,14 @@ impl StdinFeed {
         let end = chunk.is_empty();
         match session.send_call(*write, &(Cow::Owned(chunk),)).await {
             Ok(call) => self.in_flight = Some((call, end)),
-            Err(e) => {
-                eprintln!("repl: warning: stdin is not forwarded to the program any more: {e}");
-                self.live = None;
-            }
+            Err(e) => self.stop(&e.to_string()),
         }
+    }
+
+    /// Stops feeding after a failure, saying so (the program goes on).
+    fn stop(&mut self, why: &str) {
+        eprintln!("repl: warning: stdin is not forwarded to the program any more: {why}");
+        self.live = None;
     }
 }
 

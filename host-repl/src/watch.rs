@@ -101,9 +101,9 @@ pub async fn run(cli: Cli, mut interrupts: Interrupts) -> Result<ExitCode> {
         }
         Some(jit.start_main(&main_argv(&cli)).await?)
     };
-    // As with `repl FILE`: a program whose executor's stdio is forwarded reads our stdin.
-    let mut stdin =
-        if stdin_is_ours && main.is_some() { StdinFeed::start(jit.session()) } else { StdinFeed::off() };
+    // As with `repl FILE`: a program whose executor's stdio is forwarded reads our stdin
+    // (never asked for with --no-main).
+    let mut stdin = if stdin_is_ours { StdinFeed::start(jit.session()) } else { StdinFeed::off() };
 
     // Changed files wait until their events have stopped for DEBOUNCE; events of other
     // files in the same folders (a log being written there) do not hold them back.
