@@ -108,12 +108,24 @@ enum Executor<'a> {
     Listening,
 }
 
+/// `repl` run in `dir`, with an object cache of its own there.
+fn repl_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(our_bin("repl"));
+    cmd.current_dir(dir).env("XDG_CACHE_HOME", dir.join("cache"));
+    cmd
+}
+
+/// orc-executor listening on a free loopback port, its output in `dir`; killed on drop.
+fn listening_executor(dir: &Path) -> (KillOnDrop, u16) {
+    start_listening_executor(&[], &dir.join("executor.out"), &dir.join("executor.err"))
+}
+
 fn watch_in(how: Executor<'_>) {
     let dir = scratch();
     let src = dir.path().join("step.c");
     std::fs::write(&src, program("1")).unwrap();
-    let mut cmd = Command::new(our_bin("repl"));
-    cmd.current_dir(dir.path()).env("XDG_CACHE_HOME", dir.path().join("cache")).arg("-v");
+    let mut cmd = repl_in(dir.path());
+    cmd.arg("-v");
     let mut listening = None;
     let comm = match how {
         Executor::Launched { path, comm } => {
@@ -123,11 +135,7 @@ fn watch_in(how: Executor<'_>) {
             comm
         }
         Executor::Listening => {
-            let (executor, port) = start_listening_executor(
-                &[],
-                &dir.path().join("executor.out"),
-                &dir.path().join("executor.err"),
-            );
+            let (executor, port) = listening_executor(dir.path());
             cmd.arg(format!("--oop-executor-connect=127.0.0.1:{port}"));
             listening = Some(executor);
             "orc-executor over TCP"
@@ -234,12 +242,7 @@ fn watch_with_no_main_loads_definitions_and_ends_on_sigterm() {
     let dir = scratch();
     let src = dir.path().join("lib.c");
     std::fs::write(&src, "int counter = 5;\nint f(void) { return counter; }\n").unwrap();
-    let repl = spawn(
-        Command::new(our_bin("repl"))
-            .current_dir(dir.path())
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .args(["-v", "--watch", "--no-main", "lib.c"]),
-    );
+    let repl = spawn(repl_in(dir.path()).args(["-v", "--watch", "--no-main", "lib.c"]));
     // The files' unit (the runtime's is the first) is loaded; the watch starts right after,
     // so the edit is written again until a reload says what changed: one function redefined,
     // one function and one variable added, counter kept.
@@ -282,12 +285,9 @@ fn watch_reloads_optimized_files_saved_together_each_as_a_unit() {
     std::fs::write(dir.path().join("main.c"), main_c("1")).unwrap();
     std::fs::write(dir.path().join("step.c"), step_c("2")).unwrap();
     let repl = spawn(
-        Command::new(our_bin("repl"))
-            .current_dir(dir.path())
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            // Optimized: scaled() is called by main in its file, where clang would inline it
-            // but for the -fsemantic-interposition that --watch adds.
-            .args(["-Xcc", "-O2", "--watch", "main.c", "step.c"]),
+        // Optimized: scaled() is called by main in its file, where clang would inline it
+        // but for the -fsemantic-interposition that --watch adds.
+        repl_in(dir.path()).args(["-Xcc", "-O2", "--watch", "main.c", "step.c"]),
     );
     repl.wait_for_stdout("got 2\n", Duration::from_secs(60));
     // Both saved at once: compiled together, loaded one after the other.
@@ -323,14 +323,9 @@ fn a_watched_program_reads_stdin_and_its_main_ends_the_watch() {
     )
     .unwrap();
     for tcp in [false, true] {
-        let mut cmd = Command::new(our_bin("repl"));
-        cmd.current_dir(dir.path()).env("XDG_CACHE_HOME", dir.path().join("cache"));
+        let mut cmd = repl_in(dir.path());
         let _listening = tcp.then(|| {
-            let (executor, port) = start_listening_executor(
-                &[],
-                &dir.path().join("executor.out"),
-                &dir.path().join("executor.err"),
-            );
+            let (executor, port) = listening_executor(dir.path());
             cmd.arg(format!("--oop-executor-connect=127.0.0.1:{port}"));
             executor
         });
@@ -366,12 +361,9 @@ fn a_watched_program_that_does_not_read_its_stdin_holds_nothing_up() {
     std::fs::write(dir.path().join("returns.c"), program("return 5;")).unwrap();
     std::fs::write(dir.path().join("spins.c"), program("for (;;) usleep(10000);")).unwrap();
     for (file, want) in [("returns.c", 5), ("spins.c", 128 + libc::SIGINT)] {
-        let (_executor, port) =
-            start_listening_executor(&[], &dir.path().join("executor.out"), &dir.path().join("executor.err"));
+        let (_executor, port) = listening_executor(dir.path());
         let mut repl = spawn(
-            Command::new(our_bin("repl"))
-                .current_dir(dir.path())
-                .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            repl_in(dir.path())
                 .arg(format!("--oop-executor-connect=127.0.0.1:{port}"))
                 .args(["--watch", file])
                 .stdin(std::process::Stdio::piped()),
